@@ -1,0 +1,30 @@
+# install(): libraries, headers under include/tapegrad/, tapegradConfig.cmake (which finds
+# tapegrad's own dependencies for the consumer) and tapegrad.pc.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set_target_properties(tapegrad_core PROPERTIES EXPORT_NAME core)
+set_target_properties(tapegrad_nn PROPERTIES EXPORT_NAME nn)
+set_target_properties(tapegrad_optim PROPERTIES EXPORT_NAME optim)
+set_target_properties(tapegrad PROPERTIES EXPORT_NAME tapegrad)
+
+install(TARGETS tapegrad tapegrad_core tapegrad_nn tapegrad_optim
+  EXPORT tapegradTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+foreach(dir core/include nn/include optim/include include)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+endforeach()
+
+set(TAPEGRAD_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/tapegrad)
+install(EXPORT tapegradTargets NAMESPACE tapegrad:: DESTINATION ${TAPEGRAD_CMAKE_DIR})
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/tapegradConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/tapegradConfig.cmake INSTALL_DESTINATION ${TAPEGRAD_CMAKE_DIR})
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/tapegradConfigVersion.cmake
+  COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/tapegradConfig.cmake ${PROJECT_BINARY_DIR}/tapegradConfigVersion.cmake
+  ${PROJECT_SOURCE_DIR}/cmake/tapegradDependencies.cmake DESTINATION ${TAPEGRAD_CMAKE_DIR})
+
+configure_file(${PROJECT_SOURCE_DIR}/cmake/tapegrad.pc.in ${PROJECT_BINARY_DIR}/tapegrad.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/tapegrad.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

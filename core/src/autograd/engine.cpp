@@ -1,0 +1,230 @@
+// The tape and its replay.
+//
+// Recording: an op that needs grad makes a Node with an edge per input and a sequence number
+// from the calling thread's counter, raised above its inputs' numbers; so every node's number
+// is larger than those of the nodes it depends on, and recording order is a topological order.
+// Each thread numbers its own nodes: two threads training two models never touch each other's
+// tape.
+//
+// Replay (backward): collect the nodes reachable from the root with an explicit stack, sort
+// them by sequence number, newest first, and run each once all of its consumers have run,
+// which that order guarantees. Gradients for a node wait in its grad_buffer_ until it runs.
+// Nothing recurses, so a chain of any length runs; destruction of a long chain is likewise
+// iterative (Node::~Node).
+#include <algorithm>
+#include <atomic>
+
+#include "ops/common.h"
+#include "tapegrad/core/autograd.h"
+#include "tapegrad/core/ops.h"
+
+namespace tg {
+namespace {
+thread_local bool tl_grad_enabled = true;
+thread_local std::uint64_t tl_sequence = 0;
+std::atomic<std::int64_t> g_live_nodes{0};
+std::atomic<std::uint64_t> g_backward_epoch{0};
+}  // namespace
+
+bool is_grad_enabled() { return tl_grad_enabled; }
+void set_grad_enabled(bool enabled) { tl_grad_enabled = enabled; }
+
+namespace autograd {
+
+std::int64_t live_node_count() { return g_live_nodes.load(std::memory_order_relaxed); }
+
+// ---- Node ----------------------------------------------------------------------------------
+
+Node::Node(const char* name, std::vector<Edge> edges) : name_(name), edges_(std::move(edges)) {
+  g_live_nodes.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Node::take_edges_into(std::vector<std::shared_ptr<Node>>& stack) {
+  for (Edge& e : edges_) {
+    if (e.node) stack.push_back(std::move(e.node));
+  }
+  edges_.clear();
+}
+
+// Destroying the last tensor of a long chain would destroy node after node recursively; take
+// the edges out instead and release the nodes that this one solely owned in a loop.
+Node::~Node() {
+  g_live_nodes.fetch_sub(1, std::memory_order_relaxed);
+  std::vector<std::shared_ptr<Node>> stack;
+  take_edges_into(stack);
+  while (!stack.empty()) {
+    std::shared_ptr<Node> n = std::move(stack.back());
+    stack.pop_back();
+    if (n.use_count() == 1) n->take_edges_into(stack);
+  }
+}
+
+std::string Node::display_name() const {
+  // "log_softmax" -> "LogSoftmaxBackward"; "add_" -> "AddBackward".
+  std::string out;
+  bool upper = true;
+  for (const char* p = name_; *p; ++p) {
+    if (*p == '_') {
+      upper = true;
+      continue;
+    }
+    out += upper ? static_cast<char>(std::toupper(static_cast<unsigned char>(*p))) : *p;
+    upper = false;
+  }
+  return out + "Backward";
+}
+
+bool BackwardContext::needs(std::size_t input) const { return node_.next_edges()[input].node != nullptr; }
+
+const Tensor& BackwardContext::unpack(const SavedTensor& saved) const {
+  const Tensor& t = saved.data_;
+  if (t.version() != saved.version_) {
+    const char* writer = t.impl()->storage->last_writer();
+    fail("backward of {}: a tensor it saved (shape {}) was modified by the in-place op '{}' after it was saved "
+         "(version {}, expected {}); clone() it before modifying it in place",
+         node_.display_name(), t.shape(), writer ? writer : "?", t.version(), saved.version_);
+  }
+  return t;
+}
+
+// ---- recording -------------------------------------------------------------------------------
+
+AccumulateGrad::AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : Node("accumulate_grad", {}), leaf_(std::move(leaf)) {
+  set_sequence_nr(0);  // a leaf's accumulator runs after everything that feeds it
+}
+
+void AccumulateGrad::apply(BackwardContext& ctx) {
+  const Tensor& g = ctx.grad();
+  if (!leaf_->grad) {
+    // Keep the incoming gradient when nobody else holds it; otherwise own a copy.
+    const bool sole = g.impl_ptr().use_count() == 1 && g.impl()->storage.use_count() == 1 && g.is_contiguous() &&
+                      !g.impl()->is_view;
+    leaf_->grad = sole ? g.impl_ptr() : detail::contiguous_copy(g).impl_ptr();
+  } else {
+    Tensor(leaf_->grad).add_(g);
+  }
+}
+
+Edge edge_for(const Tensor& input) {
+  TensorImpl* t = input.impl();
+  Edge e;
+  e.shape = t->shape;
+  e.dtype = t->dtype;
+  if (!t->requires_grad) return e;
+  if (t->grad_fn) {
+    e.node = t->grad_fn;
+  } else {
+    e.node = t->grad_accumulator.lock();
+    if (!e.node) {
+      e.node = std::make_shared<AccumulateGrad>(input.impl_ptr());
+      t->grad_accumulator = e.node;
+    }
+  }
+  return e;
+}
+
+std::uint64_t next_sequence_nr(const std::vector<Edge>& edges) {
+  std::uint64_t seq = ++tl_sequence;
+  for (const Edge& e : edges) {
+    if (e.node && e.node->sequence_nr() >= seq) seq = e.node->sequence_nr() + 1;
+  }
+  tl_sequence = seq;
+  return seq;
+}
+
+void attach(const Tensor& out, std::shared_ptr<Node> node) {
+  TensorImpl* t = out.impl();
+  if (!is_floating(t->dtype)) return;  // integer and bool results carry no gradient
+  t->requires_grad = true;
+  t->grad_fn = std::move(node);
+}
+
+// ---- replay ----------------------------------------------------------------------------------
+
+class Engine {
+ public:
+  static void run(const Tensor& root, const Tensor& gradient, bool retain_graph);
+};
+
+void Engine::run(const Tensor& root, const Tensor& gradient, bool retain_graph) {
+  TG_CHECK(root.requires_grad(),
+           "backward: the tensor (shape {}) does not require grad and has no grad_fn; call requires_grad_() on "
+           "the inputs before computing it",
+           root.shape());
+  Tensor grad = gradient;
+  if (!grad.defined()) {
+    TG_CHECK(root.numel() == 1,
+             "backward: grad can be implicitly created only for scalar outputs, got shape {}; pass a gradient of "
+             "that shape",
+             root.shape());
+    grad = detail::new_empty(root.shape(), root.dtype());
+    grad.fill_(1.0);
+  } else {
+    TG_CHECK(same_values(grad.shape(), root.shape()),
+             "backward: the gradient's shape {} does not match the tensor's shape {}", grad.shape(), root.shape());
+    grad = detail::convert(grad, root.dtype());
+  }
+
+  NoGradGuard no_grad;  // backward itself is not recorded
+  std::shared_ptr<Node> root_node = root.grad_fn();
+  if (!root_node) root_node = edge_for(root).node;  // a leaf: its accumulator
+
+  // Collect the reachable part of the tape.
+  const std::uint64_t epoch = g_backward_epoch.fetch_add(1, std::memory_order_relaxed) + 1;
+  std::vector<Node*> order;
+  std::vector<Node*> stack{root_node.get()};
+  root_node->visit_epoch_ = epoch;
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    order.push_back(n);
+    for (const Edge& e : n->edges_) {
+      if (e.node && e.node->visit_epoch_ != epoch) {
+        e.node->visit_epoch_ = epoch;
+        stack.push_back(e.node.get());
+      }
+    }
+  }
+  std::sort(order.begin(), order.end(), [](const Node* a, const Node* b) { return a->sequence_nr_ > b->sequence_nr_; });
+
+  struct ClearBuffers {  // on error, leave no gradients waiting in the graph
+    std::vector<Node*>& nodes;
+    ~ClearBuffers() {
+      for (Node* n : nodes) n->grad_buffer_ = Tensor();
+    }
+  } clear{order};
+
+  root_node->grad_buffer_ = std::move(grad);
+  std::vector<Tensor> input_grads;
+  for (Node* n : order) {
+    if (!n->grad_buffer_.defined()) continue;
+    TG_CHECK(!n->released_,
+             "backward: trying to backward through the graph a second time (the saved tensors of {} were freed "
+             "after the first backward); pass retain_graph=true to the first backward",
+             n->display_name());
+    input_grads.assign(n->edges_.size(), Tensor());
+    {
+      BackwardContext ctx(*n, std::move(n->grad_buffer_), input_grads);
+      n->grad_buffer_ = Tensor();
+      n->apply(ctx);
+    }
+    for (std::size_t i = 0; i < n->edges_.size(); ++i) {
+      const Edge& e = n->edges_[i];
+      Tensor& g = input_grads[i];
+      if (!e.node || !g.defined()) continue;
+      // The one place where broadcasting is undone and dtypes are matched.
+      if (!same_values(g.shape(), e.shape)) g = sum_to_size(g, e.shape);
+      if (g.dtype() != e.dtype) g = detail::convert(g, e.dtype);
+      Tensor& buf = e.node->grad_buffer_;
+      buf = buf.defined() ? add(buf, g) : std::move(g);
+    }
+    if (!retain_graph) n->release();
+  }
+}
+
+void backward(const Tensor& root, const Tensor& gradient, bool retain_graph) {
+  Engine::run(root, gradient, retain_graph);
+}
+
+}  // namespace autograd
+}  // namespace tg

@@ -1,0 +1,21 @@
+#pragma once
+// Helpers shared by the op files: allocation, raw views and casts without autograd.
+#include "tapegrad/core/autograd.h"
+#include "tapegrad/core/tensor.h"
+
+namespace tg::detail {
+
+/// A new contiguous tensor, uninitialised.
+Tensor new_empty(IntArrayRef shape, DType dtype);
+/// A view of base's storage with the given geometry (no autograd).
+Tensor make_view(const Tensor& base, IntArrayRef shape, IntArrayRef strides, std::int64_t offset);
+/// a converted to dtype (a itself when it already has it); no autograd.
+Tensor convert(const Tensor& a, DType dtype);
+/// A contiguous copy (no autograd).
+Tensor contiguous_copy(const Tensor& a);
+/// dst[...] = src broadcast to dst's shape, with dtype conversion (no autograd, no version bump).
+void copy_into(const Tensor& dst, const Tensor& src);
+/// a if contiguous, else a contiguous copy (no autograd).
+inline Tensor as_contiguous(const Tensor& a) { return a.is_contiguous() ? a : contiguous_copy(a); }
+
+}  // namespace tg::detail

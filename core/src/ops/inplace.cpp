@@ -1,0 +1,169 @@
+// In-place ops. Each checks before it writes, writes through the strided loop, bumps the
+// storage's version counter (so a tensor saved for backward and overwritten is caught at
+// backward time), and, when autograd is involved, moves the tensor's history onto a new node
+// whose input is the old history.
+#include <cmath>
+
+#include "kernels/loop.h"
+#include "ops/common.h"
+#include "tapegrad/core/autograd.h"
+#include "tapegrad/core/ops.h"
+
+namespace tg {
+namespace {
+
+using autograd::BackwardContext;
+using autograd::SavedTensor;
+
+/// Everything that must hold before `op` writes into self.
+void check_inplace(const Tensor& self, const Tensor* other, const char* op, bool recording) {
+  for (std::int64_t d = 0; d < self.dim(); ++d) {
+    TG_CHECK(self.strides()[d] != 0 || self.shape()[d] <= 1,
+             "{}: cannot write in place into a tensor whose elements overlap (dim {} of shape {} has stride 0, "
+             "as made by expand()); clone() it first",
+             op, d, self.shape());
+  }
+  if (other != nullptr) {
+    const DimVec b = broadcast_shapes(self.shape(), other->shape(), op);
+    TG_CHECK(same_values(b, self.shape()), "{}: the other tensor's shape {} does not broadcast to self's shape {}", op,
+             other->shape(), self.shape());
+    TG_CHECK(is_floating(self.dtype()) || !is_floating(other->dtype()),
+             "{}: the result type {} cannot be written in place into a {} tensor", op, dtype_name(other->dtype()),
+             dtype_name(self.dtype()));
+  }
+  if (recording) {
+    TG_CHECK(!(self.is_leaf() && self.requires_grad()),
+             "{}: a leaf tensor that requires grad (shape {}) cannot be modified in place while grad mode is on; "
+             "wrap the update in NoGradGuard, or clone() it",
+             op, self.shape());
+    TG_CHECK(!self.impl()->is_view,
+             "{}: in-place modification of a view is not supported when autograd records it (shape {}); "
+             "clone() the view first",
+             op, self.shape());
+  }
+}
+
+/// other as it must be read while self is written: a copy when the two overlap differently.
+Tensor readable(const Tensor& self, const Tensor& other) {
+  if (!other.shares_storage_with(self)) return other;
+  const bool identical = other.offset() == self.offset() && same_values(other.shape(), self.shape()) &&
+                         same_values(other.strides(), self.strides());
+  return identical ? other : detail::contiguous_copy(other);
+}
+
+template <typename F>
+void write_binary(const Tensor& self, const Tensor& other, F f) {
+  dispatch(self.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const Tensor y = detail::convert(other, self.dtype());
+    kernels::map2<T, T, T>(self, self, y, [&f](T u, T v) { return static_cast<T>(f(u, v)); });
+  });
+}
+
+template <typename F>
+void write_unary(const Tensor& self, F f) {
+  dispatch(self.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::map1<T, T>(self, self, [&f](T u) { return static_cast<T>(f(u)); });
+  });
+}
+
+}  // namespace
+
+const Tensor& Tensor::add_(const Tensor& o) const {
+  const bool recording = autograd::needs_grad(*this, o);
+  check_inplace(*this, &o, "add_", recording);
+  write_binary(*this, readable(*this, o), [](auto u, auto v) { return u + v; });
+  impl()->storage->bump_version("add_");
+  if (recording) {
+    autograd::record("add_", *this, {this, &o}, [](BackwardContext& c) {
+      if (c.needs(0)) c.set(0, c.grad());
+      if (c.needs(1)) c.set(1, c.grad());
+    });
+  }
+  return *this;
+}
+
+const Tensor& Tensor::add_(double s) const {
+  const bool recording = autograd::needs_grad(*this);
+  check_inplace(*this, nullptr, "add_", recording);
+  TG_CHECK(is_floating(dtype()) || std::floor(s) == s, "add_: cannot add the non-integral {} in place to a {} tensor", s,
+           dtype_name(dtype()));
+  write_unary(*this, [s](auto u) { return u + s; });
+  impl()->storage->bump_version("add_");
+  if (recording) autograd::record("add_", *this, {this}, [](BackwardContext& c) { c.set(0, c.grad()); });
+  return *this;
+}
+
+const Tensor& Tensor::mul_(const Tensor& o) const {
+  const bool recording = autograd::needs_grad(*this, o);
+  check_inplace(*this, &o, "mul_", recording);
+  // d(self*o)/dself = o needs o; d/do = old self, which the write destroys: keep a copy.
+  const Tensor old_self = recording && o.requires_grad() ? detail::contiguous_copy(*this) : Tensor();
+  write_binary(*this, readable(*this, o), [](auto u, auto v) { return u * v; });
+  impl()->storage->bump_version("mul_");
+  if (recording) {
+    SavedTensor so = requires_grad() ? SavedTensor::input(o) : SavedTensor();
+    SavedTensor ss = old_self.defined() ? SavedTensor::input(old_self) : SavedTensor();
+    autograd::record("mul_", *this, {this, &o}, [so, ss](BackwardContext& c) {
+      if (c.needs(0)) c.set(0, tg::mul(c.grad(), c.unpack(so)));
+      if (c.needs(1)) c.set(1, tg::mul(c.grad(), c.unpack(ss)));
+    });
+  }
+  return *this;
+}
+
+const Tensor& Tensor::mul_(double s) const {
+  const bool recording = autograd::needs_grad(*this);
+  check_inplace(*this, nullptr, "mul_", recording);
+  TG_CHECK(is_floating(dtype()) || std::floor(s) == s,
+           "mul_: cannot multiply a {} tensor in place by the non-integral {}", dtype_name(dtype()), s);
+  write_unary(*this, [s](auto u) { return u * s; });
+  impl()->storage->bump_version("mul_");
+  if (recording) autograd::record("mul_", *this, {this}, [s](BackwardContext& c) { c.set(0, tg::mul(c.grad(), s)); });
+  return *this;
+}
+
+const Tensor& Tensor::zero_() const { return fill_(0.0); }
+
+const Tensor& Tensor::fill_(double value) const {
+  const bool recording = autograd::needs_grad(*this);
+  check_inplace(*this, nullptr, "fill_", recording);
+  dispatch(dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T v = static_cast<T>(value);
+    if (is_contiguous()) {
+      T* p = static_cast<T*>(data_ptr());
+      std::fill(p, p + numel(), v);
+    } else {
+      kernels::map1<T, T>(*this, *this, [v](T) { return v; });
+    }
+  });
+  impl()->storage->bump_version("fill_");
+  if (recording)  // the old values no longer matter: no gradient flows to them
+    autograd::record("fill_", *this, {this}, [](BackwardContext&) {});
+  return *this;
+}
+
+const Tensor& Tensor::copy_(const Tensor& src) const {
+  const bool recording = autograd::needs_grad(*this, src);
+  check_inplace(*this, nullptr, "copy_", recording && requires_grad());
+  TG_CHECK(same_values(broadcast_shapes(shape(), src.shape(), "copy_"), shape()),
+           "copy_: the source's shape {} does not broadcast to the destination's shape {}", src.shape(), shape());
+  if (recording && !requires_grad()) {
+    TG_CHECK(!impl()->is_view,
+             "copy_: copying a tensor that requires grad into a view (shape {}) is not supported; build the result "
+             "with out-of-place ops",
+             shape());
+  }
+  detail::copy_into(*this, readable(*this, src));
+  impl()->storage->bump_version("copy_");
+  if (recording) {
+    autograd::record("copy_", *this, {this, &src}, [](BackwardContext& c) {
+      if (c.needs(1)) c.set(1, c.grad());  // the old values are overwritten: no gradient to them
+    });
+  }
+  return *this;
+}
+
+}  // namespace tg

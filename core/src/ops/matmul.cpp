@@ -1,0 +1,153 @@
+// matmul with torch.matmul's semantics, on cblas sgemm/dgemm (no hand-written GEMM).
+//
+// 1-D arguments become matrices by a view (and the added dim is dropped after), so the core
+// is [..., M, K] x [..., K, N] with broadcast batch dims. Each operand's last two dims are
+// handed to BLAS as they lie in memory: row-major (NoTrans) or transposed (Trans), so a
+// k.transpose(-2, -1) or the transposes in backward cost no copy. When b has no batch dims
+// and a is contiguous, a's batch folds into M and the whole product is one GEMM.
+//
+// Threads: BLAS runs multithreaded from the calling thread. A batch of small products runs
+// in parallel over TBB instead, and only when each product is below OpenBLAS's own
+// multithreading threshold (M*N*K <= 65536 * 4 in interface/gemm.c), so BLAS is never
+// multithreaded inside a TBB worker.
+#include <cblas.h>
+
+#include "kernels/parallel.h"
+#include "ops/common.h"
+#include "tapegrad/core/autograd.h"
+#include "tapegrad/core/ops.h"
+
+namespace tg {
+namespace {
+
+using autograd::BackwardContext;
+using autograd::SavedTensor;
+
+constexpr double kBlasSingleThreadMNK = 65536.0 * 4;
+
+struct MatLayout {
+  bool ok = false;
+  CBLAS_TRANSPOSE trans = CblasNoTrans;
+  std::int64_t ld = 1;
+};
+
+/// How BLAS can read a rows x cols matrix with strides (sr, sc), if it can.
+MatLayout layout_of(std::int64_t rows, std::int64_t cols, std::int64_t sr, std::int64_t sc) {
+  if ((sc == 1 || cols == 1) && (rows == 1 || sr >= std::max<std::int64_t>(cols, 1)))
+    return {true, CblasNoTrans, rows == 1 ? std::max<std::int64_t>(cols, 1) : sr};
+  if ((sr == 1 || rows == 1) && (cols == 1 || sc >= std::max<std::int64_t>(rows, 1)))
+    return {true, CblasTrans, cols == 1 ? std::max<std::int64_t>(rows, 1) : sc};
+  return {};
+}
+
+template <typename T>
+void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, std::int64_t M, std::int64_t N, std::int64_t K, const T* A,
+          std::int64_t lda, const T* B, std::int64_t ldb, T* C, std::int64_t ldc) {
+  const auto m = static_cast<blasint>(M), n = static_cast<blasint>(N), k = static_cast<blasint>(K);
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, A, static_cast<blasint>(lda), B, static_cast<blasint>(ldb), 0.0f,
+                C, static_cast<blasint>(ldc));
+  else
+    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, A, static_cast<blasint>(lda), B, static_cast<blasint>(ldb), 0.0, C,
+                static_cast<blasint>(ldc));
+}
+
+/// [..., M, K] x [..., K, N] -> [..., M, N] (both at least 2-D, same floating dtype).
+Tensor matmul_nd(const Tensor& a0, const Tensor& b0) {
+  const std::int64_t M = a0.size(-2), K = a0.size(-1), N = b0.size(-1);
+  const DimVec batch_a(IntArrayRef(a0.shape().data(), a0.dim() - 2));
+  const DimVec batch_b(IntArrayRef(b0.shape().data(), b0.dim() - 2));
+  const DimVec batch = broadcast_shapes(batch_a, batch_b, "matmul (batch dims)");
+  DimVec out_shape = batch;
+  out_shape.push_back(M);
+  out_shape.push_back(N);
+  Tensor out = detail::new_empty(out_shape, a0.dtype());
+  if (out.numel() == 0) return out;
+  if (K == 0) return out.zero_(), out;
+
+  dispatch_floating(a0.dtype(), "matmul", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* C = static_cast<T*>(out.data_ptr());
+    Tensor a = a0, b = b0;
+    MatLayout lb = layout_of(K, N, b.stride(-2), b.stride(-1));
+    if (!lb.ok) {
+      b = detail::contiguous_copy(b);
+      lb = layout_of(K, N, b.stride(-2), b.stride(-1));
+    }
+    const bool b_is_matrix = numel_of(batch_b) == 1;
+    if (b_is_matrix && a.is_contiguous()) {  // fold a's batch into M: one GEMM
+      gemm<T>(CblasNoTrans, lb.trans, numel_of(batch_a) * M, N, K, static_cast<const T*>(a.data_ptr()), K,
+              static_cast<const T*>(b.data_ptr()), lb.ld, C, N);
+      return;
+    }
+    MatLayout la = layout_of(M, K, a.stride(-2), a.stride(-1));
+    if (!la.ok) {
+      a = detail::contiguous_copy(a);
+      la = layout_of(M, K, a.stride(-2), a.stride(-1));
+    }
+    // Batch offsets (elements) of a and b for each output batch index, with broadcasting.
+    const std::int64_t nb = numel_of(batch), nd = static_cast<std::int64_t>(batch.size());
+    auto offset_of = [&](const Tensor& t, std::int64_t flat) {
+      const std::int64_t tb = t.dim() - 2;
+      std::int64_t off = 0;
+      for (std::int64_t d = nd - 1; d >= 0; --d) {
+        const std::int64_t i = flat % batch[d];
+        flat /= batch[d];
+        const std::int64_t j = d - (nd - tb);
+        if (j >= 0 && t.shape()[j] != 1) off += i * t.strides()[j];
+      }
+      return off;
+    };
+    const T* A = static_cast<const T*>(a.data_ptr());
+    const T* B = static_cast<const T*>(b.data_ptr());
+    auto run = [&](std::int64_t i0, std::int64_t i1) {
+      for (std::int64_t i = i0; i < i1; ++i)
+        gemm<T>(la.trans, lb.trans, M, N, K, A + offset_of(a, i), la.ld, B + offset_of(b, i), lb.ld, C + i * M * N, N);
+    };
+    const double mnk = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+    if (nb > 1 && mnk <= kBlasSingleThreadMNK)
+      kernels::parallel_for(nb, std::max<std::int64_t>(1, static_cast<std::int64_t>(kBlasSingleThreadMNK / mnk / 4)), run);
+    else
+      run(0, nb);
+  });
+  return out;
+}
+
+/// Gradient of b for a batched a and a 2-D b: sum over the batch in one GEMM.
+Tensor grad_of_matrix_b(const Tensor& a, const Tensor& g) {
+  const std::int64_t K = a.size(-1), N = g.size(-1);
+  return matmul_nd(a.reshape({-1, K}).t(), g.reshape({-1, N}));
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  TG_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both arguments need at least 1 dimension, got shapes {} and {}",
+           a.shape(), b.shape());
+  TG_CHECK(a.dtype() == b.dtype(), "matmul: expected both tensors to have the same dtype, got {} and {}",
+           dtype_name(a.dtype()), dtype_name(b.dtype()));
+  TG_CHECK(is_floating(a.dtype()), "matmul: expected floating-point tensors, got {}", dtype_name(a.dtype()));
+  const std::int64_t ka = a.size(-1), kb = b.dim() == 1 ? b.size(0) : b.size(-2);
+  TG_CHECK(ka == kb, "matmul: cannot multiply {} by {} ({} != {})", a.shape(), b.shape(), ka, kb);
+  if (a.dim() == 1 && b.dim() == 1) return matmul(a.unsqueeze(0), b.unsqueeze(1)).reshape({});
+  if (a.dim() == 1) return matmul(a.unsqueeze(0), b).squeeze(-2);
+  if (b.dim() == 1) return matmul(a, b.unsqueeze(1)).squeeze(-1);
+
+  Tensor out = matmul_nd(a, b);
+  if (autograd::needs_grad(a, b)) {
+    // C = A B: dA = dC B^T, dB = A^T dC (batch broadcasting undone by the engine).
+    SavedTensor sa = b.requires_grad() ? SavedTensor::input(a) : SavedTensor();
+    SavedTensor sb = a.requires_grad() ? SavedTensor::input(b) : SavedTensor();
+    autograd::record("matmul", out, {&a, &b}, [sa, sb, b_dim = b.dim()](BackwardContext& c) {
+      const Tensor& g = c.grad();
+      if (c.needs(0)) c.set(0, matmul_nd(g, c.unpack(sb).transpose(-2, -1)));
+      if (c.needs(1)) {
+        const Tensor& av = c.unpack(sa);
+        c.set(1, b_dim == 2 && av.dim() > 2 ? grad_of_matrix_b(av, g) : matmul_nd(av.transpose(-2, -1), g));
+      }
+    });
+  }
+  return out;
+}
+
+}  // namespace tg

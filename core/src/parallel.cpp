@@ -1,0 +1,36 @@
+// One thread budget: TBB's global_control and OpenBLAS's thread count move together.
+#include "tapegrad/core/parallel.h"
+
+#include <cblas.h>
+#include <tbb/global_control.h>
+#include <tbb/info.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+
+#include "tapegrad/core/error.h"
+
+namespace tg {
+namespace {
+std::mutex g_mutex;
+std::unique_ptr<tbb::global_control> g_control;
+std::atomic<int> g_threads{0};
+}  // namespace
+
+void set_num_threads(int n) {
+  TG_CHECK(n >= 1, "set_num_threads: expected at least 1 thread, got {}", n);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_control.reset();
+  g_control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                    static_cast<std::size_t>(n));
+  openblas_set_num_threads(n);
+  g_threads = n;
+}
+
+int get_num_threads() {
+  if (g_threads > 0) return g_threads;
+  return static_cast<int>(tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
+}
+
+}  // namespace tg
