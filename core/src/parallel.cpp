@@ -1,7 +1,7 @@
-// One thread budget: TBB's global_control and OpenBLAS's thread count move together.
+// One thread budget: TBB's. OpenBLAS is pinned to one thread and matmul runs its blocks as TBB
+// tasks, so there is one pool and the thread count never changes a result.
 #include "tapegrad/core/parallel.h"
 
-#include <cblas.h>
 #include <tbb/global_control.h>
 #include <tbb/info.h>
 
@@ -24,8 +24,7 @@ void set_num_threads(int n) {
   g_control.reset();
   g_control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
                                                     static_cast<std::size_t>(n));
-  openblas_set_num_threads(n);
-  g_threads = n;
+  g_threads = n;  // OpenBLAS stays single-threaded: matmul splits its work over TBB (ops/matmul.cpp)
 }
 
 int get_num_threads() {

@@ -6,11 +6,16 @@
 // k.transpose(-2, -1) or the transposes in backward cost no copy. When b has no batch dims
 // and a is contiguous, a's batch folds into M and the whole product is one GEMM.
 //
-// Threads: BLAS runs multithreaded from the calling thread. A batch of small products runs
-// in parallel over TBB instead, and only when each product is below OpenBLAS's own
-// multithreading threshold (M*N*K <= 65536 * 4 in interface/gemm.c), so BLAS is never
-// multithreaded inside a TBB worker.
+// Threads: OpenBLAS is kept single-threaded and TBB is the only pool (one thread budget, no
+// oversubscription). A large product is cut into row blocks (or column blocks when N > M) and
+// a batch into its matrices; the blocks run as TBB tasks, each a single-threaded GEMM. The cut
+// depends on the shape alone, never on the thread count: OpenBLAS's result for an element can
+// depend on how the matrix is blocked, so a thread-dependent cut (OpenBLAS's own threading
+// included) would give different bits with 1 and 2 threads.
 #include <cblas.h>
+
+#include <algorithm>
+#include <utility>
 
 #include "kernels/parallel.h"
 #include "ops/common.h"
@@ -23,7 +28,18 @@ namespace {
 using autograd::BackwardContext;
 using autograd::SavedTensor;
 
-constexpr double kBlasSingleThreadMNK = 65536.0 * 4;
+constexpr double kBlockWork = 16.0 * 1024 * 1024;  // multiply-adds per task, at least
+constexpr std::int64_t kMaxBlocks = 8;
+constexpr double kParallelWork = 256.0 * 1024;      // below this the whole product runs inline
+
+/// OpenBLAS runs single-threaded inside tapegrad (see the note at the top).
+void pin_blas_to_one_thread() {
+  static const bool pinned = [] {
+    openblas_set_num_threads(1);
+    return true;
+  }();
+  (void)pinned;
+}
 
 struct MatLayout {
   bool ok = false;
@@ -52,6 +68,40 @@ void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, std::int64_t M, std::int64_t N
                 static_cast<blasint>(ldc));
 }
 
+/// C_i = op(A_i) op(B_i) for the nb matrices of a batch (operands(i) gives A_i and B_i; C_i is
+/// dense [M, N] at C + i M N), each cut into blocks of rows or columns by its shape alone.
+template <typename T, typename Operands>
+void gemm_blocks(const MatLayout& la, const MatLayout& lb, std::int64_t M, std::int64_t N, std::int64_t K,
+                 std::int64_t nb, T* C, Operands operands) {
+  pin_blas_to_one_thread();
+  const double work = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  const bool by_rows = M >= N;
+  const std::int64_t extent = by_rows ? M : N;
+  const std::int64_t blocks = std::clamp<std::int64_t>(static_cast<std::int64_t>(work / kBlockWork), 1,
+                                                       std::min<std::int64_t>(kMaxBlocks, std::max<std::int64_t>(extent / 16, 1)));
+  auto run = [&](std::int64_t t0, std::int64_t t1) {
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const std::int64_t i = t / blocks, blk = t % blocks;
+      // Block boundaries on multiples of 16 (the kernels' unrolling), the last one at the end.
+      const std::int64_t lo = blk == 0 ? 0 : (extent * blk / blocks) / 16 * 16;
+      const std::int64_t hi = blk == blocks - 1 ? extent : (extent * (blk + 1) / blocks) / 16 * 16;
+      if (hi <= lo) continue;
+      auto [A, B] = operands(i);
+      T* Ci = C + i * M * N;
+      if (by_rows) {
+        const T* Ab = A + lo * (la.trans == CblasNoTrans ? la.ld : 1);
+        gemm<T>(la.trans, lb.trans, hi - lo, N, K, Ab, la.ld, B, lb.ld, Ci + lo * N, N);
+      } else {
+        const T* Bb = B + lo * (lb.trans == CblasNoTrans ? 1 : lb.ld);
+        gemm<T>(la.trans, lb.trans, M, hi - lo, K, A, la.ld, Bb, lb.ld, Ci + lo, N);
+      }
+    }
+  };
+  const std::int64_t tasks = nb * blocks;
+  if (tasks == 1 || work * static_cast<double>(nb) <= kParallelWork) run(0, tasks);
+  else kernels::parallel_for(tasks, 1, run);
+}
+
 /// [..., M, K] x [..., K, N] -> [..., M, N] (both at least 2-D, same floating dtype).
 Tensor matmul_nd(const Tensor& a0, const Tensor& b0) {
   const std::int64_t M = a0.size(-2), K = a0.size(-1), N = b0.size(-1);
@@ -76,8 +126,10 @@ Tensor matmul_nd(const Tensor& a0, const Tensor& b0) {
     }
     const bool b_is_matrix = numel_of(batch_b) == 1;
     if (b_is_matrix && a.is_contiguous()) {  // fold a's batch into M: one GEMM
-      gemm<T>(CblasNoTrans, lb.trans, numel_of(batch_a) * M, N, K, static_cast<const T*>(a.data_ptr()), K,
-              static_cast<const T*>(b.data_ptr()), lb.ld, C, N);
+      const T* A = static_cast<const T*>(a.data_ptr());
+      const T* B = static_cast<const T*>(b.data_ptr());
+      gemm_blocks<T>(MatLayout{true, CblasNoTrans, K}, lb, numel_of(batch_a) * M, N, K, 1, C,
+                     [&](std::int64_t) { return std::pair{A, B}; });
       return;
     }
     MatLayout la = layout_of(M, K, a.stride(-2), a.stride(-1));
@@ -100,15 +152,9 @@ Tensor matmul_nd(const Tensor& a0, const Tensor& b0) {
     };
     const T* A = static_cast<const T*>(a.data_ptr());
     const T* B = static_cast<const T*>(b.data_ptr());
-    auto run = [&](std::int64_t i0, std::int64_t i1) {
-      for (std::int64_t i = i0; i < i1; ++i)
-        gemm<T>(la.trans, lb.trans, M, N, K, A + offset_of(a, i), la.ld, B + offset_of(b, i), lb.ld, C + i * M * N, N);
-    };
-    const double mnk = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
-    if (nb > 1 && mnk <= kBlasSingleThreadMNK)
-      kernels::parallel_for(nb, std::max<std::int64_t>(1, static_cast<std::int64_t>(kBlasSingleThreadMNK / mnk / 4)), run);
-    else
-      run(0, nb);
+    gemm_blocks<T>(la, lb, M, N, K, nb, C, [&](std::int64_t i) {
+      return std::pair{A + offset_of(a, i), B + offset_of(b, i)};
+    });
   });
   return out;
 }

@@ -1,0 +1,171 @@
+// The tape's structural promises: no recursion, memory that follows the tensors, results
+// that do not depend on the thread count, and one tape per thread.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include "tapegrad/tapegrad.h"
+
+using namespace tg;
+
+namespace {
+
+/// Resident set size of this process in bytes.
+std::int64_t rss_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::int64_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * 4096;
+}
+
+bool bit_identical(const Tensor& a, const Tensor& b) {
+  if (!same_values(a.shape(), b.shape()) || a.dtype() != b.dtype()) return false;
+  const Tensor x = a.contiguous(), y = b.contiguous();
+  return std::memcmp(x.data_ptr(), y.data_ptr(), static_cast<std::size_t>(x.numel()) * itemsize(x.dtype())) == 0;
+}
+
+/// A 2-layer tanh MLP with its parameters as plain leaf tensors.
+struct Mlp {
+  Tensor w1, b1, w2, b2;
+  explicit Mlp(std::uint64_t seed, std::int64_t in = 8, std::int64_t hidden = 16) {
+    Generator g(seed);
+    w1 = mul(randn({hidden, in}, kFloat32, &g), 0.3).requires_grad_();
+    b1 = zeros({hidden}).requires_grad_();
+    w2 = mul(randn({1, hidden}, kFloat32, &g), 0.3).requires_grad_();
+    b2 = zeros({1}).requires_grad_();
+  }
+  Tensor forward(const Tensor& x) const {
+    return nn::functional::linear(nn::functional::linear(x, w1, b1).tanh(), w2, b2);
+  }
+  std::vector<Tensor> params() const { return {w1, b1, w2, b2}; }
+};
+
+/// Trains m for `steps` SGD steps on (x, y) and returns the final loss.
+Tensor train(Mlp& m, const Tensor& x, const Tensor& y, int steps) {
+  optim::SGD opt(m.params(), 0.05);
+  Tensor loss;
+  for (int s = 0; s < steps; ++s) {
+    opt.zero_grad();
+    loss = nn::functional::mse_loss(m.forward(x), y);
+    loss.backward();
+    opt.step();
+  }
+  return loss;
+}
+
+}  // namespace
+
+TEST_CASE("a chain of 100,000 ops runs backward and is destroyed without deep recursion", "[autograd]") {
+  const Tensor x = scalar_tensor(1.0, kFloat64).requires_grad_();
+  {
+    Tensor y = x;
+    for (int i = 0; i < 100000; ++i) y = mul(y, 1.00001);
+    y.backward();
+    // d/dx of x * 1.00001^100000 = 1.00001^100000 = e^(100000 ln 1.00001).
+    CHECK(x.grad().item() == Approx(std::exp(100000 * std::log1p(1e-5))).epsilon(1e-9));
+  }
+  {
+    // Built and dropped without a backward: the destructor walks the chain iteratively.
+    Tensor y = x;
+    for (int i = 0; i < 100000; ++i) y = tanh(y);
+    CHECK(autograd::live_node_count() >= 100000);
+  }
+  CHECK(autograd::live_node_count() <= 1);  // at most the leaf's accumulator, if still referenced
+}
+
+TEST_CASE("10,000 forward passes with grad on and no backward keep memory flat", "[autograd]") {
+  Mlp m(1, 64, 128);
+  const Tensor x = randn({32, 64});
+  auto forward_and_drop = [&] {
+    const Tensor loss = m.forward(x).pow(2.0).mean();
+    REQUIRE(loss.requires_grad());
+  };
+  for (int i = 0; i < 200; ++i) forward_and_drop();  // warm the allocator's caches
+  const std::int64_t nodes_before = autograd::live_node_count();
+  const std::int64_t rss_before = rss_bytes();
+  for (int i = 0; i < 10000; ++i) forward_and_drop();
+  const std::int64_t growth = rss_bytes() - rss_before;
+  INFO("RSS growth over 10,000 passes: " << growth << " bytes");
+  CHECK(autograd::live_node_count() == nodes_before);
+  CHECK(growth < 4 * 1024 * 1024);
+}
+
+TEST_CASE("memory of a graph is released after backward without retain_graph", "[autograd]") {
+  Mlp m(2);
+  const std::int64_t nodes_before = autograd::live_node_count();
+  {
+    const Tensor loss = m.forward(randn({4, 8})).sum();
+    CHECK(autograd::live_node_count() > nodes_before);
+    loss.backward();
+  }
+  CHECK(autograd::live_node_count() == nodes_before);
+}
+
+TEST_CASE("results are bit-identical with 1 and 2 threads", "[autograd][determinism]") {
+  const int default_threads = get_num_threads();
+  auto run = [](int threads) {
+    set_num_threads(threads);
+    manual_seed(42);
+    std::vector<Tensor> out;
+    const Tensor big = randn({1 << 22});  // the random draws themselves
+    const Tensor sq = big.view({2048, 2048});
+    out.push_back(big);
+    out.push_back(big.sum());                              // one long reduction, blocks in parallel
+    out.push_back(sq.sum({0}));                            // column reduction
+    out.push_back(sq.mean({1}));                           // row reduction
+    out.push_back(big.view({64, 256, 256}).amax({0, 2}));  // mixed dims (the copying path)
+    out.push_back(softmax(big.view({4096, 1024}), -1));
+    out.push_back(log_softmax(big.view({1024, 4096}), 0));
+    out.push_back(matmul(sq, sq.t()));                                        // multithreaded BLAS
+    out.push_back(matmul(big.view({256, 128, 128}), big.view({256, 128, 128})));  // TBB over the batch
+    out.push_back(tanh(big) * sigmoid(big) + exp(big) / (abs(big) + 1));
+    // A few training steps: forward, backward (gradient accumulation), update.
+    Mlp m(7, 64, 256);
+    const Tensor x = randn({512, 64}), y = randn({512, 1});
+    out.push_back(train(m, x, y, 5));
+    for (const Tensor& p : m.params()) out.push_back(p.detach());
+    return out;
+  };
+  const std::vector<Tensor> one = run(1);
+  const std::vector<Tensor> two = run(2);
+  set_num_threads(default_threads);
+  REQUIRE(one.size() == two.size());
+  for (std::size_t i = 0; i < one.size(); ++i) {
+    INFO("result " << i);
+    CHECK(bit_identical(one[i], two[i]));
+  }
+}
+
+TEST_CASE("two threads training two models at once get exactly the sequential results", "[autograd][threads]") {
+  const Tensor x = randn({64, 8}), y = randn({64, 1});
+  // One after the other.
+  Mlp a(11), b(12);
+  const Tensor loss_a = train(a, x, y, 50);
+  const Tensor loss_b = train(b, x, y, 50);
+  // At the same time, from the same initial weights, each thread with its own tape.
+  Mlp a2(11), b2(12);
+  Tensor loss_a2, loss_b2;
+  std::thread ta([&] { loss_a2 = train(a2, x, y, 50); });
+  std::thread tb([&] { loss_b2 = train(b2, x, y, 50); });
+  ta.join();
+  tb.join();
+  CHECK(bit_identical(loss_a, loss_a2));
+  CHECK(bit_identical(loss_b, loss_b2));
+  for (std::size_t i = 0; i < a.params().size(); ++i) {
+    CHECK(bit_identical(a.params()[i], a2.params()[i]));
+    CHECK(bit_identical(b.params()[i], b2.params()[i]));
+  }
+  CHECK(loss_a.item() < nn::functional::mse_loss(Mlp(11).forward(x), y).item());  // it did train
+}
+
+TEST_CASE("grad mode is per thread", "[autograd][threads]") {
+  const Tensor w = ones({2}).requires_grad_();
+  NoGradGuard off;  // this thread records nothing...
+  CHECK_FALSE(mul(w, 2.0).requires_grad());
+  bool recorded_elsewhere = false;
+  std::thread t([&] { recorded_elsewhere = mul(w, 2.0).requires_grad(); });  // ...another still does
+  t.join();
+  CHECK(recorded_elsewhere);
+}
