@@ -13,7 +13,8 @@
 namespace tg::kernels {
 
 inline float exp_impl(float x) {
-  const float xc = std::fmin(std::fmax(x, -104.0f), 89.0f);
+  float xc = x < -104.0f ? -104.0f : x;  // plain selects (not fmin/fmax) so the loop vectorises
+  xc = xc > 89.0f ? 89.0f : xc;
   const float n = std::floor(xc * 1.44269504088896341f + 0.5f);
   float r = xc - n * 0.693359375f;
   r = r + n * 2.12194440e-4f;

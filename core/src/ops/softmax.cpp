@@ -25,10 +25,10 @@ T row_max(const T* x, std::int64_t n) {
   for (auto& l : lane) l = -std::numeric_limits<T>::infinity();
   std::int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    for (int l = 0; l < 8; ++l) lane[l] = std::fmax(lane[l], x[i + l]);
-  for (; i < n; ++i) lane[0] = std::fmax(lane[0], x[i]);
+    for (int l = 0; l < 8; ++l) lane[l] = x[i + l] > lane[l] ? x[i + l] : lane[l];
+  for (; i < n; ++i) lane[0] = x[i] > lane[0] ? x[i] : lane[0];
   T m = lane[0];
-  for (int l = 1; l < 8; ++l) m = std::fmax(m, lane[l]);
+  for (int l = 1; l < 8; ++l) m = lane[l] > m ? lane[l] : m;
   return m;
 }
 
