@@ -6,6 +6,7 @@
 #include "kernels/loop.h"
 #include "kernels/vec_math.h"
 #include "ops/common.h"
+#include "ops/pointwise.h"
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/factory.h"
 #include "tapegrad/core/ops.h"
@@ -90,29 +91,8 @@ Tensor arith_scalar_forward(const Tensor& a, double s, Arith op, bool reversed) 
   return out;
 }
 
-/// out[i] = f(x[i]) for floating x, in x's dtype.
-template <typename F>
-Tensor unary_floating(const Tensor& a, const char* name, F f) {
-  Tensor out = detail::new_empty(a.shape(), a.dtype());
-  dispatch_floating(a.dtype(), name, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    map1<T, T>(out, a, [&f](T x) { return static_cast<T>(f(x)); });
-  });
-  return out;
-}
-
-/// out[i] = f(x[i], y[i]) for floating tensors of one dtype (used by backward formulas).
-template <typename F>
-Tensor binary_floating(const Tensor& a, const Tensor& b, const char* name, F f) {
-  const DimVec shape = broadcast_shapes(a.shape(), b.shape(), name);
-  const Tensor y = detail::convert(b, a.dtype());
-  Tensor out = detail::new_empty(shape, a.dtype());
-  dispatch_floating(a.dtype(), name, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    map2<T, T, T>(out, a, y, [&f](T u, T v) { return static_cast<T>(f(u, v)); });
-  });
-  return out;
-}
+using detail::binary_floating;
+using detail::unary_floating;
 
 enum class Cmp { Eq, Ne, Lt, Le, Gt, Ge };
 

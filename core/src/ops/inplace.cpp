@@ -6,6 +6,7 @@
 
 #include "kernels/loop.h"
 #include "ops/common.h"
+#include "ops/pointwise.h"
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/ops.h"
 
@@ -14,9 +15,11 @@ namespace {
 
 using autograd::BackwardContext;
 using autograd::SavedTensor;
+using detail::check_inplace;
 
-/// Everything that must hold before `op` writes into self.
-void check_inplace(const Tensor& self, const Tensor* other, const char* op, bool recording) {
+}  // namespace
+
+void detail::check_inplace(const Tensor& self, const Tensor* other, const char* op, bool recording) {
   for (std::int64_t d = 0; d < self.dim(); ++d) {
     TG_CHECK(self.strides()[d] != 0 || self.shape()[d] <= 1,
              "{}: cannot write in place into a tensor whose elements overlap (dim {} of shape {} has stride 0, "
@@ -42,6 +45,8 @@ void check_inplace(const Tensor& self, const Tensor* other, const char* op, bool
              op, self.shape());
   }
 }
+
+namespace {
 
 /// other as it must be read while self is written: a copy when the two overlap differently.
 Tensor readable(const Tensor& self, const Tensor& other) {

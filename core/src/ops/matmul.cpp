@@ -12,11 +12,10 @@
 // depends on the shape alone, never on the thread count: OpenBLAS's result for an element can
 // depend on how the matrix is blocked, so a thread-dependent cut (OpenBLAS's own threading
 // included) would give different bits with 1 and 2 threads.
-#include <cblas.h>
-
 #include <algorithm>
 #include <utility>
 
+#include "kernels/blas.h"
 #include "kernels/parallel.h"
 #include "ops/common.h"
 #include "tapegrad/core/autograd.h"
@@ -27,19 +26,11 @@ namespace {
 
 using autograd::BackwardContext;
 using autograd::SavedTensor;
+using kernels::gemm;
 
 constexpr double kBlockWork = 16.0 * 1024 * 1024;  // multiply-adds per task, at least
 constexpr std::int64_t kMaxBlocks = 8;
 constexpr double kParallelWork = 256.0 * 1024;      // below this the whole product runs inline
-
-/// OpenBLAS runs single-threaded inside tapegrad (see the note at the top).
-void pin_blas_to_one_thread() {
-  static const bool pinned = [] {
-    openblas_set_num_threads(1);
-    return true;
-  }();
-  (void)pinned;
-}
 
 struct MatLayout {
   bool ok = false;
@@ -56,24 +47,11 @@ MatLayout layout_of(std::int64_t rows, std::int64_t cols, std::int64_t sr, std::
   return {};
 }
 
-template <typename T>
-void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, std::int64_t M, std::int64_t N, std::int64_t K, const T* A,
-          std::int64_t lda, const T* B, std::int64_t ldb, T* C, std::int64_t ldc) {
-  const auto m = static_cast<blasint>(M), n = static_cast<blasint>(N), k = static_cast<blasint>(K);
-  if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, A, static_cast<blasint>(lda), B, static_cast<blasint>(ldb), 0.0f,
-                C, static_cast<blasint>(ldc));
-  else
-    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, A, static_cast<blasint>(lda), B, static_cast<blasint>(ldb), 0.0, C,
-                static_cast<blasint>(ldc));
-}
-
 /// C_i = op(A_i) op(B_i) for the nb matrices of a batch (operands(i) gives A_i and B_i; C_i is
 /// dense [M, N] at C + i M N), each cut into blocks of rows or columns by its shape alone.
 template <typename T, typename Operands>
 void gemm_blocks(const MatLayout& la, const MatLayout& lb, std::int64_t M, std::int64_t N, std::int64_t K,
                  std::int64_t nb, T* C, Operands operands) {
-  pin_blas_to_one_thread();
   const double work = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
   const bool by_rows = M >= N;
   const std::int64_t extent = by_rows ? M : N;

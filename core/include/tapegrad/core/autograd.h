@@ -109,7 +109,7 @@ class Node {
  private:
   friend class Engine;
   template <typename F>
-  friend void record(const char*, const Tensor&, std::initializer_list<const Tensor*>, F&&);
+  friend void record(const char*, const Tensor&, const Tensor* const*, std::size_t, F&&);
   void take_edges_into(std::vector<std::shared_ptr<Node>>& stack);
 
   const char* name_;
@@ -163,13 +163,21 @@ void attach(const Tensor& out, std::shared_ptr<Node> node);
 /// Records an op: `out` was computed from `inputs`; `backward(BackwardContext&)` computes the
 /// inputs' gradients. Call only when needs_grad(inputs...) holds.
 template <typename F>
-void record(const char* name, const Tensor& out, std::initializer_list<const Tensor*> inputs, F&& backward) {
+void record(const char* name, const Tensor& out, const Tensor* const* inputs, std::size_t n, F&& backward) {
   std::vector<Edge> edges;
-  edges.reserve(inputs.size());
-  for (const Tensor* t : inputs) edges.push_back(edge_for(*t));
+  edges.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) edges.push_back(edge_for(*inputs[i]));
   auto node = std::make_shared<LambdaNode<std::decay_t<F>>>(name, std::move(edges), std::forward<F>(backward));
   node->set_sequence_nr(next_sequence_nr(node->next_edges()));
   attach(out, std::move(node));
+}
+template <typename F>
+void record(const char* name, const Tensor& out, std::initializer_list<const Tensor*> inputs, F&& backward) {
+  record(name, out, inputs.begin(), inputs.size(), std::forward<F>(backward));
+}
+template <typename F>
+void record(const char* name, const Tensor& out, const std::vector<const Tensor*>& inputs, F&& backward) {
+  record(name, out, inputs.data(), inputs.size(), std::forward<F>(backward));
 }
 
 /// Runs backward from root with the given gradient (see Tensor::backward).

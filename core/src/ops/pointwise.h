@@ -1,0 +1,50 @@
+#pragma once
+// Building blocks for floating elementwise ops and their backward formulas.
+#include "kernels/loop.h"
+#include "ops/common.h"
+
+namespace tg::detail {
+
+/// out[i] = f(x[i]) for floating x, in x's dtype; f is generic over float and double.
+template <typename F>
+Tensor unary_floating(const Tensor& a, const char* name, F f) {
+  Tensor out = new_empty(a.shape(), a.dtype());
+  dispatch_floating(a.dtype(), name, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::map1<T, T>(out, a, [&f](T x) { return static_cast<T>(f(x)); });
+  });
+  return out;
+}
+
+/// out[i] = f(a[i], b[i]) over the broadcast shape, in a's (floating) dtype.
+template <typename F>
+Tensor binary_floating(const Tensor& a, const Tensor& b, const char* name, F f) {
+  const DimVec shape = broadcast_shapes(a.shape(), b.shape(), name);
+  const Tensor y = convert(b, a.dtype());
+  Tensor out = new_empty(shape, a.dtype());
+  dispatch_floating(a.dtype(), name, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::map2<T, T, T>(out, a, y, [&f](T u, T v) { return static_cast<T>(f(u, v)); });
+  });
+  return out;
+}
+
+/// out[i] = f(a[i], b[i], c[i]) over the broadcast shape, in a's (floating) dtype.
+template <typename F>
+Tensor ternary_floating(const Tensor& a, const Tensor& b, const Tensor& c, const char* name, F f) {
+  const DimVec shape = broadcast_shapes(broadcast_shapes(a.shape(), b.shape(), name), c.shape(), name);
+  const Tensor y = convert(b, a.dtype()), z = convert(c, a.dtype());
+  Tensor out = new_empty(shape, a.dtype());
+  dispatch_floating(a.dtype(), name, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::map3<T, T, T, T>(out, a, y, z, [&f](T u, T v, T w) { return static_cast<T>(f(u, v, w)); });
+  });
+  return out;
+}
+
+/// Checks that must hold before `op` writes into self in place (inplace.cpp): no overlapping
+/// elements; when other is given, it broadcasts to self and its dtype can be written into
+/// self's; when recording, self is neither a leaf that requires grad nor a view.
+void check_inplace(const Tensor& self, const Tensor* other, const char* op, bool recording);
+
+}  // namespace tg::detail

@@ -1,0 +1,285 @@
+// Pooling over the (H, W) planes of [N, C, H, W] (or [C, H, W]). Each plane is independent:
+// planes run in parallel, and a plane's backward adds into its own gradient plane in a fixed
+// order, so overlapping windows are deterministic.
+#include <cmath>
+#include <limits>
+
+#include "kernels/parallel.h"
+#include "ops/common.h"
+#include "tapegrad/core/autograd.h"
+#include "tapegrad/core/conv.h"
+#include "tapegrad/core/factory.h"
+
+namespace tg {
+namespace {
+
+using autograd::BackwardContext;
+
+/// Output length of a pooling window sweep, PyTorch's rule: in ceil_mode, a last window that
+/// would start in the right padding is dropped.
+std::int64_t pooled_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t p, std::int64_t d, bool ceil_mode) {
+  const std::int64_t span = in + 2 * p - d * (k - 1) - 1;
+  std::int64_t out = (span + (ceil_mode ? s - 1 : 0)) / s + 1;
+  if (ceil_mode && (out - 1) * s >= in + p) --out;
+  return out;
+}
+
+struct PoolGeom {
+  std::int64_t planes, H, W, Ho, Wo;
+};
+
+/// input as [planes, H, W] (contiguous), and the output shape with the same leading dims.
+struct PoolInput {
+  Tensor x;
+  DimVec out_shape;
+  PoolGeom g;
+};
+
+PoolInput prepare(const Tensor& input, std::int64_t Ho, std::int64_t Wo, const char* op) {
+  PoolInput p;
+  p.x = detail::as_contiguous(input);
+  p.out_shape = input.shape();
+  p.out_shape[input.dim() - 2] = Ho;
+  p.out_shape[input.dim() - 1] = Wo;
+  const std::int64_t H = input.size(-2), W = input.size(-1);
+  p.g = {input.numel() / std::max<std::int64_t>(H * W, 1), H, W, Ho, Wo};
+  (void)op;
+  return p;
+}
+
+void check_input(const Tensor& input, const char* op) {
+  TG_CHECK(input.dim() == 3 || input.dim() == 4, "{}: expected a 3-D or 4-D input [N, C, H, W], got shape {}", op,
+           input.shape());
+  dispatch_floating(input.dtype(), op, [](auto) {});
+}
+
+/// Backward of max-style pooling: the gradient goes to the recorded arg-max of each window.
+Tensor scatter_to_argmax(const Tensor& g0, const Tensor& indices, IntArrayRef in_shape, const PoolGeom& geo) {
+  const Tensor g = detail::as_contiguous(g0);
+  Tensor gx = zeros(in_shape, g.dtype());
+  const std::int64_t* ip = indices.data<std::int64_t>();
+  dispatch_floating(g.dtype(), "max_pool2d_backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* gp = g.data<T>();
+    T* xp = gx.data<T>();
+    const std::int64_t in_plane = geo.H * geo.W, out_plane = geo.Ho * geo.Wo;
+    kernels::parallel_for(geo.planes, 1, [&](std::int64_t p0, std::int64_t p1) {
+      for (std::int64_t pl = p0; pl < p1; ++pl)
+        for (std::int64_t o = 0; o < out_plane; ++o) xp[pl * in_plane + ip[pl * out_plane + o]] += gp[pl * out_plane + o];
+    });
+  });
+  return gx;
+}
+
+/// Max over windows [h0, h1) x [w0, w1) stepping by (dh, dw), for every output position given
+/// by `window(oh, ow) -> {h0, h1, w0, w1}`; NaN wins, as in PyTorch. Returns values and
+/// flat (h W + w) arg-max indices.
+template <typename Window>
+ValuesIndices max_over_windows(const PoolInput& in, std::int64_t dh, std::int64_t dw, Window window) {
+  Tensor out = detail::new_empty(in.out_shape, in.x.dtype());
+  Tensor idx = detail::new_empty(in.out_shape, kInt64);
+  const PoolGeom& g = in.g;
+  dispatch_floating(in.x.dtype(), "max_pool2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* xp = in.x.data<T>();
+    T* op = out.data<T>();
+    std::int64_t* ip = idx.data<std::int64_t>();
+    kernels::parallel_for(g.planes, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(g.H * g.W, 1)),
+                          [&](std::int64_t p0, std::int64_t p1) {
+                            for (std::int64_t pl = p0; pl < p1; ++pl) {
+                              const T* plane = xp + pl * g.H * g.W;
+                              for (std::int64_t oh = 0; oh < g.Ho; ++oh)
+                                for (std::int64_t ow = 0; ow < g.Wo; ++ow) {
+                                  const auto [h0, h1, w0, w1] = window(oh, ow);
+                                  T best = -std::numeric_limits<T>::infinity();
+                                  std::int64_t arg = h0 * g.W + w0;
+                                  for (std::int64_t h = h0; h < h1; h += dh)
+                                    for (std::int64_t w = w0; w < w1; w += dw) {
+                                      const T v = plane[h * g.W + w];
+                                      if (v > best || v != v) {
+                                        best = v;
+                                        arg = h * g.W + w;
+                                        if (v != v) goto done;
+                                      }
+                                    }
+                                done:
+                                  op[(pl * g.Ho + oh) * g.Wo + ow] = best;
+                                  ip[(pl * g.Ho + oh) * g.Wo + ow] = arg;
+                                }
+                            }
+                          });
+  });
+  return {out, idx};
+}
+
+/// Sum over windows divided by divisor(oh, ow); backward spreads g / divisor over each window.
+template <typename Window>
+Tensor average_over_windows(const Tensor& input, const PoolInput& in, Window window, const char* op) {
+  Tensor out = detail::new_empty(in.out_shape, in.x.dtype());
+  const PoolGeom g = in.g;
+  dispatch_floating(in.x.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* xp = in.x.data<T>();
+    T* o = out.data<T>();
+    kernels::parallel_for(g.planes, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(g.H * g.W, 1)),
+                          [&](std::int64_t p0, std::int64_t p1) {
+                            for (std::int64_t pl = p0; pl < p1; ++pl) {
+                              const T* plane = xp + pl * g.H * g.W;
+                              for (std::int64_t oh = 0; oh < g.Ho; ++oh)
+                                for (std::int64_t ow = 0; ow < g.Wo; ++ow) {
+                                  const auto [h0, h1, w0, w1, divisor] = window(oh, ow);
+                                  T s = 0;
+                                  for (std::int64_t h = h0; h < h1; ++h)
+                                    for (std::int64_t w = w0; w < w1; ++w) s += plane[h * g.W + w];
+                                  o[(pl * g.Ho + oh) * g.Wo + ow] = s / static_cast<T>(divisor);
+                                }
+                            }
+                          });
+  });
+  if (autograd::needs_grad(input)) {
+    autograd::record(op, out, {&input}, [g, window, in_shape = input.shape()](BackwardContext& c) {
+      const Tensor gout = detail::as_contiguous(c.grad());
+      Tensor gx = zeros(in_shape, gout.dtype());
+      dispatch_floating(gout.dtype(), "avg_pool2d_backward", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T* gp = gout.data<T>();
+        T* xp = gx.data<T>();
+        kernels::parallel_for(g.planes, 1, [&](std::int64_t p0, std::int64_t p1) {
+          for (std::int64_t pl = p0; pl < p1; ++pl) {
+            T* plane = xp + pl * g.H * g.W;
+            for (std::int64_t oh = 0; oh < g.Ho; ++oh)
+              for (std::int64_t ow = 0; ow < g.Wo; ++ow) {
+                const auto [h0, h1, w0, w1, divisor] = window(oh, ow);
+                const T share = gp[(pl * g.Ho + oh) * g.Wo + ow] / static_cast<T>(divisor);
+                for (std::int64_t h = h0; h < h1; ++h)
+                  for (std::int64_t w = w0; w < w1; ++w) plane[h * g.W + w] += share;
+              }
+          }
+        });
+      });
+      c.set(0, gx);
+    });
+  }
+  return out;
+}
+
+struct Window4 {
+  std::int64_t h0, h1, w0, w1;
+};
+struct Window5 {
+  std::int64_t h0, h1, w0, w1, divisor;
+};
+
+/// Adaptive windows: [floor(i in / out), ceil((i + 1) in / out)).
+std::int64_t adaptive_start(std::int64_t i, std::int64_t in, std::int64_t out) { return (i * in) / out; }
+std::int64_t adaptive_end(std::int64_t i, std::int64_t in, std::int64_t out) { return ((i + 1) * in + out - 1) / out; }
+
+void check_positive(Int2 v, const char* what, const char* op) {
+  TG_CHECK(v.h > 0 && v.w > 0, "{}: {} must be positive, got ({}, {})", op, what, v.h, v.w);
+}
+
+}  // namespace
+
+Tensor max_pool2d(const Tensor& input, Int2 kernel, std::optional<Int2> stride_opt, Int2 padding, Int2 dilation,
+                  bool ceil_mode) {
+  const char* op = "max_pool2d";
+  check_input(input, op);
+  const Int2 stride = stride_opt.value_or(kernel);
+  check_positive(kernel, "kernel size", op);
+  check_positive(stride, "stride", op);
+  check_positive(dilation, "dilation", op);
+  TG_CHECK(padding.h >= 0 && padding.w >= 0, "{}: negative padding ({}, {}) is not supported", op, padding.h, padding.w);
+  TG_CHECK(padding.h * 2 <= kernel.h && padding.w * 2 <= kernel.w,
+           "{}: padding ({}, {}) must be at most half the kernel size ({}, {})", op, padding.h, padding.w, kernel.h,
+           kernel.w);
+  const std::int64_t H = input.size(-2), W = input.size(-1);
+  const std::int64_t eh = dilation.h * (kernel.h - 1) + 1, ew = dilation.w * (kernel.w - 1) + 1;
+  TG_CHECK(eh <= H + 2 * padding.h && ew <= W + 2 * padding.w,
+           "{}: the kernel ({}x{} with dilation) is larger than the padded input ({}x{})", op, eh, ew, H + 2 * padding.h,
+           W + 2 * padding.w);
+  const std::int64_t Ho = pooled_size(H, kernel.h, stride.h, padding.h, dilation.h, ceil_mode);
+  const std::int64_t Wo = pooled_size(W, kernel.w, stride.w, padding.w, dilation.w, ceil_mode);
+  const PoolInput in = prepare(input, Ho, Wo, op);
+  auto window = [=](std::int64_t oh, std::int64_t ow) {
+    // Start at the first tap inside the input; padding never wins (it counts as -inf).
+    std::int64_t h0 = oh * stride.h - padding.h, w0 = ow * stride.w - padding.w;
+    const std::int64_t h1 = std::min(h0 + eh, H), w1 = std::min(w0 + ew, W);
+    while (h0 < 0) h0 += dilation.h;
+    while (w0 < 0) w0 += dilation.w;
+    return Window4{h0, h1, w0, w1};
+  };
+  auto [out, idx] = max_over_windows(in, dilation.h, dilation.w, window);
+  if (autograd::needs_grad(input)) {
+    autograd::record(op, out, {&input}, [idx, g = in.g, in_shape = input.shape()](BackwardContext& c) {
+      c.set(0, scatter_to_argmax(c.grad(), idx, in_shape, g));
+    });
+  }
+  return out;
+}
+
+Tensor avg_pool2d(const Tensor& input, Int2 kernel, std::optional<Int2> stride_opt, Int2 padding, bool ceil_mode,
+                  bool count_include_pad) {
+  const char* op = "avg_pool2d";
+  check_input(input, op);
+  const Int2 stride = stride_opt.value_or(kernel);
+  check_positive(kernel, "kernel size", op);
+  check_positive(stride, "stride", op);
+  TG_CHECK(padding.h >= 0 && padding.w >= 0, "{}: negative padding ({}, {}) is not supported", op, padding.h, padding.w);
+  TG_CHECK(padding.h * 2 <= kernel.h && padding.w * 2 <= kernel.w,
+           "{}: padding ({}, {}) must be at most half the kernel size ({}, {})", op, padding.h, padding.w, kernel.h,
+           kernel.w);
+  const std::int64_t H = input.size(-2), W = input.size(-1);
+  TG_CHECK(kernel.h <= H + 2 * padding.h && kernel.w <= W + 2 * padding.w,
+           "{}: the kernel ({}x{}) is larger than the padded input ({}x{})", op, kernel.h, kernel.w, H + 2 * padding.h,
+           W + 2 * padding.w);
+  const std::int64_t Ho = pooled_size(H, kernel.h, stride.h, padding.h, 1, ceil_mode);
+  const std::int64_t Wo = pooled_size(W, kernel.w, stride.w, padding.w, 1, ceil_mode);
+  const PoolInput in = prepare(input, Ho, Wo, op);
+  auto window = [=](std::int64_t oh, std::int64_t ow) {
+    // PyTorch's divisor: the window clipped to the padded input, or to the input itself.
+    std::int64_t h0 = oh * stride.h - padding.h, w0 = ow * stride.w - padding.w;
+    std::int64_t h1 = std::min(h0 + kernel.h, H + padding.h), w1 = std::min(w0 + kernel.w, W + padding.w);
+    const std::int64_t padded = (h1 - h0) * (w1 - w0);
+    h0 = std::max<std::int64_t>(h0, 0), w0 = std::max<std::int64_t>(w0, 0);
+    h1 = std::min(h1, H), w1 = std::min(w1, W);
+    return Window5{h0, h1, w0, w1, count_include_pad ? padded : std::max<std::int64_t>((h1 - h0) * (w1 - w0), 1)};
+  };
+  return average_over_windows(input, in, window, op);
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& input, Int2 size) {
+  const char* op = "adaptive_avg_pool2d";
+  check_input(input, op);
+  check_positive(size, "output size", op);
+  const std::int64_t H = input.size(-2), W = input.size(-1);
+  TG_CHECK(H > 0 && W > 0, "{}: the input's spatial size must be positive, got {}x{}", op, H, W);
+  const PoolInput in = prepare(input, size.h, size.w, op);
+  auto window = [=](std::int64_t oh, std::int64_t ow) {
+    const std::int64_t h0 = adaptive_start(oh, H, size.h), h1 = adaptive_end(oh, H, size.h);
+    const std::int64_t w0 = adaptive_start(ow, W, size.w), w1 = adaptive_end(ow, W, size.w);
+    return Window5{h0, h1, w0, w1, (h1 - h0) * (w1 - w0)};
+  };
+  return average_over_windows(input, in, window, op);
+}
+
+Tensor adaptive_max_pool2d(const Tensor& input, Int2 size) {
+  const char* op = "adaptive_max_pool2d";
+  check_input(input, op);
+  check_positive(size, "output size", op);
+  const std::int64_t H = input.size(-2), W = input.size(-1);
+  TG_CHECK(H > 0 && W > 0, "{}: the input's spatial size must be positive, got {}x{}", op, H, W);
+  const PoolInput in = prepare(input, size.h, size.w, op);
+  auto window = [=](std::int64_t oh, std::int64_t ow) {
+    return Window4{adaptive_start(oh, H, size.h), adaptive_end(oh, H, size.h), adaptive_start(ow, W, size.w),
+                   adaptive_end(ow, W, size.w)};
+  };
+  auto [out, idx] = max_over_windows(in, 1, 1, window);
+  if (autograd::needs_grad(input)) {
+    autograd::record(op, out, {&input}, [idx, g = in.g, in_shape = input.shape()](BackwardContext& c) {
+      c.set(0, scatter_to_argmax(c.grad(), idx, in_shape, g));
+    });
+  }
+  return out;
+}
+
+}  // namespace tg
