@@ -1,8 +1,8 @@
 // Printing tensors in PyTorch's manner.
 //
-// One number format for the whole tensor, chosen from the values shown: integers as "3.",
-// fixed "0.1235" when magnitudes are moderate, scientific "1.2346e+05" when they span more than
-// a factor of 1000 or leave [1e-4, 1e8). Past 1000 elements every dim shows its first and
+// One number format for the whole tensor, chosen from the values shown (PyTorch's rules):
+// scientific "1.2346e+05" when the nonzero magnitudes span more than a factor of 1000 or reach
+// 1e8, or (for non-integers) go below 1e-4; otherwise integers as "3." and others as "0.1235". Past 1000 elements every dim shows its first and
 // last 3 entries around "...". Then shape, dtype, and grad_fn or requires_grad.
 #include "tapegrad/core/format.h"
 
@@ -75,9 +75,9 @@ struct Printer {
       hi = std::max(hi, a);
       if (v != std::nearbyint(v)) all_int = false;
     });
-    if (all_int && hi < 1e8) mode = Mode::Integer;
-    else if (hi >= 1e8 || (lo < 1e-4 && lo != INFINITY) || (lo != INFINITY && hi / lo > 1000)) mode = Mode::Scientific;
-    else mode = Mode::Fixed;
+    const bool wide = lo != INFINITY && (hi / lo > 1000 || hi > 1e8);
+    if (all_int) mode = wide ? Mode::Scientific : Mode::Integer;
+    else mode = wide || (lo != INFINITY && lo < 1e-4) ? Mode::Scientific : Mode::Fixed;
     visit(0, 0, [&](double v) { width = std::max(width, number(v).size()); });
   }
 

@@ -36,14 +36,42 @@ inline float exp_impl(float x) {
 }
 inline double exp_impl(double x) { return std::exp(x); }
 
-/// tanh(x) = 1 - 2 / (e^{2x} + 1), with an odd Taylor series below |x| = 0.25 where that
-/// formula would lose relative precision.
+/// expm1(x) = e^x - 1 without cancellation near 0: with n and r as for exp, e^x - 1 =
+/// 2^n (e^r - 1) + (2^n - 1), and e^r - 1 by its Taylor series (r + r^2/2 + ... + r^8/8!), so for
+/// n = 0 the result is the series itself, accurate to a few ulp however small x is.
+inline float expm1_impl(float x) {
+  float xc = x < -104.0f ? -104.0f : x;
+  xc = xc > 89.0f ? 89.0f : xc;
+  const float n = std::floor(xc * 1.44269504088896341f + 0.5f);
+  float r = xc - n * 0.693359375f;
+  r = r + n * 2.12194440e-4f;
+  float p = 1.0f / 40320.0f;
+  p = p * r + 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r * r + r;  // e^r - 1
+  const std::int32_t ni = static_cast<std::int32_t>(n);
+  const std::int32_t n1 = ni >> 1;
+  const std::int32_t n2 = ni - n1;
+  const float s1 = std::bit_cast<float>((n1 + 127) << 23);
+  const float s2 = std::bit_cast<float>((n2 + 127) << 23);
+  const float scale = s1 * s2;  // 2^n
+  const float result = scale * p + (scale - 1.0f);
+  return x != x ? x : result;
+}
+inline double expm1_impl(double x) { return std::expm1(x); }
+
+/// tanh(|x|) = m / (m + 2) with m = expm1(2 |x|): no cancellation for small x, and |x| is
+/// capped at 9, where tanh is 1 to float precision (and e^(2x) cannot overflow).
 inline float tanh_impl(float x) {
-  const float e = exp_impl(2.0f * x);
-  const float big = 1.0f - 2.0f / (e + 1.0f);
-  const float x2 = x * x;
-  const float small = x * (1.0f + x2 * (-1.0f / 3.0f + x2 * (2.0f / 15.0f + x2 * (-17.0f / 315.0f + x2 * (62.0f / 2835.0f)))));
-  return std::fabs(x) < 0.25f ? small : big;
+  float a = std::fabs(x);
+  a = a > 9.0f ? 9.0f : a;
+  const float m = expm1_impl(2.0f * a);
+  const float t = m / (m + 2.0f);
+  return std::copysign(t, x);  // copysign keeps NaN a NaN
 }
 inline double tanh_impl(double x) { return std::tanh(x); }
 

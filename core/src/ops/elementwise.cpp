@@ -122,7 +122,9 @@ Tensor compare_forward(const Tensor& a, const Tensor& b, Cmp op, const char* nam
 }
 
 Tensor compare_scalar(const Tensor& a, double s, Cmp op) {
-  const DType dt = scalar_dtype(a.dtype(), s) == kFloat32 && !is_floating(a.dtype()) ? kFloat64 : a.dtype();
+  // Compare in the tensor's floating type, else exactly: int64 for integral scalars (bool as
+  // 0/1), float64 for the rest.
+  const DType dt = is_floating(a.dtype()) ? a.dtype() : (std::floor(s) == s ? kInt64 : kFloat64);
   const Tensor x = detail::convert(a, dt);
   Tensor out = detail::new_empty(a.shape(), kBool);
   dispatch(dt, [&](auto tag) {

@@ -103,12 +103,15 @@ const Tensor& Tensor::add_(double s) const {
 const Tensor& Tensor::mul_(const Tensor& o) const {
   const bool recording = autograd::needs_grad(*this, o);
   check_inplace(*this, &o, "mul_", recording);
-  // d(self*o)/dself = o needs o; d/do = old self, which the write destroys: keep a copy.
+  // d(self*o)/dself = o needs o; d/do = old self, which the write destroys: keep a copy. When
+  // o shares self's memory (y.mul_(y)), the write destroys o too: keep a copy of it as well.
   const Tensor old_self = recording && o.requires_grad() ? detail::contiguous_copy(*this) : Tensor();
+  const Tensor old_other =
+      recording && requires_grad() && o.shares_storage_with(*this) ? detail::contiguous_copy(o) : Tensor();
   write_binary(*this, readable(*this, o), [](auto u, auto v) { return u * v; });
   impl()->storage->bump_version("mul_");
   if (recording) {
-    SavedTensor so = requires_grad() ? SavedTensor::input(o) : SavedTensor();
+    SavedTensor so = requires_grad() ? SavedTensor::input(old_other.defined() ? old_other : o) : SavedTensor();
     SavedTensor ss = old_self.defined() ? SavedTensor::input(old_self) : SavedTensor();
     autograd::record("mul_", *this, {this, &o}, [so, ss](BackwardContext& c) {
       if (c.needs(0)) c.set(0, tg::mul(c.grad(), c.unpack(so)));

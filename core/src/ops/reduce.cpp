@@ -33,7 +33,10 @@ struct SumOp {
 template <typename T>
 struct MaxOp {
   using Acc = T;
-  static Acc identity() { return std::numeric_limits<T>::lowest(); }
+  static Acc identity() {
+    if constexpr (std::numeric_limits<T>::has_infinity) return -std::numeric_limits<T>::infinity();
+    else return std::numeric_limits<T>::lowest();
+  }
   static Acc load(T x) { return x; }
   static Acc combine(Acc a, Acc b) { return (b > a || b != b) && a == a ? b : a; }  // NaN wins
 };
@@ -41,7 +44,10 @@ struct MaxOp {
 template <typename T>
 struct MinOp {
   using Acc = T;
-  static Acc identity() { return std::numeric_limits<T>::max(); }
+  static Acc identity() {
+    if constexpr (std::numeric_limits<T>::has_infinity) return std::numeric_limits<T>::infinity();
+    else return std::numeric_limits<T>::max();
+  }
   static Acc load(T x) { return x; }
   static Acc combine(Acc a, Acc b) { return (b < a || b != b) && a == a ? b : a; }
 };

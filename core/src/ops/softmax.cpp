@@ -52,8 +52,9 @@ void softmax_row(const T* x, T* y, std::int64_t n, bool log) {
   for (std::int64_t i = 0; i < n; ++i) y[i] = kernels::exp_impl(x[i] - shift);
   const T s = row_sum(y, n);
   if (log) {
-    const T lse = shift + std::log(s);
-    for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] - lse;
+    // (x - shift) - log(s): subtracting the shift first keeps large logits exact.
+    const T log_s = std::log(s);
+    for (std::int64_t i = 0; i < n; ++i) y[i] = (x[i] - shift) - log_s;
   } else {
     const T inv = T(1) / s;
     for (std::int64_t i = 0; i < n; ++i) y[i] *= inv;
