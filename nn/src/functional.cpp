@@ -18,10 +18,4 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   return y;
 }
 
-Tensor mse_loss(const Tensor& input, const Tensor& target) {
-  TG_CHECK(same_values(input.shape(), target.shape()), "mse_loss: input shape {} and target shape {} differ",
-           input.shape(), target.shape());
-  return mean(pow(sub(input, target), 2.0));
-}
-
 }  // namespace tg::nn::functional
