@@ -153,6 +153,22 @@ Tensor Tensor::detach() const {
   return Tensor(std::move(impl));
 }
 
+void Tensor::set_data(const Tensor& other) const {
+  TensorImpl* t = checked();
+  TG_CHECK(t->grad_fn == nullptr, "set_data: only a leaf tensor's data can be replaced (this one was made by {})",
+           t->grad_fn ? t->grad_fn->display_name() : "");
+  TG_CHECK(!t->requires_grad || is_floating(other.dtype()),
+           "set_data: a tensor that requires grad cannot hold {} data", dtype_name(other.dtype()));
+  const TensorImpl* o = other.checked();
+  t->storage = o->storage;
+  t->shape = o->shape;
+  t->strides = o->strides;
+  t->offset = o->offset;
+  t->dtype = o->dtype;
+  t->is_view = o->is_view;
+  t->grad.reset();
+}
+
 void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
   autograd::backward(*this, gradient, retain_graph);
 }

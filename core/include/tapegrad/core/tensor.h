@@ -111,6 +111,9 @@ class Tensor {
   std::string grad_fn_name() const;
   /// Same data, cut from the graph.
   Tensor detach() const;
+  /// Makes this tensor (and every handle to it) hold other's data, shape and dtype, keeping its
+  /// own autograd flags; the gradient is dropped. For leaves only (PyTorch's `t.data = other`).
+  void set_data(const Tensor& other) const;
   /// Backpropagates from this tensor: a scalar, or any shape with an explicit gradient.
   void backward(const Tensor& gradient = {}, bool retain_graph = false) const;
 

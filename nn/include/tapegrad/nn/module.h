@@ -1,0 +1,139 @@
+#pragma once
+/// nn::Module: parameters, buffers and submodules registered by name. Dotted names
+/// ("encoder.layers.0.linear1.weight") are the keys of state_dict(), identical to PyTorch's for
+/// the same architecture, so weights move between the two by name.
+///
+/// A module creates and registers everything it owns in reset(), which its constructor calls;
+/// clone() (written once, in Cloneable) relies on that to build an independent copy.
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tapegrad/core/tensor.h"
+
+namespace tg::nn {
+
+/// An ordered list of (dotted name, tensor): what state_dict() returns and load_state_dict() takes.
+class StateDict {
+ public:
+  void insert(std::string name, Tensor value);
+  /// The tensor under name, or an undefined tensor.
+  Tensor find(const std::string& name) const;
+  bool contains(const std::string& name) const { return find(name).defined(); }
+  std::size_t size() const { return entries_.size(); }
+  auto begin() const { return entries_.begin(); }
+  auto end() const { return entries_.end(); }
+  std::vector<std::string> keys() const;
+
+ private:
+  std::vector<std::pair<std::string, Tensor>> entries_;
+};
+
+class Module {
+ public:
+  /// type_name is the class's name ("Linear"), used in errors and summaries.
+  explicit Module(std::string type_name);
+  virtual ~Module() = default;
+  Module(const Module&) = default;
+  Module& operator=(const Module&) = default;
+
+  const std::string& type_name() const { return type_name_; }
+
+  /// The forward of a module that maps one tensor to one tensor. Modules with other signatures
+  /// (LSTM) define their own forward and leave this one raising an error.
+  virtual Tensor forward(const Tensor& input);
+  /// Calls forward (and records the output shape when summary() is running).
+  Tensor operator()(const Tensor& input);
+
+  // ---- registration ----------------------------------------------------------------------
+  /// Registers a parameter (a leaf; requires_grad set as asked) and returns the handle to keep.
+  Tensor register_parameter(const std::string& name, Tensor value, bool requires_grad = true);
+  /// Registers a buffer (state that is saved but not trained, like running means).
+  Tensor register_buffer(const std::string& name, Tensor value);
+  /// Registers a submodule and returns it.
+  template <typename M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
+    add_child(name, module);
+    return module;
+  }
+
+  // ---- traversal ----------------------------------------------------------------------------
+  std::vector<Tensor> parameters(bool recurse = true) const;
+  std::vector<std::pair<std::string, Tensor>> named_parameters(bool recurse = true) const;
+  std::vector<Tensor> buffers(bool recurse = true) const;
+  std::vector<std::pair<std::string, Tensor>> named_buffers(bool recurse = true) const;
+  std::vector<std::shared_ptr<Module>> children() const;
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const { return children_; }
+  /// This module and every descendant, depth first (non-owning pointers).
+  std::vector<Module*> modules();
+  /// Dotted names of this module ("") and every descendant, depth first.
+  std::vector<std::pair<std::string, Module*>> named_modules();
+  /// Calls fn on every descendant, then on this module.
+  void apply(const std::function<void(Module&)>& fn);
+
+  // ---- state --------------------------------------------------------------------------------
+  /// Training mode (dropout active, batch norm updating statistics), recursively.
+  virtual void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  /// Zeroes (or drops, by default) the gradients of every parameter.
+  void zero_grad(bool set_to_none = true);
+  /// Converts every floating parameter and buffer to dtype, in place (handles stay valid).
+  void to(DType dtype);
+  /// Parameters then buffers of this module, then each child's, under dotted names.
+  StateDict state_dict() const;
+  /// Copies values by name. strict: every key must match, with the same shape; the error lists
+  /// missing keys, unexpected keys and shape mismatches by name.
+  void load_state_dict(const StateDict& state, bool strict = true);
+  /// An independent deep copy (see Cloneable).
+  virtual std::shared_ptr<Module> clone() const;
+
+  /// Creates and registers this module's parameters, buffers and submodules (a module's
+  /// constructor calls it; clone() calls it on the copy).
+  virtual void reset() {}
+
+ protected:
+  /// Forgets every registration (used by clone before reset()).
+  void clear_registrations();
+  /// Copies parameter and buffer values (and requires_grad flags) from other, by name.
+  void copy_state_from(const Module& other);
+  /// Registers under name a clone of each of other's children that reset() did not recreate.
+  void clone_missing_children_from(const Module& other);
+
+ private:
+  void add_child(const std::string& name, std::shared_ptr<Module> module);
+  void collect(const std::string& prefix, bool recurse, bool params, std::vector<std::pair<std::string, Tensor>>& out) const;
+
+  std::string type_name_;
+  std::vector<std::pair<std::string, Tensor>> parameters_;
+  std::vector<std::pair<std::string, Tensor>> buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+/// Base of every concrete module: clone() written once. The copy is made with Derived's copy
+/// constructor (options and plain members), its registrations are rebuilt by reset(), children
+/// that reset() does not create (those of containers) are cloned, then values are copied.
+template <typename Derived>
+class Cloneable : public Module {
+ public:
+  using Module::Module;
+  std::shared_ptr<Module> clone() const override {
+    auto copy = std::make_shared<Derived>(static_cast<const Derived&>(*this));
+    copy->clear_registrations();
+    copy->reset();
+    copy->clone_missing_children_from(*this);
+    copy->copy_state_from(*this);
+    copy->train(is_training());
+    return copy;
+  }
+};
+
+/// A printable table of the layers of module for an input of input_shape: each submodule's
+/// dotted name, type, output shape and parameter count, then the totals. Runs one forward
+/// pass on zeros without recording.
+std::string summary(Module& module, IntArrayRef input_shape, DType dtype = kFloat32);
+
+}  // namespace tg::nn
