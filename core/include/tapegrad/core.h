@@ -9,6 +9,7 @@
 #include "tapegrad/core/format.h"
 #include "tapegrad/core/gradcheck.h"
 #include "tapegrad/core/index_ops.h"
+#include "tapegrad/core/norm.h"
 #include "tapegrad/core/ops.h"
 #include "tapegrad/core/parallel.h"
 #include "tapegrad/core/random.h"

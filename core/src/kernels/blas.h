@@ -8,13 +8,11 @@
 
 namespace tg::kernels {
 
-/// OpenBLAS runs single-threaded inside tapegrad: TBB is the only thread pool.
+/// OpenBLAS runs single-threaded inside tapegrad: TBB is the only thread pool. Checked on
+/// every call (a cheap read), so user code that changes OpenBLAS's thread count cannot make
+/// BLAS multithreaded inside TBB tasks.
 inline void pin_blas_to_one_thread() {
-  static const bool pinned = [] {
-    openblas_set_num_threads(1);
-    return true;
-  }();
-  (void)pinned;
+  if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
 }
 
 /// Row-major C = op(A) op(B) + beta C, op(A) [M, K], op(B) [K, N].

@@ -30,6 +30,7 @@ using kernels::gemm;
 
 constexpr double kBlockWork = 16.0 * 1024 * 1024;  // multiply-adds per task, at least
 constexpr std::int64_t kMaxBlocks = 8;
+constexpr std::int64_t kMinBlockExtent = 256;
 constexpr double kParallelWork = 256.0 * 1024;      // below this the whole product runs inline
 
 struct MatLayout {
@@ -55,8 +56,10 @@ void gemm_blocks(const MatLayout& la, const MatLayout& lb, std::int64_t M, std::
   const double work = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
   const bool by_rows = M >= N;
   const std::int64_t extent = by_rows ? M : N;
-  const std::int64_t blocks = std::clamp<std::int64_t>(static_cast<std::int64_t>(work / kBlockWork), 1,
-                                                       std::min<std::int64_t>(kMaxBlocks, std::max<std::int64_t>(extent / 16, 1)));
+  // Each block repacks the other operand, so blocks are few and tall (>= kMinBlockExtent).
+  const std::int64_t blocks = std::clamp<std::int64_t>(
+      static_cast<std::int64_t>(work / kBlockWork), 1,
+      std::min<std::int64_t>(kMaxBlocks, std::max<std::int64_t>(extent / kMinBlockExtent, 1)));
   auto run = [&](std::int64_t t0, std::int64_t t1) {
     for (std::int64_t t = t0; t < t1; ++t) {
       const std::int64_t i = t / blocks, blk = t % blocks;

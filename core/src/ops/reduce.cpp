@@ -350,7 +350,8 @@ Tensor sum_to_size(const Tensor& a, IntArrayRef shape) {
              a.shape());
     if (want == 1 && have != 1) dims.push_back(d);
   }
-  if (dims.empty()) return a.reshape(shape);
+  // Only size-1 dims differ (a [1, 32] gradient for a [32] bias): nothing to add up.
+  if (dims.empty() || a.numel() == numel_of(shape)) return a.reshape(shape);
   return sum_impl(a, dims, true).reshape(shape);
 }
 
