@@ -1,5 +1,5 @@
 #pragma once
 /// tapegrad: everything a training program needs, in one include.
 #include "tapegrad/core.h"
-#include "tapegrad/nn/functional.h"
+#include "tapegrad/nn.h"
 #include "tapegrad/optim/sgd.h"

@@ -1,0 +1,71 @@
+#pragma once
+/// Activation modules: thin shells over the functions of core/activation.h and core/ops.h.
+#include <string>
+
+#include "tapegrad/core/activation.h"
+#include "tapegrad/core/ops.h"
+#include "tapegrad/nn/module.h"
+
+namespace tg::nn {
+
+/// max(x, 0); with inplace, overwrites its input (see relu_).
+class ReLU : public Cloneable<ReLU> {
+ public:
+  explicit ReLU(bool inplace = false) : Cloneable("ReLU"), inplace_(inplace) {}
+  Tensor forward(const Tensor& x) override { return inplace_ ? relu_(x) : relu(x); }
+
+ private:
+  bool inplace_;
+};
+
+class LeakyReLU : public Cloneable<LeakyReLU> {
+ public:
+  explicit LeakyReLU(double negative_slope = 0.01, bool inplace = false)
+      : Cloneable("LeakyReLU"), slope_(negative_slope), inplace_(inplace) {}
+  Tensor forward(const Tensor& x) override { return inplace_ ? leaky_relu_(x, slope_) : leaky_relu(x, slope_); }
+
+ private:
+  double slope_;
+  bool inplace_;
+};
+
+class GELU : public Cloneable<GELU> {
+ public:
+  explicit GELU(std::string approximate = "none") : Cloneable("GELU"), approximate_(std::move(approximate)) {
+    TG_CHECK(approximate_ == "none" || approximate_ == "tanh", "GELU: approximate must be \"none\" or \"tanh\", got \"{}\"",
+             approximate_);
+  }
+  Tensor forward(const Tensor& x) override { return gelu(x, approximate_); }
+
+ private:
+  std::string approximate_;
+};
+
+class Tanh : public Cloneable<Tanh> {
+ public:
+  Tanh() : Cloneable("Tanh") {}
+  Tensor forward(const Tensor& x) override { return tanh(x); }
+};
+
+class Sigmoid : public Cloneable<Sigmoid> {
+ public:
+  Sigmoid() : Cloneable("Sigmoid") {}
+  Tensor forward(const Tensor& x) override { return sigmoid(x); }
+};
+
+class SiLU : public Cloneable<SiLU> {
+ public:
+  SiLU() : Cloneable("SiLU") {}
+  Tensor forward(const Tensor& x) override { return silu(x); }
+};
+
+class Softmax : public Cloneable<Softmax> {
+ public:
+  explicit Softmax(std::int64_t dim) : Cloneable("Softmax"), dim_(dim) {}
+  Tensor forward(const Tensor& x) override { return softmax(x, dim_); }
+
+ private:
+  std::int64_t dim_;
+};
+
+}  // namespace tg::nn

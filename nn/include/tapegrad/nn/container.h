@@ -1,0 +1,57 @@
+#pragma once
+/// Containers: Sequential (runs its modules in order), ModuleList and ModuleDict (hold modules
+/// under "0", "1", ... or under keys, so their parameters get PyTorch's dotted names).
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tapegrad/nn/module.h"
+
+namespace tg::nn {
+
+class Sequential : public Cloneable<Sequential> {
+ public:
+  Sequential() : Cloneable("Sequential") {}
+  Sequential(std::initializer_list<std::shared_ptr<Module>> modules);
+  /// Appends a module under the next index ("0", "1", ...).
+  void push_back(std::shared_ptr<Module> module);
+  /// Feeds input through every module in order.
+  Tensor forward(const Tensor& input) override;
+  std::size_t size() const { return named_children().size(); }
+  std::shared_ptr<Module> operator[](std::size_t i) const;
+  /// The i-th module as M (an error if it is not one).
+  template <typename M>
+  std::shared_ptr<M> at(std::size_t i) const {
+    auto m = std::dynamic_pointer_cast<M>((*this)[i]);
+    TG_CHECK(m != nullptr, "Sequential: module {} is a {}, not the type asked for", i, (*this)[i]->type_name());
+    return m;
+  }
+};
+
+class ModuleList : public Cloneable<ModuleList> {
+ public:
+  ModuleList() : Cloneable("ModuleList") {}
+  ModuleList(std::initializer_list<std::shared_ptr<Module>> modules);
+  void push_back(std::shared_ptr<Module> module);
+  std::size_t size() const { return named_children().size(); }
+  std::shared_ptr<Module> operator[](std::size_t i) const;
+  template <typename M>
+  std::shared_ptr<M> at(std::size_t i) const {
+    auto m = std::dynamic_pointer_cast<M>((*this)[i]);
+    TG_CHECK(m != nullptr, "ModuleList: module {} is a {}, not the type asked for", i, (*this)[i]->type_name());
+    return m;
+  }
+};
+
+class ModuleDict : public Cloneable<ModuleDict> {
+ public:
+  ModuleDict() : Cloneable("ModuleDict") {}
+  void insert(const std::string& key, std::shared_ptr<Module> module);
+  bool contains(const std::string& key) const;
+  std::shared_ptr<Module> operator[](const std::string& key) const;
+  std::vector<std::string> keys() const;
+  std::size_t size() const { return named_children().size(); }
+};
+
+}  // namespace tg::nn

@@ -1,0 +1,117 @@
+#pragma once
+/// Conv1d, Conv2d, MaxPool2d, AvgPool2d and AdaptiveAvgPool2d: modules over core/conv.h.
+#include <optional>
+
+#include "tapegrad/core/conv.h"
+#include "tapegrad/nn/module.h"
+
+namespace tg::nn {
+
+struct ConvOptions {
+  ConvOptions(std::int64_t in_channels, std::int64_t out_channels, Int2 kernel_size)
+      : in_(in_channels), out_(out_channels), kernel_(kernel_size) {}
+  ConvOptions& stride(Int2 s) {
+    stride_ = s;
+    return *this;
+  }
+  ConvOptions& padding(Int2 p) {
+    padding_ = p;
+    return *this;
+  }
+  ConvOptions& dilation(Int2 d) {
+    dilation_ = d;
+    return *this;
+  }
+  ConvOptions& groups(std::int64_t g) {
+    groups_ = g;
+    return *this;
+  }
+  ConvOptions& bias(bool on) {
+    bias_ = on;
+    return *this;
+  }
+  std::int64_t in_channels() const { return in_; }
+  std::int64_t out_channels() const { return out_; }
+  Int2 kernel_size() const { return kernel_; }
+  Int2 stride() const { return stride_; }
+  Int2 padding() const { return padding_; }
+  Int2 dilation() const { return dilation_; }
+  std::int64_t groups() const { return groups_; }
+  bool bias() const { return bias_; }
+
+ private:
+  std::int64_t in_, out_;
+  Int2 kernel_, stride_ = 1, padding_ = 0, dilation_ = 1;
+  std::int64_t groups_ = 1;
+  bool bias_ = true;
+};
+
+/// 2-d convolution: [N, C, H, W] -> [N, O, Ho, Wo]; weight [O, C / groups, kH, kW], bias [O],
+/// both uniform in +-1/sqrt(fan_in) as in PyTorch.
+class Conv2d : public Cloneable<Conv2d> {
+ public:
+  explicit Conv2d(ConvOptions options);
+  void reset() override;
+  Tensor forward(const Tensor& input) override;
+  const ConvOptions& options() const { return options_; }
+  Tensor weight, bias;
+
+ private:
+  ConvOptions options_;
+};
+
+/// 1-d convolution: [N, C, L] -> [N, O, Lo]; the height parts of the options are ignored
+/// (give kernel, stride, padding and dilation as single ints).
+class Conv1d : public Cloneable<Conv1d> {
+ public:
+  explicit Conv1d(ConvOptions options);
+  void reset() override;
+  Tensor forward(const Tensor& input) override;
+  const ConvOptions& options() const { return options_; }
+  Tensor weight, bias;
+
+ private:
+  ConvOptions options_;
+};
+
+class MaxPool2d : public Cloneable<MaxPool2d> {
+ public:
+  explicit MaxPool2d(Int2 kernel_size, std::optional<Int2> stride = std::nullopt, Int2 padding = 0, Int2 dilation = 1,
+                     bool ceil_mode = false)
+      : Cloneable("MaxPool2d"), kernel_(kernel_size), stride_(stride), padding_(padding), dilation_(dilation), ceil_(ceil_mode) {}
+  Tensor forward(const Tensor& input) override { return max_pool2d(input, kernel_, stride_, padding_, dilation_, ceil_); }
+
+ private:
+  Int2 kernel_;
+  std::optional<Int2> stride_;
+  Int2 padding_, dilation_;
+  bool ceil_;
+};
+
+class AvgPool2d : public Cloneable<AvgPool2d> {
+ public:
+  explicit AvgPool2d(Int2 kernel_size, std::optional<Int2> stride = std::nullopt, Int2 padding = 0, bool ceil_mode = false,
+                     bool count_include_pad = true)
+      : Cloneable("AvgPool2d"), kernel_(kernel_size), stride_(stride), padding_(padding), ceil_(ceil_mode),
+        count_include_pad_(count_include_pad) {}
+  Tensor forward(const Tensor& input) override {
+    return avg_pool2d(input, kernel_, stride_, padding_, ceil_, count_include_pad_);
+  }
+
+ private:
+  Int2 kernel_;
+  std::optional<Int2> stride_;
+  Int2 padding_;
+  bool ceil_, count_include_pad_;
+};
+
+class AdaptiveAvgPool2d : public Cloneable<AdaptiveAvgPool2d> {
+ public:
+  explicit AdaptiveAvgPool2d(Int2 output_size) : Cloneable("AdaptiveAvgPool2d"), size_(output_size) {}
+  Tensor forward(const Tensor& input) override { return adaptive_avg_pool2d(input, size_); }
+
+ private:
+  Int2 size_;
+};
+
+}  // namespace tg::nn

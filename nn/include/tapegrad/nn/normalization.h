@@ -1,0 +1,108 @@
+#pragma once
+/// LayerNorm, BatchNorm1d and BatchNorm2d.
+#include <initializer_list>
+#include <vector>
+
+#include "tapegrad/nn/module.h"
+
+namespace tg::nn {
+
+struct LayerNormOptions {
+  LayerNormOptions(std::vector<std::int64_t> normalized_shape) : shape_(std::move(normalized_shape)) {}  // NOLINT
+  LayerNormOptions& eps(double e) {
+    eps_ = e;
+    return *this;
+  }
+  LayerNormOptions& elementwise_affine(bool on) {
+    affine_ = on;
+    return *this;
+  }
+  const std::vector<std::int64_t>& normalized_shape() const { return shape_; }
+  double eps() const { return eps_; }
+  bool elementwise_affine() const { return affine_; }
+
+ private:
+  std::vector<std::int64_t> shape_;
+  double eps_ = 1e-5;
+  bool affine_ = true;
+};
+
+/// Normalises over the last dims (normalized_shape), then scales and shifts (weight 1, bias 0).
+class LayerNorm : public Cloneable<LayerNorm> {
+ public:
+  explicit LayerNorm(LayerNormOptions options);
+  void reset() override;
+  Tensor forward(const Tensor& input) override;
+  const LayerNormOptions& options() const { return options_; }
+  Tensor weight, bias;
+
+ private:
+  LayerNormOptions options_;
+};
+
+struct BatchNormOptions {
+  BatchNormOptions(std::int64_t num_features) : num_features_(num_features) {}  // NOLINT
+  BatchNormOptions& eps(double e) {
+    eps_ = e;
+    return *this;
+  }
+  BatchNormOptions& momentum(double m) {
+    momentum_ = m;
+    return *this;
+  }
+  BatchNormOptions& affine(bool on) {
+    affine_ = on;
+    return *this;
+  }
+  BatchNormOptions& track_running_stats(bool on) {
+    track_ = on;
+    return *this;
+  }
+  std::int64_t num_features() const { return num_features_; }
+  double eps() const { return eps_; }
+  double momentum() const { return momentum_; }
+  bool affine() const { return affine_; }
+  bool track_running_stats() const { return track_; }
+
+ private:
+  std::int64_t num_features_;
+  double eps_ = 1e-5, momentum_ = 0.1;
+  bool affine_ = true, track_ = true;
+};
+
+/// Parameters, buffers and reset of both batch norms (running_mean, running_var and
+/// num_batches_tracked, as in PyTorch). Registers in reset(); forward checks the input rank.
+class BatchNormCore {
+ protected:
+  void reset_state(Module& m, const BatchNormOptions& o);
+  Tensor run(const Module& m, const BatchNormOptions& o, const Tensor& input, std::initializer_list<std::int64_t> ranks);
+
+ public:
+  Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+};
+
+/// Batch normalisation of [N, C] or [N, C, L], over every dim but C.
+class BatchNorm1d : public Cloneable<BatchNorm1d>, public BatchNormCore {
+ public:
+  explicit BatchNorm1d(BatchNormOptions options);
+  void reset() override { reset_state(*this, options_); }
+  Tensor forward(const Tensor& input) override { return run(*this, options_, input, {2, 3}); }
+  const BatchNormOptions& options() const { return options_; }
+
+ private:
+  BatchNormOptions options_;
+};
+
+/// Batch normalisation of [N, C, H, W], over every dim but C.
+class BatchNorm2d : public Cloneable<BatchNorm2d>, public BatchNormCore {
+ public:
+  explicit BatchNorm2d(BatchNormOptions options);
+  void reset() override { reset_state(*this, options_); }
+  Tensor forward(const Tensor& input) override { return run(*this, options_, input, {4}); }
+  const BatchNormOptions& options() const { return options_; }
+
+ private:
+  BatchNormOptions options_;
+};
+
+}  // namespace tg::nn

@@ -1,0 +1,53 @@
+#include "tapegrad/nn/container.h"
+
+namespace tg::nn {
+
+Sequential::Sequential(std::initializer_list<std::shared_ptr<Module>> modules) : Sequential() {
+  for (const auto& m : modules) push_back(m);
+}
+
+void Sequential::push_back(std::shared_ptr<Module> module) { register_module(std::to_string(size()), std::move(module)); }
+
+Tensor Sequential::forward(const Tensor& input) {
+  Tensor x = input;
+  for (const auto& [name, m] : named_children()) x = (*m)(x);
+  return x;
+}
+
+std::shared_ptr<Module> Sequential::operator[](std::size_t i) const {
+  TG_CHECK(i < size(), "Sequential: index {} is out of range for {} modules", i, size());
+  return named_children()[i].second;
+}
+
+ModuleList::ModuleList(std::initializer_list<std::shared_ptr<Module>> modules) : ModuleList() {
+  for (const auto& m : modules) push_back(m);
+}
+
+void ModuleList::push_back(std::shared_ptr<Module> module) { register_module(std::to_string(size()), std::move(module)); }
+
+std::shared_ptr<Module> ModuleList::operator[](std::size_t i) const {
+  TG_CHECK(i < size(), "ModuleList: index {} is out of range for {} modules", i, size());
+  return named_children()[i].second;
+}
+
+void ModuleDict::insert(const std::string& key, std::shared_ptr<Module> module) { register_module(key, std::move(module)); }
+
+bool ModuleDict::contains(const std::string& key) const {
+  for (const auto& [k, m] : named_children())
+    if (k == key) return true;
+  return false;
+}
+
+std::shared_ptr<Module> ModuleDict::operator[](const std::string& key) const {
+  for (const auto& [k, m] : named_children())
+    if (k == key) return m;
+  fail("ModuleDict: no module under the key \"{}\"", key);
+}
+
+std::vector<std::string> ModuleDict::keys() const {
+  std::vector<std::string> out;
+  for (const auto& [k, m] : named_children()) out.push_back(k);
+  return out;
+}
+
+}  // namespace tg::nn
