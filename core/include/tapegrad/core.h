@@ -13,6 +13,7 @@
 #include "tapegrad/core/ops.h"
 #include "tapegrad/core/parallel.h"
 #include "tapegrad/core/random.h"
+#include "tapegrad/core/rnn.h"
 #include "tapegrad/core/shape.h"
 #include "tapegrad/core/shape_ops.h"
 #include "tapegrad/core/tensor.h"
