@@ -10,3 +10,4 @@
 #include "tapegrad/nn/loss.h"
 #include "tapegrad/nn/module.h"
 #include "tapegrad/nn/normalization.h"
+#include "tapegrad/nn/rnn.h"

@@ -95,6 +95,19 @@ class Module {
   virtual void reset() {}
 
  protected:
+  /// The one deep copy: Derived's copy constructor (options and plain members), registrations
+  /// rebuilt by reset(), children that reset() does not create (those of containers) cloned,
+  /// then parameter and buffer values copied by name.
+  template <typename Derived>
+  static std::shared_ptr<Module> clone_as(const Derived& self) {
+    auto copy = std::make_shared<Derived>(self);
+    copy->clear_registrations();
+    copy->reset();
+    copy->clone_missing_children_from(self);
+    copy->copy_state_from(self);
+    copy->train(self.is_training());
+    return copy;
+  }
   /// Forgets every registration (used by clone before reset()).
   void clear_registrations();
   /// Copies parameter and buffer values (and requires_grad flags) from other, by name.
@@ -113,22 +126,12 @@ class Module {
   bool training_ = true;
 };
 
-/// Base of every concrete module: clone() written once. The copy is made with Derived's copy
-/// constructor (options and plain members), its registrations are rebuilt by reset(), children
-/// that reset() does not create (those of containers) are cloned, then values are copied.
+/// Base of every concrete module: gives it clone() (see Module::clone_as).
 template <typename Derived>
 class Cloneable : public Module {
  public:
   using Module::Module;
-  std::shared_ptr<Module> clone() const override {
-    auto copy = std::make_shared<Derived>(static_cast<const Derived&>(*this));
-    copy->clear_registrations();
-    copy->reset();
-    copy->clone_missing_children_from(*this);
-    copy->copy_state_from(*this);
-    copy->train(is_training());
-    return copy;
-  }
+  std::shared_ptr<Module> clone() const override { return clone_as(static_cast<const Derived&>(*this)); }
 };
 
 /// A printable table of the layers of module for an input of input_shape: each submodule's

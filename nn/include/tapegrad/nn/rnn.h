@@ -1,0 +1,132 @@
+#pragma once
+/// LSTM and GRU (multi-layer, bidirectional, batch_first, dropout between layers, variable
+/// lengths) and their single-step cells, with PyTorch's shapes, gate orders, parameter names
+/// and initialisation.
+///
+/// Each layer and direction projects the whole input sequence with one GEMM; each time step
+/// then does one recurrent GEMM and one fused gate kernel (core/rnn.h).
+#include <optional>
+#include <vector>
+
+#include "tapegrad/nn/module.h"
+
+namespace tg::nn {
+
+struct RNNOptions {
+  RNNOptions(std::int64_t input_size, std::int64_t hidden_size) : input_size_(input_size), hidden_size_(hidden_size) {}
+  RNNOptions& num_layers(std::int64_t n) {
+    num_layers_ = n;
+    return *this;
+  }
+  RNNOptions& bias(bool on) {
+    bias_ = on;
+    return *this;
+  }
+  RNNOptions& batch_first(bool on) {
+    batch_first_ = on;
+    return *this;
+  }
+  RNNOptions& dropout(double p) {
+    dropout_ = p;
+    return *this;
+  }
+  RNNOptions& bidirectional(bool on) {
+    bidirectional_ = on;
+    return *this;
+  }
+  std::int64_t input_size() const { return input_size_; }
+  std::int64_t hidden_size() const { return hidden_size_; }
+  std::int64_t num_layers() const { return num_layers_; }
+  bool bias() const { return bias_; }
+  bool batch_first() const { return batch_first_; }
+  double dropout() const { return dropout_; }
+  bool bidirectional() const { return bidirectional_; }
+
+ private:
+  std::int64_t input_size_, hidden_size_, num_layers_ = 1;
+  bool bias_ = true, batch_first_ = false;
+  double dropout_ = 0.0;
+  bool bidirectional_ = false;
+};
+
+/// The recurrent state: h (and c for an LSTM), each [num_layers * num_directions, B, H].
+struct RNNState {
+  Tensor h, c;
+};
+
+/// What LSTM and GRU return: the top layer's outputs for every step, [T, B, D * H] ([B, T, D * H]
+/// when batch_first; zeros at padded steps), and the final state, [num_layers * D, B, H]
+/// whatever batch_first says (with lengths: the state at each sequence's last real step).
+struct RNNOutput {
+  Tensor output;
+  RNNState state;
+};
+
+/// Shared by LSTM and GRU: options, parameters and the layer loop.
+class RNNBase : public Module {
+ public:
+  /// input [T, B, I] (or [B, T, I] when batch_first, or [T, I] unbatched); state as in
+  /// RNNOutput (zeros when absent); lengths: int64 [B] of real lengths (1..T), or undefined.
+  RNNOutput forward(const Tensor& input, const std::optional<RNNState>& state, const Tensor& lengths = {});
+  /// The output sequence only (for use in Sequential).
+  Tensor forward(const Tensor& input) override { return forward(input, std::nullopt).output; }
+  void reset() override;
+  const RNNOptions& options() const { return options_; }
+  /// Parameters of layer l, direction d: weight_ih, weight_hh, bias_ih, bias_hh (biases may be undefined).
+  std::vector<Tensor> layer_parameters(std::int64_t layer, std::int64_t direction) const;
+
+ protected:
+  RNNBase(std::string type_name, RNNOptions options, std::int64_t gates, bool lstm);
+
+ private:
+  RNNOptions options_;
+  std::int64_t gates_;
+  bool lstm_;
+  std::vector<std::vector<Tensor>> weights_;  // [layer * D + direction] -> w_ih, w_hh, b_ih, b_hh
+};
+
+/// Long short-term memory: gates i, f, g, o; weight_ih_l{k} [4H, in], weight_hh_l{k} [4H, H].
+class LSTM : public RNNBase {
+ public:
+  explicit LSTM(RNNOptions options) : RNNBase("LSTM", options, 4, true) {}
+  LSTM(std::int64_t input_size, std::int64_t hidden_size) : LSTM(RNNOptions(input_size, hidden_size)) {}
+  std::shared_ptr<Module> clone() const override;
+};
+
+/// Gated recurrent unit: gates r, z, n; weight_ih_l{k} [3H, in], weight_hh_l{k} [3H, H].
+class GRU : public RNNBase {
+ public:
+  explicit GRU(RNNOptions options) : RNNBase("GRU", options, 3, false) {}
+  GRU(std::int64_t input_size, std::int64_t hidden_size) : GRU(RNNOptions(input_size, hidden_size)) {}
+  std::shared_ptr<Module> clone() const override;
+};
+
+/// One LSTM step: x [B, I] (or [I]), state (h, c) [B, H] (zeros when absent) -> (h', c').
+class LSTMCell : public Cloneable<LSTMCell> {
+ public:
+  LSTMCell(std::int64_t input_size, std::int64_t hidden_size, bool bias = true);
+  void reset() override;
+  RNNState forward(const Tensor& input, const std::optional<RNNState>& state);
+  Tensor forward(const Tensor& input) override { return forward(input, std::nullopt).h; }
+  Tensor weight_ih, weight_hh, bias_ih, bias_hh;
+
+ private:
+  std::int64_t input_size_, hidden_size_;
+  bool bias_;
+};
+
+/// One GRU step: x [B, I] (or [I]), h [B, H] (zeros when absent) -> h'.
+class GRUCell : public Cloneable<GRUCell> {
+ public:
+  GRUCell(std::int64_t input_size, std::int64_t hidden_size, bool bias = true);
+  void reset() override;
+  Tensor forward(const Tensor& input, const Tensor& h);
+  Tensor forward(const Tensor& input) override { return forward(input, Tensor()); }
+  Tensor weight_ih, weight_hh, bias_ih, bias_hh;
+
+ private:
+  std::int64_t input_size_, hidden_size_;
+  bool bias_;
+};
+
+}  // namespace tg::nn
