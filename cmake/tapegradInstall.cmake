@@ -26,5 +26,26 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/tapegradConfigVersion.cma
 install(FILES ${PROJECT_BINARY_DIR}/tapegradConfig.cmake ${PROJECT_BINARY_DIR}/tapegradConfigVersion.cmake
   ${PROJECT_SOURCE_DIR}/cmake/tapegradDependencies.cmake DESTINATION ${TAPEGRAD_CMAKE_DIR})
 
-configure_file(${PROJECT_SOURCE_DIR}/cmake/tapegrad.pc.in ${PROJECT_BINARY_DIR}/tapegrad.pc @ONLY)
+# tapegrad.pc. Static libraries carry no record of what they link, so when tapegrad is static
+# its dependencies go in the public Requires/Libs (a plain `pkg-config --libs tapegrad` must
+# link); when shared, they are private.
+get_target_property(tapegrad_core_type tapegrad_core TYPE)
+if(tapegrad_core_type STREQUAL "STATIC_LIBRARY")
+  set(TAPEGRAD_PC_REQUIRES "fmt tbb openblas")
+  set(TAPEGRAD_PC_REQUIRES_PRIVATE "")
+  set(TAPEGRAD_PC_LIBS_DEPS "-lpthread")
+  set(TAPEGRAD_PC_LIBS_PRIVATE "")
+else()
+  set(TAPEGRAD_PC_REQUIRES "fmt")
+  set(TAPEGRAD_PC_REQUIRES_PRIVATE "tbb openblas")
+  set(TAPEGRAD_PC_LIBS_DEPS "")
+  set(TAPEGRAD_PC_LIBS_PRIVATE "-lpthread")
+endif()
+# Its prefix is the one installed to, known only at install time (`cmake --install --prefix`
+# overrides CMAKE_INSTALL_PREFIX): fill in everything else now, the prefix when installing.
+set(TAPEGRAD_PC_PREFIX "@TAPEGRAD_PC_PREFIX@")
+configure_file(${PROJECT_SOURCE_DIR}/cmake/tapegrad.pc.in ${PROJECT_BINARY_DIR}/tapegrad.pc.in @ONLY)
+install(CODE "
+  set(TAPEGRAD_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+  configure_file(\"${PROJECT_BINARY_DIR}/tapegrad.pc.in\" \"${PROJECT_BINARY_DIR}/tapegrad.pc\" @ONLY)")
 install(FILES ${PROJECT_BINARY_DIR}/tapegrad.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
