@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 
+#include "kernels/parallel.h"
 #include "tapegrad/core/error.h"
 
 namespace tg {
@@ -25,6 +26,10 @@ void set_num_threads(int n) {
   g_control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
                                                     static_cast<std::size_t>(n));
   g_threads = n;  // OpenBLAS stays single-threaded: matmul splits its work over TBB (ops/matmul.cpp)
+}
+
+void parallel_for(std::int64_t n, std::int64_t grain, const std::function<void(std::int64_t, std::int64_t)>& fn) {
+  kernels::parallel_for(n, grain, fn);
 }
 
 int get_num_threads() {

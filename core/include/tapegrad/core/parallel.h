@@ -1,5 +1,8 @@
 #pragma once
 /// One thread budget for everything tapegrad runs in parallel.
+#include <cstdint>
+#include <functional>
+
 namespace tg {
 
 /// Sets how many threads tapegrad's parallel loops may use (TBB's limit for the process).
@@ -9,5 +12,10 @@ namespace tg {
 /// hardware's concurrency.
 void set_num_threads(int n);
 int get_num_threads();
+
+/// Runs fn(begin, end) over chunks of [0, n) on tapegrad's threads; ranges of at most `grain`
+/// elements run on the calling thread. For layers above core (optim) that need a parallel loop
+/// without touching TBB themselves. fn must not depend on how [0, n) is cut.
+void parallel_for(std::int64_t n, std::int64_t grain, const std::function<void(std::int64_t, std::int64_t)>& fn);
 
 }  // namespace tg
