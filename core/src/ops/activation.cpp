@@ -6,6 +6,7 @@
 //   log1p: 1 / (1 + x)   expm1: y + 1   erf: 2/sqrt(pi) e^(-x^2)   reciprocal: -y^2
 #include "tapegrad/core/activation.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -169,7 +170,7 @@ Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> m
     using T = typename decltype(tag)::type;
     kernels::map1<T, T>(out, x, [lo, hi](T v) {
       const double d = static_cast<double>(v);
-      return d != d ? v : static_cast<T>(d < lo ? lo : (d > hi ? hi : d));  // NaN passes through, as in PyTorch
+      return d != d ? v : static_cast<T>(std::min(std::max(d, lo), hi));  // NaN passes; min > max gives max, as PyTorch
     });
   });
   if (autograd::needs_grad(x))
@@ -264,6 +265,7 @@ Tensor norm(const Tensor& x, double p, IntArrayRef dims, bool keepdim) {
 
 Tensor logsumexp(const Tensor& x, IntArrayRef dims, bool keepdim) {
   TG_CHECK(!dims.empty(), "logsumexp: dims must not be empty");
+  for (auto d : dims) normalize_dim(d, x.dim(), "logsumexp");
   TG_CHECK(is_floating(x.dtype()), "logsumexp: expected a floating-point tensor, got {}", dtype_name(x.dtype()));
   Tensor m;
   {
@@ -346,7 +348,7 @@ const Tensor& clamp_(const Tensor& x, std::optional<double> min, std::optional<d
     using T = typename decltype(tag)::type;
     kernels::map1<T, T>(x, x, [lo, hi](T v) {
       const double d = static_cast<double>(v);
-      return d != d ? v : static_cast<T>(d < lo ? lo : (d > hi ? hi : d));
+      return d != d ? v : static_cast<T>(std::min(std::max(d, lo), hi));  // min > max gives max, as PyTorch
     });
   });
   x.impl()->storage->bump_version("clamp_");

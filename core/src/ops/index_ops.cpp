@@ -43,13 +43,12 @@ Split3 split3(IntArrayRef shape, std::int64_t dim) {
   return s;
 }
 
-/// Validated index values (negative ones wrap, like PyTorch), as a contiguous int64 copy.
+/// Validated index values, as a contiguous int64 copy. As in PyTorch, negative indices are
+/// out of range here (they do not count from the end).
 std::vector<std::int64_t> checked_indices(const Tensor& index, std::int64_t size, std::int64_t dim, const char* op) {
   std::vector<std::int64_t> idx = index.to_vector<std::int64_t>();
-  for (auto& i : idx) {
-    TG_CHECK(i >= -size && i < size, "{}: index {} is out of range for dim {} of size {}", op, i, dim, size);
-    if (i < 0) i += size;
-  }
+  for (auto i : idx)
+    TG_CHECK(i >= 0 && i < size, "{}: index {} is out of range for dim {} of size {}", op, i, dim, size);
   return idx;
 }
 
@@ -112,9 +111,8 @@ Tensor scatter_add_impl(const Tensor& self, std::int64_t d, const Tensor& index,
     T* op = static_cast<T*>(out.data_ptr());
     const T* sp = static_cast<const T*>(s.data_ptr());
     for_each_coord(idx.shape(), [&](std::int64_t p, const std::int64_t* c) {
-      std::int64_t i = ip[p];
-      TG_CHECK(i >= -size && i < size, "scatter_add: index {} is out of range for dim {} of size {}", i, d, size);
-      if (i < 0) i += size;
+      const std::int64_t i = ip[p];
+      TG_CHECK(i >= 0 && i < size, "scatter_add: index {} is out of range for dim {} of size {}", i, d, size);
       std::int64_t o = 0, so = 0;
       for (std::int64_t k = 0; k < idx.dim(); ++k) {
         o += (k == d ? i : c[k]) * out_strides[k];
@@ -173,9 +171,8 @@ Tensor gather(const Tensor& t, std::int64_t dim, const Tensor& index) {
     const T* xp = static_cast<const T*>(t.data_ptr());
     T* op = static_cast<T*>(out.data_ptr());
     for_each_coord(idx.shape(), [&](std::int64_t p, const std::int64_t* c) {
-      std::int64_t i = ip[p];
-      TG_CHECK(i >= -size && i < size, "gather: index {} is out of range for dim {} of size {}", i, d, size);
-      if (i < 0) i += size;
+      const std::int64_t i = ip[p];
+      TG_CHECK(i >= 0 && i < size, "gather: index {} is out of range for dim {} of size {}", i, d, size);
       std::int64_t off = 0;
       for (std::int64_t k = 0; k < idx.dim(); ++k) off += (k == d ? i : c[k]) * t.strides()[k];
       op[p] = xp[off];

@@ -178,11 +178,9 @@ void check_positive(Int2 v, const char* what, const char* op) {
   TG_CHECK(v.h > 0 && v.w > 0, "{}: {} must be positive, got ({}, {})", op, what, v.h, v.w);
 }
 
-}  // namespace
-
-Tensor max_pool2d(const Tensor& input, Int2 kernel, std::optional<Int2> stride_opt, Int2 padding, Int2 dilation,
-                  bool ceil_mode) {
-  const char* op = "max_pool2d";
+/// Validates a window sweep's parameters for max_pool2d and avg_pool2d; returns the stride.
+Int2 check_window_sweep(const Tensor& input, Int2 kernel, std::optional<Int2> stride_opt, Int2 padding, Int2 dilation,
+                        const char* op) {
   check_input(input, op);
   const Int2 stride = stride_opt.value_or(kernel);
   check_positive(kernel, "kernel size", op);
@@ -195,8 +193,19 @@ Tensor max_pool2d(const Tensor& input, Int2 kernel, std::optional<Int2> stride_o
   const std::int64_t H = input.size(-2), W = input.size(-1);
   const std::int64_t eh = dilation.h * (kernel.h - 1) + 1, ew = dilation.w * (kernel.w - 1) + 1;
   TG_CHECK(eh <= H + 2 * padding.h && ew <= W + 2 * padding.w,
-           "{}: the kernel ({}x{} with dilation) is larger than the padded input ({}x{})", op, eh, ew, H + 2 * padding.h,
-           W + 2 * padding.w);
+           "{}: the kernel ({}x{}{}) is larger than the padded input ({}x{})", op, eh, ew,
+           dilation.h == 1 && dilation.w == 1 ? "" : " with dilation", H + 2 * padding.h, W + 2 * padding.w);
+  return stride;
+}
+
+}  // namespace
+
+Tensor max_pool2d(const Tensor& input, Int2 kernel, std::optional<Int2> stride_opt, Int2 padding, Int2 dilation,
+                  bool ceil_mode) {
+  const char* op = "max_pool2d";
+  const Int2 stride = check_window_sweep(input, kernel, stride_opt, padding, dilation, op);
+  const std::int64_t H = input.size(-2), W = input.size(-1);
+  const std::int64_t eh = dilation.h * (kernel.h - 1) + 1, ew = dilation.w * (kernel.w - 1) + 1;
   const std::int64_t Ho = pooled_size(H, kernel.h, stride.h, padding.h, dilation.h, ceil_mode);
   const std::int64_t Wo = pooled_size(W, kernel.w, stride.w, padding.w, dilation.w, ceil_mode);
   const PoolInput in = prepare(input, Ho, Wo, op);
@@ -220,18 +229,8 @@ Tensor max_pool2d(const Tensor& input, Int2 kernel, std::optional<Int2> stride_o
 Tensor avg_pool2d(const Tensor& input, Int2 kernel, std::optional<Int2> stride_opt, Int2 padding, bool ceil_mode,
                   bool count_include_pad) {
   const char* op = "avg_pool2d";
-  check_input(input, op);
-  const Int2 stride = stride_opt.value_or(kernel);
-  check_positive(kernel, "kernel size", op);
-  check_positive(stride, "stride", op);
-  TG_CHECK(padding.h >= 0 && padding.w >= 0, "{}: negative padding ({}, {}) is not supported", op, padding.h, padding.w);
-  TG_CHECK(padding.h * 2 <= kernel.h && padding.w * 2 <= kernel.w,
-           "{}: padding ({}, {}) must be at most half the kernel size ({}, {})", op, padding.h, padding.w, kernel.h,
-           kernel.w);
+  const Int2 stride = check_window_sweep(input, kernel, stride_opt, padding, 1, op);
   const std::int64_t H = input.size(-2), W = input.size(-1);
-  TG_CHECK(kernel.h <= H + 2 * padding.h && kernel.w <= W + 2 * padding.w,
-           "{}: the kernel ({}x{}) is larger than the padded input ({}x{})", op, kernel.h, kernel.w, H + 2 * padding.h,
-           W + 2 * padding.w);
   const std::int64_t Ho = pooled_size(H, kernel.h, stride.h, padding.h, 1, ceil_mode);
   const std::int64_t Wo = pooled_size(W, kernel.w, stride.w, padding.w, 1, ceil_mode);
   const PoolInput in = prepare(input, Ho, Wo, op);

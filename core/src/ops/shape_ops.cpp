@@ -63,6 +63,8 @@ Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim) {
   TG_CHECK(!tensors.empty(), "stack: expected a non-empty list of tensors");
   const std::int64_t d = normalize_dim(dim, tensors[0].dim() + 1, "stack");
   for (std::size_t i = 1; i < tensors.size(); ++i) {
+    TG_CHECK(tensors[i].dtype() == tensors[0].dtype(), "stack: tensor {} has dtype {} but tensor 0 has {}", i,
+             dtype_name(tensors[i].dtype()), dtype_name(tensors[0].dtype()));
     TG_CHECK(same_values(tensors[i].shape(), tensors[0].shape()),
              "stack: all tensors must have the same shape, but tensor {} has shape {} and tensor 0 has {}", i,
              tensors[i].shape(), tensors[0].shape());

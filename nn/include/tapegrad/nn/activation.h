@@ -31,10 +31,8 @@ class LeakyReLU : public Cloneable<LeakyReLU> {
 
 class GELU : public Cloneable<GELU> {
  public:
-  explicit GELU(std::string approximate = "none") : Cloneable("GELU"), approximate_(std::move(approximate)) {
-    TG_CHECK(approximate_ == "none" || approximate_ == "tanh", "GELU: approximate must be \"none\" or \"tanh\", got \"{}\"",
-             approximate_);
-  }
+  /// approximate: "none" (erf) or "tanh".
+  explicit GELU(std::string approximate = "none");
   Tensor forward(const Tensor& x) override { return gelu(x, approximate_); }
 
  private:
