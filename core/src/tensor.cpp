@@ -70,8 +70,14 @@ TensorImpl* Tensor::checked() const {
   return impl_.get();
 }
 
-std::int64_t Tensor::size(std::int64_t d) const { return shape()[normalize_dim(d, dim(), "size")]; }
-std::int64_t Tensor::stride(std::int64_t d) const { return strides()[normalize_dim(d, dim(), "stride")]; }
+std::int64_t Tensor::size(std::int64_t d) const {
+  TG_CHECK(dim() > 0, "size: dim {} was asked of a 0-d tensor, which has no dimensions", d);
+  return shape()[normalize_dim(d, dim(), "size")];
+}
+std::int64_t Tensor::stride(std::int64_t d) const {
+  TG_CHECK(dim() > 0, "stride: dim {} was asked of a 0-d tensor, which has no dimensions", d);
+  return strides()[normalize_dim(d, dim(), "stride")];
+}
 
 bool Tensor::is_contiguous() const {
   const TensorImpl* t = checked();

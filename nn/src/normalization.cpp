@@ -25,6 +25,14 @@ void LayerNorm::reset() {
 }
 
 Tensor LayerNorm::forward(const Tensor& input) {
+  const auto& ns = options_.normalized_shape();
+  const auto nd = static_cast<std::int64_t>(ns.size());
+  bool ok = input.dim() >= nd;
+  for (std::int64_t i = 0; ok && i < nd; ++i) ok = input.shape()[input.dim() - nd + i] == ns[static_cast<std::size_t>(i)];
+  TG_CHECK(ok, "LayerNorm: expected an input whose last dims are {}, got last dims {} (input shape {})", IntArrayRef(ns),
+           IntArrayRef(input.shape().data() + std::max<std::int64_t>(input.dim() - nd, 0),
+                       static_cast<std::size_t>(std::min<std::int64_t>(nd, input.dim()))),
+           input.shape());
   return layer_norm(input, options_.normalized_shape(), weight, bias, options_.eps());
 }
 

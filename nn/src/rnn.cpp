@@ -144,6 +144,9 @@ RNNOutput RNNBase::forward(const Tensor& input, const std::optional<RNNState>& s
     for (auto len : lengths.to_vector<std::int64_t>())
       TG_CHECK(len >= 1 && len <= T, "{}: each length must be in [1, {}], got {}", name, T, len);
     pad = ge(arange(T).view({T, 1, 1}), lengths.view({1, B, 1}));
+    // Padded steps are never read: zeroing them keeps whatever they hold (NaN, inf) out of the
+    // projections, and their gradient is exactly zero.
+    x = masked_fill(x, pad, 0.0);
   }
 
   std::vector<Tensor> h_n, c_n;

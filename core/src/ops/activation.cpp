@@ -363,7 +363,7 @@ const Tensor& masked_fill_(const Tensor& x, const Tensor& mask, double value) {
   detail::check_inplace(x, &mask, "masked_fill_", recording);
   dispatch(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T v = static_cast<T>(value);
+    const T v = scalar_cast<T>(value, "masked_fill_");
     kernels::map2<T, T, bool>(x, x, mask, [v](T u, bool m) { return m ? v : u; });
   });
   x.impl()->storage->bump_version("masked_fill_");

@@ -50,12 +50,12 @@ DType arith_dtype(Arith op, DType promoted) {
   return promoted;
 }
 
-/// The dtype of tensor (op) scalar: the tensor's, unless a non-integral scalar meets an
-/// integer or bool tensor (then float32), or an integral one meets bool (then int64).
+/// The dtype of tensor (op) scalar: the tensor's if floating; otherwise int64 for an integral
+/// scalar that int64 holds, and float32 for the rest (fractions, infinities, huge values).
 DType scalar_dtype(DType t, double s) {
   if (is_floating(t)) return t;
-  if (std::floor(s) != s || !std::isfinite(s)) return kFloat32;
-  return kInt64;
+  const bool fits_int64 = std::floor(s) == s && s >= -9.2233720368547758e18 && s < 9.2233720368547758e18;
+  return fits_int64 ? kInt64 : kFloat32;
 }
 
 Tensor arith_forward(const Tensor& a, const Tensor& b, Arith op) {
@@ -122,9 +122,10 @@ Tensor compare_forward(const Tensor& a, const Tensor& b, Cmp op, const char* nam
 }
 
 Tensor compare_scalar(const Tensor& a, double s, Cmp op) {
-  // Compare in the tensor's floating type, else exactly: int64 for integral scalars (bool as
-  // 0/1), float64 for the rest.
-  const DType dt = is_floating(a.dtype()) ? a.dtype() : (std::floor(s) == s ? kInt64 : kFloat64);
+  // Compare in the tensor's floating type, else exactly: int64 for integral scalars within
+  // int64's range (bool as 0/1), float64 for the rest (fractions, infinities, huge values).
+  const bool exact_int = std::floor(s) == s && s >= -9.2233720368547758e18 && s < 9.2233720368547758e18;
+  const DType dt = is_floating(a.dtype()) ? a.dtype() : (exact_int ? kInt64 : kFloat64);
   const Tensor x = detail::convert(a, dt);
   Tensor out = detail::new_empty(a.shape(), kBool);
   dispatch(dt, [&](auto tag) {

@@ -223,6 +223,8 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, std::int64_t paddi
            weight.shape());
   check_index_dtype(indices, "embedding");
   const std::int64_t V = weight.shape()[0], E = weight.shape()[1];
+  TG_CHECK(padding_idx >= -1 && padding_idx < V,
+           "embedding: padding_idx {} must be within num_embeddings ({}), or -1 for none", padding_idx, V);
   const std::vector<std::int64_t> idx = indices.to_vector<std::int64_t>();
   for (auto i : idx)
     TG_CHECK(i >= 0 && i < V, "embedding: index {} is out of range for an embedding of {} rows", i, V);
@@ -267,7 +269,7 @@ Tensor masked_fill(const Tensor& t, const Tensor& mask, double value) {
   Tensor out = detail::new_empty(t.shape(), t.dtype());
   dispatch(t.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T v = static_cast<T>(value);
+    const T v = scalar_cast<T>(value, "masked_fill");
     kernels::map2<T, T, bool>(out, t, mask, [v](T x, bool m) { return m ? v : x; });
   });
   if (autograd::needs_grad(t)) {

@@ -139,7 +139,7 @@ const Tensor& Tensor::fill_(double value) const {
   check_inplace(*this, nullptr, "fill_", recording);
   dispatch(dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T v = static_cast<T>(value);
+    const T v = scalar_cast<T>(value, "fill_");
     if (is_contiguous()) {
       T* p = static_cast<T*>(data_ptr());
       std::fill(p, p + numel(), v);

@@ -61,6 +61,16 @@ struct TypeTag {
   using type = T;
 };
 
+/// value as a T for an op's scalar argument; an error when an integer type cannot hold it.
+template <typename T>
+T scalar_cast(double value, const char* op) {
+  if constexpr (std::is_same_v<T, std::int64_t>) {
+    TG_CHECK(value >= -9.2233720368547758e18 && value < 9.2233720368547758e18,
+             "{}: value {} cannot be converted to int64 without overflow", op, value);
+  }
+  return static_cast<T>(value);
+}
+
 /// Calls fn(TypeTag<T>{}) with T the C++ type of dtype t.
 template <typename Fn>
 decltype(auto) dispatch(DType t, Fn&& fn) {
