@@ -315,10 +315,9 @@ const Tensor& relu_(const Tensor& x) {
 const Tensor& leaky_relu_(const Tensor& x, double slope) {
   const bool recording = autograd::needs_grad(x);
   detail::check_inplace(x, nullptr, "leaky_relu_", recording);
-  // The output's sign tells the input's only for a positive slope.
-  TG_CHECK(!recording || slope > 0,
-           "leaky_relu_: in-place leaky_relu with a non-positive slope ({}) cannot be differentiated; use leaky_relu",
-           slope);
+  // The output's sign tells the input's only for a slope >= 0.
+  TG_CHECK(!recording || slope >= 0,
+           "leaky_relu_: in-place leaky_relu with a negative slope ({}) cannot be differentiated; use leaky_relu", slope);
   dispatch_floating(x.dtype(), "leaky_relu_", [&](auto tag) {
     using T = typename decltype(tag)::type;
     kernels::map1<T, T>(x, x, [slope](T v) { return v > 0 ? v : v * static_cast<T>(slope); });

@@ -65,7 +65,10 @@ Tensor scatter_to_argmax(const Tensor& g0, const Tensor& indices, IntArrayRef in
     const std::int64_t in_plane = geo.H * geo.W, out_plane = geo.Ho * geo.Wo;
     kernels::parallel_for(geo.planes, 1, [&](std::int64_t p0, std::int64_t p1) {
       for (std::int64_t pl = p0; pl < p1; ++pl)
-        for (std::int64_t o = 0; o < out_plane; ++o) xp[pl * in_plane + ip[pl * out_plane + o]] += gp[pl * out_plane + o];
+        for (std::int64_t o = 0; o < out_plane; ++o) {
+          const std::int64_t i = ip[pl * out_plane + o];
+          if (i >= 0) xp[pl * in_plane + i] += gp[pl * out_plane + o];  // a window of padding only gets none
+        }
     });
   });
   return gx;
@@ -92,11 +95,11 @@ ValuesIndices max_over_windows(const PoolInput& in, std::int64_t dh, std::int64_
                                 for (std::int64_t ow = 0; ow < g.Wo; ++ow) {
                                   const auto [h0, h1, w0, w1] = window(oh, ow);
                                   T best = -std::numeric_limits<T>::infinity();
-                                  std::int64_t arg = h0 * g.W + w0;
+                                  std::int64_t arg = -1;  // stays -1 when every tap is padding
                                   for (std::int64_t h = h0; h < h1; h += dh)
                                     for (std::int64_t w = w0; w < w1; w += dw) {
                                       const T v = plane[h * g.W + w];
-                                      if (v > best || v != v) {
+                                      if (arg < 0 || v > best || v != v) {
                                         best = v;
                                         arg = h * g.W + w;
                                         if (v != v) goto done;
