@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """tapegrad beside the PyTorch reference: same workloads, same shapes, same thread counts.
 
-For every (workload, threads) pair, each round runs tapegrad_bench and then
-torch_reference.py, each as its own process with that one workload, so the two sides
+For every (workload, threads) pair, each round runs tapegrad_bench and then the torch side
+(torch_reference.py for the reference's workloads, bench/torch_extra.py for the extra ones
+that the reference lacks), each as its own process with that one workload, so the two sides
 alternate (ours, torch, ours, torch, ...) and share the machine's noise. Each run prints
 one JSON line with its median ms per step; the summary of a side is the median of its
 per-run medians, and the ratio is ours / torch.
@@ -11,6 +12,8 @@ per-run medians, and the ratio is ours / torch.
   /usr/bin/python3 bench/compare.py --threads 1,2 tiny_mlp # both thread counts
   /usr/bin/python3 bench/compare.py matmul_1024 tiny_mlp:1 # a name:threads pair overrides --threads
   /usr/bin/python3 bench/compare.py --rounds 5 --out /tmp/run.jsonl
+  /usr/bin/python3 bench/compare.py conv2d_fwd_bwd max_pool2d_fwd_bwd max_pool2d_fwd \
+      lstm_layer lstm_attention lstm_attention_sgd        # issues 3 and 4 (torch_extra.py)
 
 Targets (pass/fail in the table):
   matmul_1024        tg::matmul reaches >= 90% of the raw cblas_sgemm rate (sgemm_1024)
@@ -18,6 +21,11 @@ Targets (pass/fail in the table):
   add_16m            ours / torch <= 1.0
   softmax_4096x1024  ours / torch <= 0.8
   tiny_mlp           ours / torch <= 0.1
+  conv2d_fwd_bwd, max_pool2d_fwd_bwd, max_pool2d_fwd, lstm_layer, lstm_attention,
+  lstm_attention_sgd: no fixed target; the ratio is reported and marked "faster" below 1.0
+  ("slower" otherwise). lstm_attention is tapegrad with SGD against the reference's Adam
+  step (tapegrad has no Adam yet); lstm_attention_sgd is the like-for-like pair (torch
+  with SGD too), and when both ran the driver prints torch's Adam - SGD difference.
 
 Needs Debian's python3-torch for the reference: run with /usr/bin/python3. Standard
 library only.
@@ -35,6 +43,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_TORCH_REF = os.path.join(os.path.dirname(REPO), "shared", "bench", "torch_reference.py")
+DEFAULT_TORCH_EXTRA = os.path.join(REPO, "bench", "torch_extra.py")
 DEFAULT_OUT = os.path.join(REPO, "bench", "results", "latest.jsonl")
 DEFAULT_WORKLOADS = ["matmul_1024", "add_16m", "softmax_4096x1024", "tiny_mlp"]
 
@@ -46,9 +55,18 @@ TARGETS = {
     "add_16m": {"kind": "ratio", "max": 1.0},
     "softmax_4096x1024": {"kind": "ratio", "max": 0.8},
     "tiny_mlp": {"kind": "ratio", "max": 0.1},
+    # kind "report": no target; the ratio is shown and marked faster (< faster_below) or slower.
+    "conv2d_fwd_bwd": {"kind": "report", "faster_below": 1.0},
+    "max_pool2d_fwd_bwd": {"kind": "report", "faster_below": 1.0},
+    "max_pool2d_fwd": {"kind": "report", "faster_below": 1.0},
+    "lstm_layer": {"kind": "report", "faster_below": 1.0},
+    "lstm_attention": {"kind": "report", "faster_below": 1.0, "note": "optimizer differs: ours SGD, torch Adam"},
+    "lstm_attention_sgd": {"kind": "report", "faster_below": 1.0, "note": "SGD on both sides"},
 }
 # Workloads that exist only in tapegrad_bench (baselines, no torch counterpart).
 OURS_ONLY = {"sgemm_1024"}
+# Workloads whose torch side is bench/torch_extra.py (the reference has no counterpart).
+EXTRA = {"conv2d_fwd_bwd", "max_pool2d_fwd_bwd", "max_pool2d_fwd", "lstm_layer", "lstm_attention_sgd"}
 
 
 def find_binary():
@@ -109,6 +127,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per workload (default 3)")
     ap.add_argument("--bin", help="tapegrad_bench (default: newest of <repo>/build/release/bench, <repo>/build*/bench)")
     ap.add_argument("--torch-ref", default=DEFAULT_TORCH_REF, help="torch_reference.py (default: %(default)s)")
+    ap.add_argument("--torch-extra", default=DEFAULT_TORCH_EXTRA,
+                    help="torch side of the extra workloads (default: %(default)s)")
     ap.add_argument("--python", default="/usr/bin/python3", help="interpreter with torch (default: %(default)s)")
     ap.add_argument("--out", default=DEFAULT_OUT, help="raw JSON lines go here (default: %(default)s)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per process (default: %(default)s)")
@@ -122,16 +142,21 @@ def main():
         sys.exit("compare.py: tapegrad_bench not found; build it (see bench/README.md) or pass --bin")
     if args.rounds < 1:
         sys.exit("compare.py: --rounds must be >= 1")
-    need_torch = any(name not in OURS_ONLY for name, _ in pairs)
-    if need_torch and not os.path.isfile(args.torch_ref):
-        sys.exit(f"compare.py: reference not found: {args.torch_ref} (pass --torch-ref)")
+    def torch_script(name):
+        return args.torch_extra if name in EXTRA else args.torch_ref
+
+    for name, _ in pairs:
+        if name not in OURS_ONLY and not os.path.isfile(torch_script(name)):
+            flag = "--torch-extra" if name in EXTRA else "--torch-ref"
+            sys.exit(f"compare.py: torch side of {name} not found: {torch_script(name)} (pass {flag})")
 
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     started = datetime.datetime.now().astimezone()
     load0 = os.getloadavg()
     print(f"# {started:%Y-%m-%d %H:%M %Z}  host {platform.node()} ({os.cpu_count()} CPUs)  "
           f"rounds {args.rounds}  load avg at start {load0[0]:.2f}", file=sys.stderr)
-    print(f"# ours:  {binary}\n# torch: {args.python} {args.torch_ref}", file=sys.stderr)
+    scripts = sorted({torch_script(name) for name, _ in pairs if name not in OURS_ONLY})
+    print(f"# ours:  {binary}\n# torch: {args.python} {' and '.join(scripts)}", file=sys.stderr)
 
     # medians[(name, threads, side)] -> per-run medians; fraction[(name, threads)] -> per-run
     # baseline_ms / ours_ms for "blas" targets (both measured in the same process).
@@ -146,7 +171,7 @@ def main():
                     ours = [name, target["baseline"]] if rnd % 2 == 0 else [target["baseline"], name]
                 runs = [("ours", [binary, "--threads", str(t), *ours])]
                 if name not in OURS_ONLY:
-                    runs.append(("torch", [args.python, args.torch_ref, "--threads", str(t), name]))
+                    runs.append(("torch", [args.python, torch_script(name), "--threads", str(t), name]))
                 for side, cmd in runs:
                     t0 = time.monotonic()
                     try:
@@ -182,6 +207,10 @@ def main():
         if target.get("kind") == "ratio" and ratio is not None:
             goal = f"ours/torch <= {target['max']:g}"
             result = "PASS" if ratio <= target["max"] else "FAIL"
+        elif target.get("kind") == "report":
+            goal = "report" + (f" ({target['note']})" if "note" in target else "")
+            if ratio is not None:
+                result = "faster" if ratio < target["faster_below"] else "slower"
         elif target.get("kind") == "blas" and (name, t) in fraction:
             base, f = med(target["baseline"], t, "ours"), statistics.median(fraction[(name, t)])
             goal = f">= {target['min_fraction']:.0%} of {target['baseline']} ({fmt_ms(base)} ms)"
@@ -198,6 +227,11 @@ def main():
           f"{started:%Y-%m-%d %H:%M %Z}, {os.cpu_count()} CPUs, {args.rounds} alternating rounds, "
           f"medians of per-run medians; load avg {load0[0]:.2f} at start, {load1[0]:.2f} at end")
     print_table(rows)
+    for t in sorted({t for _, t in pairs}):
+        adam, sgd = med("lstm_attention", t, "torch"), med("lstm_attention_sgd", t, "torch")
+        if adam is not None and sgd is not None:
+            print(f"\ntorch lstm_attention at {t} threads: Adam step {fmt_ms(adam)} ms, SGD step {fmt_ms(sgd)} ms: "
+                  f"Adam adds {fmt_ms(adam - sgd)} ms ({(adam - sgd) / adam:.1%} of the Adam step)")
     print(f"\nraw JSON lines: {os.path.relpath(args.out)}")
     if failures:
         print(f"{len(failures)} run(s) failed (see above)", file=sys.stderr)

@@ -13,7 +13,9 @@
 //
 // Adding a workload: write a `make_<name>()` that builds the inputs and returns the step,
 // and add a row to kWorkloads with the reference's warmup and iteration counts. A workload
-// with no counterpart in the reference (sgemm_1024) is a baseline for a target, not a race.
+// with no counterpart in the reference either has one in bench/torch_extra.py (conv2d_fwd_bwd,
+// max_pool2d_fwd_bwd, max_pool2d_fwd, lstm_layer, lstm_attention_sgd: same names, shapes and
+// counts there) or is a baseline for a target, not a race (sgemm_1024).
 #include <cblas.h>
 #include <sys/resource.h>
 
@@ -26,6 +28,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -125,6 +128,116 @@ Step make_tiny_mlp() {
   };
 }
 
+// ---- issue 3: convolution and pooling (peers in bench/torch_extra.py) ---------------------------
+
+/// A leaf of standard normal samples that requires grad.
+tg::Tensor randn_leaf(tg::IntArrayRef shape) {
+  tg::Tensor t = tg::randn(shape);
+  t.requires_grad_();
+  return t;
+}
+
+/// conv2d of x [64, 32, 32, 32] with weight [64, 32, 3, 3] and bias [64], padding 1 (all three
+/// require grad), then backward of out.sum(). Gradients accumulate across steps, as on the
+/// torch side (nothing zeroes them there either).
+Step make_conv2d_fwd_bwd() {
+  tg::Tensor x = randn_leaf({64, 32, 32, 32}), w = randn_leaf({64, 32, 3, 3}), b = randn_leaf({64});
+  return [x, w, b] {
+    tg::Tensor loss = tg::sum(tg::conv2d(x, w, b, /*stride=*/1, /*padding=*/1));
+    loss.backward();
+    consume(loss);
+  };
+}
+
+/// max_pool2d(x, 2) of x [64, 32, 32, 32] requiring grad, then backward of out.sum().
+Step make_max_pool2d_fwd_bwd() {
+  tg::Tensor x = randn_leaf({64, 32, 32, 32});
+  return [x] {
+    tg::Tensor loss = tg::sum(tg::max_pool2d(x, 2));
+    loss.backward();
+    consume(loss);
+  };
+}
+
+/// max_pool2d(x, 2) of x [64, 32, 32, 32] not requiring grad: forward only.
+Step make_max_pool2d_fwd() {
+  tg::Tensor x = tg::randn({64, 32, 32, 32});
+  return [x] { consume(tg::max_pool2d(x, 2)); };
+}
+
+// ---- issue 4: recurrent layers ------------------------------------------------------------------
+
+/// One nn::LSTM(128, 256) layer, seq-first, on x [T=64, B=32, 128] requiring grad, zero initial
+/// state: forward, then backward of output.sum() (parameter gradients accumulate, as in torch).
+Step make_lstm_layer() {
+  auto lstm = std::make_shared<tg::nn::LSTM>(128, 256);
+  tg::Tensor x = randn_leaf({64, 32, 128});
+  return [lstm, x] {
+    tg::Tensor loss = tg::sum(lstm->forward(x, std::nullopt).output);
+    loss.backward();
+    consume(loss);
+  };
+}
+
+/// The reference's LstmAttention: Embedding(10000, 128) -> LSTM(128, 256, batch_first) ->
+/// additive attention pooling with a learned query att_w [256] (initialised randn * 0.05) ->
+/// Linear(256, 5).
+class LstmAttention : public tg::nn::Module {
+ public:
+  LstmAttention() : Module("LstmAttention") {
+    emb = register_module("emb", std::make_shared<tg::nn::Embedding>(10000, 128));
+    lstm = register_module("lstm", std::make_shared<tg::nn::LSTM>(tg::nn::RNNOptions(128, 256).batch_first(true)));
+    tg::Tensor q;
+    {
+      tg::NoGradGuard no_grad;
+      q = tg::mul(tg::randn({256}), 0.05);
+    }
+    att_w = register_parameter("att_w", q);
+    out = register_module("out", std::make_shared<tg::nn::Linear>(256, 5));
+  }
+  /// tokens int64 [B, T] -> logits [B, 5].
+  tg::Tensor forward(const tg::Tensor& tokens) override {
+    tg::Tensor h = lstm->forward(emb->forward(tokens), std::nullopt).output;  // [B, T, H]
+    tg::Tensor alpha = tg::softmax(tg::matmul(tg::tanh(h), att_w), 1);          // [B, T]
+    tg::Tensor context = tg::sum(tg::mul(h, alpha.unsqueeze(-1)), {1});       // [B, H]
+    return out->forward(context);
+  }
+  std::shared_ptr<tg::nn::Embedding> emb;
+  std::shared_ptr<tg::nn::LSTM> lstm;
+  tg::Tensor att_w;
+  std::shared_ptr<tg::nn::Linear> out;
+};
+
+/// Mean cross-entropy of logits [N, C] against int64 classes [N]: mean of -log_softmax[n, y[n]].
+/// Written from log_softmax + gather so that it builds without nn's fused cross_entropy; on
+/// [32, 5] logits the difference is a few microseconds in a step of tens of milliseconds.
+tg::Tensor cross_entropy(const tg::Tensor& logits, const tg::Tensor& target) {
+  return tg::neg(tg::mean(tg::gather(tg::log_softmax(logits, 1), 1, target.unsqueeze(1))));
+}
+
+/// The reference's lstm_attention training step (tokens randint(0, 10000, [32, 64]), classes
+/// randint(0, 5, [32]), zero_grad, cross_entropy, backward, update) with plain SGD(lr=1e-3):
+/// tapegrad has no Adam yet. Registered twice: as lstm_attention (against the reference's Adam
+/// step) and as lstm_attention_sgd (against torch_extra.py's SGD step, like for like).
+/// zero_grad(false) zeroes in place, as torch 1.13's Optimizer.zero_grad() does by default.
+Step make_lstm_attention() {
+  struct State {
+    std::shared_ptr<LstmAttention> model;
+    tg::optim::SGD opt;
+    tg::Tensor x, y;
+  };
+  auto model = std::make_shared<LstmAttention>();
+  auto s = std::make_shared<State>(State{model, tg::optim::SGD(model->parameters(), 1e-3),
+                                         tg::randint(0, 10000, {32, 64}), tg::randint(0, 5, {32})});
+  return [s] {
+    s->opt.zero_grad(/*set_to_none=*/false);
+    tg::Tensor loss = cross_entropy(s->model->forward(s->x), s->y);
+    loss.backward();
+    s->opt.step();
+    consume(loss);
+  };
+}
+
 // ---- the table -----------------------------------------------------------------------------------
 
 struct Workload {
@@ -134,13 +247,21 @@ struct Workload {
   int iters;
 };
 
-// Names, warmup and iteration counts as in torch_reference.py's WORKLOADS (sgemm_1024: ours only).
+// Names, warmup and iteration counts as in torch_reference.py's WORKLOADS (sgemm_1024: ours
+// only), then the extra workloads with torch_extra.py's names and counts.
 const Workload kWorkloads[] = {
     {"tiny_mlp", make_tiny_mlp, 100, 2000},
     {"matmul_1024", make_matmul_1024, 3, 30},
     {"sgemm_1024", make_sgemm_1024, 3, 30},
     {"add_16m", make_add_16m, 3, 30},
     {"softmax_4096x1024", make_softmax_4096x1024, 3, 30},
+    {"lstm_attention", make_lstm_attention, 3, 20},  // ours: SGD; the reference: Adam (see above)
+    // Not in the reference: the torch side is bench/torch_extra.py, with the same counts.
+    {"lstm_attention_sgd", make_lstm_attention, 3, 20},
+    {"conv2d_fwd_bwd", make_conv2d_fwd_bwd, 2, 10},
+    {"max_pool2d_fwd_bwd", make_max_pool2d_fwd_bwd, 3, 20},
+    {"max_pool2d_fwd", make_max_pool2d_fwd, 3, 30},
+    {"lstm_layer", make_lstm_layer, 3, 20},
 };
 
 const Workload* find_workload(std::string_view name) {

@@ -2,4 +2,4 @@
 /// tapegrad: everything a training program needs, in one include.
 #include "tapegrad/core.h"
 #include "tapegrad/nn.h"
-#include "tapegrad/optim/sgd.h"
+#include "tapegrad/optim.h"

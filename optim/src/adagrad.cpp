@@ -1,0 +1,77 @@
+#include "tapegrad/optim/adagrad.h"
+
+#include <cmath>
+
+#include "checks.h"
+#include "fused.h"
+#include "tapegrad/core/factory.h"
+
+namespace tg::optim {
+
+void AdagradOptions::validate() const {
+  detail::check_nonnegative("Adagrad", "learning rate", lr_);
+  detail::check_nonnegative("Adagrad", "lr_decay", lr_decay_);
+  detail::check_nonnegative("Adagrad", "weight_decay", weight_decay_);
+  detail::check_nonnegative("Adagrad", "initial_accumulator_value", initial_accumulator_value_);
+  detail::check_nonnegative("Adagrad", "eps", eps_);
+}
+
+std::map<std::string, double> AdagradOptions::to_map() const {
+  return {{"lr", lr_},
+          {"lr_decay", lr_decay_},
+          {"weight_decay", weight_decay_},
+          {"initial_accumulator_value", initial_accumulator_value_},
+          {"eps", eps_},
+          {"maximize", maximize_ ? 1.0 : 0.0}};
+}
+
+void AdagradOptions::from_map(const std::map<std::string, double>& values) {
+  detail::OptionReader r(values, type_name());
+  AdagradOptions o(r.num("lr"));
+  o.lr_decay(r.num("lr_decay")).weight_decay(r.num("weight_decay"));
+  o.initial_accumulator_value(r.num("initial_accumulator_value")).eps(r.num("eps")).maximize(r.flag("maximize"));
+  r.finish();
+  o.validate();
+  *this = o;
+}
+
+Adagrad::Adagrad(std::vector<Tensor> params, const AdagradOptions& options)
+    : Adagrad(std::vector<ParamGroup>{ParamGroup(std::move(params))}, options) {}
+
+Adagrad::Adagrad(std::vector<ParamGroup> groups, const AdagradOptions& defaults)
+    : Optimizer("Adagrad", std::move(groups), defaults) {}
+
+// addcmul (value 1) is self + t1 * t2 and addcdiv self + (value * t1) / t2, as in PyTorch.
+void Adagrad::update(const Tensor& param, const Tensor& grad, ParamState& state, const OptimizerOptions& options) {
+  const auto& o = static_cast<const AdagradOptions&>(options);
+  const double step = detail::increment_step(state);
+  Tensor sum = state.find("sum");
+  if (!sum.defined()) {
+    sum = tg::full_like(param, o.initial_accumulator_value());
+    state.set("sum", sum);
+  }
+  const double clr = o.lr() / (1 + (step - 1) * o.lr_decay());
+  dispatch_floating(param.dtype(), "Adagrad.step", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* __restrict p = param.data<T>();
+    const T* __restrict g = grad.data<T>();
+    T* __restrict s = sum.data<T>();
+    const T wd = static_cast<T>(o.weight_decay()), eps = static_cast<T>(o.eps()), neg_clr = static_cast<T>(-clr);
+    detail::with_flags(
+        [&](auto maximize, auto decay) {
+          constexpr bool kMaximize = decltype(maximize)::value, kDecay = decltype(decay)::value;
+          detail::fused_loop(param.numel(), [&](std::int64_t begin, std::int64_t end) {
+            for (std::int64_t i = begin; i < end; ++i) {
+              T gi = kMaximize ? -g[i] : g[i];
+              if constexpr (kDecay) gi = gi + wd * p[i];
+              const T si = s[i] + gi * gi;
+              s[i] = si;
+              p[i] = p[i] + neg_clr * gi / (std::sqrt(si) + eps);
+            }
+          });
+        },
+        o.maximize(), o.weight_decay() != 0);
+  });
+}
+
+}  // namespace tg::optim

@@ -1,0 +1,153 @@
+#include "tapegrad/optim/adam.h"
+
+#include <cmath>
+
+#include "checks.h"
+#include "fused.h"
+#include "tapegrad/core/factory.h"
+
+namespace tg::optim {
+namespace {
+
+struct AdamHyper {
+  double lr, beta1, beta2, eps, weight_decay;
+  bool amsgrad, maximize, decoupled;  // decoupled: AdamW's weight decay
+};
+
+void validate_adam(const char* who, const AdamHyper& h) {
+  detail::check_nonnegative(who, "learning rate", h.lr);
+  detail::check_nonnegative(who, "eps", h.eps);
+  detail::check_unit_open(who, "beta1", h.beta1);
+  detail::check_unit_open(who, "beta2", h.beta2);
+  detail::check_nonnegative(who, "weight_decay", h.weight_decay);
+}
+
+std::map<std::string, double> adam_map(const AdamHyper& h) {
+  return {{"lr", h.lr},
+          {"beta1", h.beta1},
+          {"beta2", h.beta2},
+          {"eps", h.eps},
+          {"weight_decay", h.weight_decay},
+          {"amsgrad", h.amsgrad ? 1.0 : 0.0},
+          {"maximize", h.maximize ? 1.0 : 0.0}};
+}
+
+template <typename O>
+void adam_from_map(O& self, const std::map<std::string, double>& values) {
+  detail::OptionReader r(values, self.type_name());
+  O o(r.num("lr"));
+  const double beta1 = r.num("beta1");
+  o.betas(beta1, r.num("beta2")).eps(r.num("eps")).weight_decay(r.num("weight_decay"));
+  o.amsgrad(r.flag("amsgrad")).maximize(r.flag("maximize"));
+  r.finish();
+  o.validate();
+  self = o;
+}
+
+template <typename O>
+AdamHyper hyper_of(const O& o, bool decoupled) {
+  return {o.lr(), o.beta1(), o.beta2(), o.eps(), o.weight_decay(), o.amsgrad(), o.maximize(), decoupled};
+}
+
+// One fused pass of Adam over a parameter. The arithmetic follows PyTorch's op sequence
+// (mul_ then add_/addcmul_, then addcdiv_ with value -step_size), element by element:
+// addcmul is self + (value * t1) * t2 and addcdiv is self + (value * t1) / t2.
+void adam_update(const Tensor& param, const Tensor& grad, ParamState& state, const AdamHyper& h) {
+  // State in PyTorch's order: step, exp_avg, exp_avg_sq, max_exp_avg_sq.
+  const double step = detail::increment_step(state);
+  Tensor exp_avg = state.find("exp_avg"), exp_avg_sq = state.find("exp_avg_sq");
+  if (!exp_avg.defined()) {
+    exp_avg = tg::zeros_like(param);
+    exp_avg_sq = tg::zeros_like(param);
+    state.set("exp_avg", exp_avg);
+    state.set("exp_avg_sq", exp_avg_sq);
+  }
+  Tensor max_sq;
+  if (h.amsgrad) {
+    max_sq = state.find("max_exp_avg_sq");
+    if (!max_sq.defined()) {
+      max_sq = tg::zeros_like(param);
+      state.set("max_exp_avg_sq", max_sq);
+    }
+  }
+  const double bias_correction1 = 1 - std::pow(h.beta1, step);
+  const double bias_correction2 = 1 - std::pow(h.beta2, step);
+  const double step_size = h.lr / bias_correction1;
+  const double bias_correction2_sqrt = std::sqrt(bias_correction2);
+
+  dispatch_floating(param.dtype(), "Adam.step", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* __restrict p = param.data<T>();
+    const T* __restrict g = grad.data<T>();
+    T* __restrict m = exp_avg.data<T>();
+    T* __restrict v = exp_avg_sq.data<T>();
+    T* __restrict vmax = max_sq.defined() ? max_sq.data<T>() : nullptr;
+    const T b1 = static_cast<T>(h.beta1), b2 = static_cast<T>(h.beta2);
+    const T one_minus_b1 = static_cast<T>(1 - h.beta1), one_minus_b2 = static_cast<T>(1 - h.beta2);
+    const T wd = static_cast<T>(h.weight_decay), eps = static_cast<T>(h.eps);
+    const T decay_factor = static_cast<T>(1 - h.lr * h.weight_decay);
+    const T neg_step_size = static_cast<T>(-step_size), bc2_sqrt = static_cast<T>(bias_correction2_sqrt);
+    detail::with_flags(
+        [&](auto maximize, auto l2, auto decoupled, auto amsgrad) {
+          constexpr bool kMaximize = decltype(maximize)::value, kL2 = decltype(l2)::value;
+          constexpr bool kDecoupled = decltype(decoupled)::value, kAmsgrad = decltype(amsgrad)::value;
+          detail::fused_loop(param.numel(), [&](std::int64_t begin, std::int64_t end) {
+            for (std::int64_t i = begin; i < end; ++i) {
+              T gi = kMaximize ? -g[i] : g[i];
+              T pi = p[i];
+              if constexpr (kDecoupled) pi = pi * decay_factor;
+              if constexpr (kL2) gi = gi + wd * pi;
+              const T mi = m[i] * b1 + one_minus_b1 * gi;
+              const T vi = v[i] * b2 + one_minus_b2 * gi * gi;
+              m[i] = mi;
+              v[i] = vi;
+              T denom_sq = vi;
+              if constexpr (kAmsgrad) {
+                const T mx = vmax[i];
+                denom_sq = (mx < vi || vi != vi) ? vi : mx;  // torch.maximum: NaN wins
+                vmax[i] = denom_sq;
+              }
+              const T denom = std::sqrt(denom_sq) / bc2_sqrt + eps;
+              p[i] = pi + neg_step_size * mi / denom;
+            }
+          });
+        },
+        h.maximize, !h.decoupled && h.weight_decay != 0, h.decoupled && h.weight_decay != 0, h.amsgrad);
+  });
+}
+
+}  // namespace
+
+// ---- Adam ---------------------------------------------------------------------------------------
+
+void AdamOptions::validate() const { validate_adam("Adam", hyper_of(*this, false)); }
+std::map<std::string, double> AdamOptions::to_map() const { return adam_map(hyper_of(*this, false)); }
+void AdamOptions::from_map(const std::map<std::string, double>& values) { adam_from_map(*this, values); }
+
+Adam::Adam(std::vector<Tensor> params, const AdamOptions& options)
+    : Adam(std::vector<ParamGroup>{ParamGroup(std::move(params))}, options) {}
+
+Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults)
+    : Optimizer("Adam", std::move(groups), defaults) {}
+
+void Adam::update(const Tensor& param, const Tensor& grad, ParamState& state, const OptimizerOptions& options) {
+  adam_update(param, grad, state, hyper_of(static_cast<const AdamOptions&>(options), false));
+}
+
+// ---- AdamW --------------------------------------------------------------------------------------
+
+void AdamWOptions::validate() const { validate_adam("AdamW", hyper_of(*this, true)); }
+std::map<std::string, double> AdamWOptions::to_map() const { return adam_map(hyper_of(*this, true)); }
+void AdamWOptions::from_map(const std::map<std::string, double>& values) { adam_from_map(*this, values); }
+
+AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& options)
+    : AdamW(std::vector<ParamGroup>{ParamGroup(std::move(params))}, options) {}
+
+AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults)
+    : Optimizer("AdamW", std::move(groups), defaults) {}
+
+void AdamW::update(const Tensor& param, const Tensor& grad, ParamState& state, const OptimizerOptions& options) {
+  adam_update(param, grad, state, hyper_of(static_cast<const AdamWOptions&>(options), true));
+}
+
+}  // namespace tg::optim
