@@ -42,8 +42,8 @@ TEST_CASE("feed-forward modules name themselves and the expected and actual size
              Contains("Bilinear") && Contains("input2 with 4 features") && Contains("[5, 5]"));
   CHECK_THAT(error_of([&] { bil.forward(zeros({5, 2}), zeros({5, 4})); }),
              Contains("Bilinear") && Contains("input1 with 3 features") && Contains("[5, 2]"));
-
-  CHECK_THROWS_AS(bil.forward(zeros({5, 3}), zeros({4, 4})), Error);  // batch dims 5 and 4
+  CHECK_THAT(error_of([&] { bil.forward(zeros({5, 3}), zeros({4, 4})); }),  // batch dims 5 and 4
+             Contains("Bilinear") && Contains("[5, 3]") && Contains("[4, 4]"));
 
   nn::Conv2d conv(nn::ConvOptions(3, 4, 3));
   CHECK_THAT(error_of([&] { conv(zeros({2, 5, 8, 8})); }),
@@ -62,24 +62,11 @@ TEST_CASE("feed-forward modules name themselves and the expected and actual size
              Contains("Linear") && Contains("expected input with 6 features") && Contains("got 5"));
 }
 
-TEST_CASE("LayerNorm names the normalized_shape it expects and the input's shape", "[nn-errors]") {
+TEST_CASE("LayerNorm names itself, the normalized_shape it expects and the input's shape", "[nn-errors]") {
   nn::LayerNorm ln(nn::LayerNormOptions({4, 5}));
   CHECK_THROWS_AS(ln(zeros({2, 4, 6})), Error);
-  CHECK_THAT(error_of([&] { ln(zeros({2, 4, 6})); }), Contains("[4, 5]") && Contains("[2, 4, 6]"));
-  CHECK_THAT(error_of([&] { ln(zeros({5})); }), Contains("[5]") && Contains("[4, 5]"));
-}
-
-TEST_CASE("LayerNorm's wrong-shape error names the module, LayerNorm", "[nn-errors][!mayfail]") {
-  // At commit 73b52da the check lives only in core's layer_norm, which says "layer_norm:".
-  nn::LayerNorm ln(nn::LayerNormOptions({4, 5}));
-  CHECK_THAT(error_of([&] { ln(zeros({2, 4, 6})); }), Contains("LayerNorm"));
-}
-
-TEST_CASE("Bilinear's error for inputs with different batch dims names the module and both shapes",
-          "[nn-errors][!mayfail]") {
-  nn::Bilinear bil(nn::BilinearOptions(3, 4, 2));
-  CHECK_THAT(error_of([&] { bil.forward(zeros({5, 3}), zeros({4, 4})); }),
-             Contains("Bilinear") && Contains("[5, 3]") && Contains("[4, 4]"));
+  CHECK_THAT(error_of([&] { ln(zeros({2, 4, 6})); }), Contains("LayerNorm") && Contains("[4, 5]") && Contains("[2, 4, 6]"));
+  CHECK_THAT(error_of([&] { ln(zeros({5})); }), Contains("LayerNorm") && Contains("[5]") && Contains("[4, 5]"));
 }
 
 TEST_CASE("Embedding rejects an index out of range and non-integer indices", "[nn-errors]") {
