@@ -90,7 +90,7 @@ TEST_CASE("init: calculate_gain gives PyTorch's numbers", "[init]") {
 
 // ---- simple distributions -------------------------------------------------------------------------
 
-TEST_CASE("init: uniform_ stays in [a, b) with the mean and std of U(a, b)", "[init]") {
+TEST_CASE("init: uniform_ stays in (a, b) with the mean and std of U(a, b)", "[init]") {
   tg::Generator gen(7);
   const Tensor t = tg::empty({1000, 1000});
   init::uniform_(t, -2.0, 3.0, &gen);
@@ -213,7 +213,7 @@ TEST_CASE("init: orthogonal_ gives orthonormal rows (wide) or columns (tall)", "
 
 // ---- behaviour ------------------------------------------------------------------------------------
 
-TEST_CASE("init: the same seed reproduces the same values; the default generator follows manual_seed", "[init]") {
+TEST_CASE("init: the same seed reproduces the same values, the default generator follows manual_seed", "[init]") {
   tg::Generator g1(42), g2(42);
   const Tensor a = tg::empty({5, 6}), b = tg::empty({5, 6});
   init::kaiming_uniform_(a, std::sqrt(5.0), FanMode::FanIn, "leaky_relu", &g1);

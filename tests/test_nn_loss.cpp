@@ -565,7 +565,7 @@ TEST_CASE("loss: bad options name the value", "[loss][bad_input]") {
              Contains("cross_entropy: the gradient with respect to weight is not implemented"));
 }
 
-TEST_CASE("loss: binary_cross_entropy rejects inputs outside [0, 1] naming the value", "[loss][bad_input]") {
+TEST_CASE("loss: binary_cross_entropy rejects inputs outside (0, 1) naming the value", "[loss][bad_input]") {
   CHECK_THAT(error_of([] {
                F::binary_cross_entropy(tg::tensor({0.5, 1.5}), tg::tensor({1.0, 0.0}));
              }),
