@@ -172,7 +172,7 @@ TEST_CASE("stack adds a new dim at the front, the middle or the end", "[model-op
   CHECK(values(m.select(0, 0).select(1, 0)) == std::vector<double>{1, 0, 1});
 }
 
-TEST_CASE("chunk of 5 into 3 gives sizes 2, 2, 1; of 2 into 3 gives 2 chunks; of 6 into 4 gives 3 chunks",
+TEST_CASE("chunk of 5 into 3 gives sizes 2, 2, 1, of 2 into 3 gives 2 chunks, of 6 into 4 gives 3 chunks",
           "[model-ops][values][shape]") {
   const auto five = tg::chunk(tg::arange(5), 3);
   REQUIRE(five.size() == 3);
@@ -275,7 +275,7 @@ TEST_CASE("index_select, gather, scatter_add and embedding pick and add the expe
   CHECK(values(e) == std::vector<double>{2, 20, 1, 10, 2, 20, 0, 0});
 }
 
-TEST_CASE("one_hot: int64 rows of zeros and ones; num_classes -1 is max + 1", "[model-ops][values][index]") {
+TEST_CASE("one_hot: int64 rows of zeros and ones, num_classes -1 is max + 1", "[model-ops][values][index]") {
   const Tensor h = tg::one_hot(index64({0, 2, 1}, {3}), 4);
   CHECK(h.dtype() == tg::kInt64);
   CHECK(shape_of(h) == Shape{3, 4});
@@ -310,7 +310,7 @@ TEST_CASE("topk: values sorted, ties broken by the lower index, k = 0 gives empt
   CHECK(shape_of(none.indices) == Shape{2, 0});
 }
 
-TEST_CASE("cumsum: running sums along a dim; int64 and bool inputs give int64", "[model-ops][values][index]") {
+TEST_CASE("cumsum: running sums along a dim, int64 and bool inputs give int64", "[model-ops][values][index]") {
   const Tensor i = tg::cumsum(index64({1, 2, 3, 4}, {4}), 0);
   CHECK(i.dtype() == tg::kInt64);
   CHECK(ints(i) == std::vector<std::int64_t>{1, 3, 6, 10});
@@ -323,7 +323,7 @@ TEST_CASE("cumsum: running sums along a dim; int64 and bool inputs give int64", 
   CHECK(tg::cumsum(m, -1).dtype() == tg::kFloat32);
 }
 
-TEST_CASE("tril(ones(4, 4)) is a causal mask; tril and triu with diagonals -1 and 1", "[model-ops][values][index]") {
+TEST_CASE("tril(ones(4, 4)) is a causal mask, tril and triu with diagonals -1 and 1", "[model-ops][values][index]") {
   const Tensor causal = tg::tril(tg::ones({4, 4}));
   CHECK(values(causal) == std::vector<double>{1, 0, 0, 0, 1, 1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 1});
   const Tensor x = tg::arange(1.0, 10.0).reshape({3, 3});
@@ -342,7 +342,7 @@ TEST_CASE("tril(ones(4, 4)) is a causal mask; tril and triu with diagonals -1 an
   CHECK(values(filled) == std::vector<double>{0, -kInf, -kInf, 0, 0, -kInf, 0, 0, 0});
 }
 
-TEST_CASE("masked_fill with a broadcast [1, T] mask fills the same columns of every row",
+TEST_CASE("masked_fill with a broadcast (1, T) mask fills the same columns of every row",
           "[model-ops][values][index]") {
   const Tensor x = tg::arange(0.0, 8.0).reshape({2, 4});
   const Tensor pad = mask({false, false, true, true}, {1, 4});
@@ -395,7 +395,7 @@ TEST_CASE("softplus equals log1p(exp(x)) below the threshold and x above it", "[
   CHECK(tg::softplus(tg::tensor({1.6}, tg::kFloat64), 2.0, 3.0).item() == 1.6);
 }
 
-TEST_CASE("erf matches the table; log1p and expm1 are exact near 0; reciprocal", "[model-ops][values][activation]") {
+TEST_CASE("erf matches the table, log1p and expm1 are exact near 0, reciprocal", "[model-ops][values][activation]") {
   const Tensor x = tg::tensor({0.0, 0.5, 1.0, 2.0, -1.0}, tg::kFloat64);
   CHECK(all_close(values(tg::erf(x)),
                   {0.0, 0.5204998778130465, 0.8427007929497149, 0.9953222650189527, -0.8427007929497149}, 1e-12));
@@ -419,7 +419,7 @@ TEST_CASE("sign is -1, 0 or 1 and does not require grad", "[model-ops][values][a
   CHECK(ints(tg::sign(index64({-7, 0, 9}, {3}))) == std::vector<std::int64_t>{-1, 0, 1});
 }
 
-TEST_CASE("clamp limits to [min, max] and passes NaN through", "[model-ops][values][activation]") {
+TEST_CASE("clamp limits to the interval from min to max and passes NaN through", "[model-ops][values][activation]") {
   const Tensor x = tg::tensor({-3.0, -0.5, 0.5, 3.0});
   CHECK(values(tg::clamp(x, -1.0, 1.0)) == std::vector<double>{-1, -0.5, 0.5, 1});
   CHECK(values(tg::clamp(x, 0.0)) == std::vector<double>{0, 0, 0.5, 3});
@@ -430,8 +430,7 @@ TEST_CASE("clamp limits to [min, max] and passes NaN through", "[model-ops][valu
   CHECK(ints(tg::clamp(index64({-5, 2, 9}, {3}), 0.0, 4.0)) == std::vector<std::int64_t>{0, 2, 4});
 }
 
-TEST_CASE("clamp with min > max sets every element to max, as PyTorch documents",
-          "[model-ops][values][activation][!mayfail]") {
+TEST_CASE("clamp with min > max sets every element to max, as PyTorch documents", "[model-ops][values][activation]") {
   // torch.clamp(torch.tensor([0., 1.5, 3.]), min=2, max=1) -> [1., 1., 1.] (min(max(x, min), max)).
   CHECK(values(tg::clamp(tg::tensor({0.0, 1.5, 3.0}), 2.0, 1.0)) == std::vector<double>{1, 1, 1});
   const Tensor y = tg::tensor({0.0, 1.5, 3.0});
@@ -454,7 +453,7 @@ TEST_CASE("maximum and minimum: elementwise with broadcasting, NaN propagates fr
 
 // ---- statistics -------------------------------------------------------------------------------------------
 
-TEST_CASE("var of [1, 2, 3, 4] is 5/3 unbiased and 1.25 biased; std is their square root",
+TEST_CASE("var of (1, 2, 3, 4) is 5/3 unbiased and 1.25 biased, std is their square root",
           "[model-ops][values][stats]") {
   const Tensor x = tg::tensor({1, 2, 3, 4}, tg::kFloat64);
   CHECK(tg::var(x).item() == Approx(5.0 / 3.0).epsilon(1e-12));
@@ -485,7 +484,7 @@ TEST_CASE("norm with p = 1, 2 and infinity, over all elements and over dims", "[
   CHECK(tg::norm(m).item() == Approx(std::sqrt(125.0)));
 }
 
-TEST_CASE("logsumexp of [1000, 1000] is 1000 + ln 2 (no overflow)", "[model-ops][values][stats]") {
+TEST_CASE("logsumexp of (1000, 1000) is 1000 + ln 2 (no overflow)", "[model-ops][values][stats]") {
   const Tensor big = tg::tensor({1000.0, 1000.0});
   CHECK(tg::logsumexp(big, {0}).item() == Approx(1000.0 + std::log(2.0)).epsilon(1e-7));
   CHECK(tg::logsumexp(tg::tensor({-1000.0, -1000.0}), {0}).item() == Approx(-1000.0 + std::log(2.0)).epsilon(1e-7));
@@ -586,7 +585,7 @@ TEST_CASE("conv2d equals a naive direct convolution for stride, padding, dilatio
   }
 }
 
-TEST_CASE("conv2d of an unbatched [C, H, W] input equals the batch of one, without the batch dim",
+TEST_CASE("conv2d of an unbatched (C, H, W) input equals the batch of one, without the batch dim",
           "[model-ops][values][conv]") {
   const Tensor x = randn64({2, 5, 4}, 450), w = randn64({3, 2, 2, 2}, 451), b = randn64({3}, 452);
   const Tensor single = tg::conv2d(x, w, b, 1, 1);
