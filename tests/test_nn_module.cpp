@@ -106,7 +106,7 @@ TEST_CASE("clone is a deep copy with its own parameters, buffers and submodules"
   CHECK(copy->named_parameters()[0].second.shares_storage_with(copy->emb->weight));
 }
 
-TEST_CASE("train and eval reach every submodule; dropout follows them", "[nn][module]") {
+TEST_CASE("train and eval reach every submodule, dropout follows them", "[nn][module]") {
   nn::Sequential seq{std::make_shared<nn::Dropout>(0.5), std::make_shared<nn::Linear>(4, 4)};
   seq.eval();
   for (nn::Module* m : seq.modules()) CHECK_FALSE(m->is_training());
@@ -120,7 +120,7 @@ TEST_CASE("train and eval reach every submodule; dropout follows them", "[nn][mo
   CHECK(y.eq(2.0).sum().item() > 400);
 }
 
-TEST_CASE("to(kFloat64) converts parameters and buffers in place; handles stay valid", "[nn][module]") {
+TEST_CASE("to(kFloat64) converts parameters and buffers in place, handles stay valid", "[nn][module]") {
   Net net;
   const Tensor w = net.body->at<nn::Linear>(0)->weight;
   net.to(kFloat64);

@@ -36,7 +36,7 @@ TEST_CASE("gradcheck accepts a correct gradient and leaves the inputs' grads emp
 
 // ---- add, sub, mul, div with broadcasting -------------------------------------------------------
 
-TEST_CASE("add, sub, mul, div: gradients through broadcasting [3,1] with [1,4]", "[grad][elementwise]") {
+TEST_CASE("add, sub, mul, div: gradients through broadcasting (3,1) with (1,4)", "[grad][elementwise]") {
   const Tensor a = any64({3, 1}, 10), b = any64({1, 4}, 11);
   CHECK(tg::gradcheck([](const Inputs& in) { return in[0] + in[1]; }, {a, b}));
   CHECK(tg::gradcheck([](const Inputs& in) { return in[0] - in[1]; }, {a, b}));
@@ -45,7 +45,7 @@ TEST_CASE("add, sub, mul, div: gradients through broadcasting [3,1] with [1,4]",
   CHECK(tg::gradcheck([](const Inputs& in) { return in[0] / in[1]; }, {a, d}));
 }
 
-TEST_CASE("add, sub, mul, div: gradients through broadcasting [2,3,4] with [4], both orders",
+TEST_CASE("add, sub, mul, div: gradients through broadcasting (2,3,4) with (4), both orders",
           "[grad][elementwise]") {
   const Tensor big = any64({2, 3, 4}, 20), small = any64({4}, 21);
   CHECK(tg::gradcheck([](const Inputs& in) { return in[0] + in[1]; }, {big, small}));
@@ -420,7 +420,7 @@ TEST_CASE("mul_ on a non-leaf: gradients of the composition", "[grad][inplace]")
       {any64({3, 4}, 222), any64({4}, 223)}));
 }
 
-TEST_CASE("y = x * 1; y.mul_(z) gives x the gradient z and z the gradient x", "[grad][inplace]") {
+TEST_CASE("y = x * 1, y.mul_(z) gives x the gradient z and z the gradient x", "[grad][inplace]") {
   const Tensor x = leaf64({1, 2, 3}), z = leaf64({4, 5, 6});
   Tensor y = x * 1.0;
   y.mul_(z);

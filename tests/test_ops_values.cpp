@@ -88,13 +88,13 @@ double rel_err(float got, double want) { return want == 0 ? std::abs(got) : std:
 
 // ---- broadcasting ------------------------------------------------------------------------------------
 
-TEST_CASE("broadcasting [3,1] + [1,4] gives the [3,4] outer sum", "[values][broadcast]") {
+TEST_CASE("broadcasting (3,1) + (1,4) gives the (3,4) outer sum", "[values][broadcast]") {
   const Tensor c = tg::tensor({{0}, {10}, {20}}) + tg::tensor({{1, 2, 3, 4}});
   CHECK(shape_of(c) == Shape{3, 4});
   CHECK(values(c) == std::vector<double>{1, 2, 3, 4, 11, 12, 13, 14, 21, 22, 23, 24});
 }
 
-TEST_CASE("broadcasting [2,3,4] * [4] and [4] - [2,3,4] repeat the vector over the leading dims",
+TEST_CASE("broadcasting (2,3,4) * (4) and (4) - (2,3,4) repeat the vector over the leading dims",
           "[values][broadcast]") {
   const Tensor x = tg::arange(0.0, 24.0).reshape({2, 3, 4});
   const Tensor v = tg::tensor({1, 10, 100, 1000});
@@ -106,7 +106,7 @@ TEST_CASE("broadcasting [2,3,4] * [4] and [4] - [2,3,4] repeat the vector over t
   CHECK(shape_of(v - x) == Shape{2, 3, 4});
 }
 
-TEST_CASE("broadcasting follows NumPy for size-1 dims on both sides: [5,1,4] with [3,1] is [5,3,4]",
+TEST_CASE("broadcasting follows NumPy for size-1 dims on both sides: (5,1,4) with (3,1) is (5,3,4)",
           "[values][broadcast]") {
   const Tensor a = tg::ones({5, 1, 4}), b = tg::tensor({{1}, {2}, {3}});
   const Tensor c = a * b;
@@ -142,7 +142,7 @@ TEST_CASE("type promotion: int64 + float32 is float32", "[values][dtype]") {
   CHECK(values(c) == std::vector<double>{0.5, 1.25, 2.125});
 }
 
-TEST_CASE("type promotion: float32 with float64 is float64; int64 with bool is int64", "[values][dtype]") {
+TEST_CASE("type promotion: float32 with float64 is float64, int64 with bool is int64", "[values][dtype]") {
   CHECK((tg::ones({2}) * tg::ones({2}, tg::kFloat64)).dtype() == tg::kFloat64);
   const Tensor b = tg::from_vector(std::vector<bool>{true, false}, {2});
   const Tensor c = tg::arange(2) + b;
@@ -316,7 +316,7 @@ const Accuracy& float32_grid() {
 }
 }  // namespace
 
-TEST_CASE("float32 exp is within 4e-7 relative of double exp over [-20, 20]", "[values][accuracy]") {
+TEST_CASE("float32 exp is within 4e-7 relative of double exp over (-20, 20)", "[values][accuracy]") {
   const Accuracy& a = float32_grid();
   double worst = 0, at = 0;
   for (std::size_t i = 0; i < a.x.size(); ++i) {
@@ -327,7 +327,7 @@ TEST_CASE("float32 exp is within 4e-7 relative of double exp over [-20, 20]", "[
   CHECK(worst < 4e-7);  // measured: 7.7e-8 (0.9 ulp)
 }
 
-TEST_CASE("float32 sigmoid is within 4e-7 relative of the double formula over [-20, 20]", "[values][accuracy]") {
+TEST_CASE("float32 sigmoid is within 4e-7 relative of the double formula over (-20, 20)", "[values][accuracy]") {
   const Accuracy& a = float32_grid();
   double worst = 0, at = 0;
   for (std::size_t i = 0; i < a.x.size(); ++i) {
@@ -338,7 +338,7 @@ TEST_CASE("float32 sigmoid is within 4e-7 relative of the double formula over [-
   CHECK(worst < 4e-7);  // measured: 1.5e-7 (2.5 ulp)
 }
 
-TEST_CASE("float32 tanh is within 4e-7 relative of double tanh over all of [-20, 20]",
+TEST_CASE("float32 tanh is within 4e-7 relative of double tanh over all of (-20, 20)",
           "[values][accuracy]") {
   // Regression: 1 - 2 / (e^{2x} + 1) cancelled for 0.25 <= |x| < ~1 (4.4e-7 on this grid at
   // x = -0.2778, 5.0e-7 = 7.4 ulp at |x| = 0.2515) before 3acc932.
@@ -389,7 +389,7 @@ TEST_CASE("float32 exp at the extremes: overflow to inf, underflow to 0 or a cor
   CHECK(rel_err(e[7], std::exp(-87.0)) < 4e-7);  // the smallest normal range
 }
 
-TEST_CASE("float32 exp, tanh and sigmoid: NaN in, NaN out; infinities map to their limits",
+TEST_CASE("float32 exp, tanh and sigmoid: NaN in, NaN out, infinities map to their limits",
           "[values][accuracy]") {
   const Tensor x = tg::tensor({kNaN, kInf, -kInf});
   const std::vector<double> e = values(tg::exp(x)), t = values(tg::tanh(x)), s = values(tg::sigmoid(x));
@@ -621,7 +621,7 @@ TEST_CASE("large reductions (over several parallel blocks) match a double refere
 
 // ---- matmul ----------------------------------------------------------------------------------------------
 
-TEST_CASE("matmul of [2,3] by [3,2]: hand-computed", "[values][matmul]") {
+TEST_CASE("matmul of (2,3) by (3,2): hand-computed", "[values][matmul]") {
   const Tensor c = tg::matmul(tg::tensor({{1, 2, 3}, {4, 5, 6}}), tg::tensor({{7, 8}, {9, 10}, {11, 12}}));
   CHECK(shape_of(c) == Shape{2, 2});
   CHECK(values(c) == std::vector<double>{58, 64, 139, 154});
@@ -697,7 +697,7 @@ TEST_CASE("matmul with transposed, sliced and expanded operands matches the naiv
   }
 }
 
-TEST_CASE("matmul with a zero inner dim gives zeros; with a zero outer dim an empty result", "[values][matmul]") {
+TEST_CASE("matmul with a zero inner dim gives zeros, with a zero outer dim an empty result", "[values][matmul]") {
   const Tensor z = tg::matmul(tg::ones({2, 0}), tg::ones({0, 3}));
   CHECK(shape_of(z) == Shape{2, 3});
   CHECK(values(z) == std::vector<double>(6, 0.0));
@@ -787,7 +787,7 @@ TEST_CASE("writing through a view changes the base", "[values][views]") {
   CHECK(values(base.select(0, 0)) == std::vector<double>{0, 0, 0, 0});
 }
 
-TEST_CASE("views, detach and contiguous-when-contiguous share storage; clone and copying reshape do not",
+TEST_CASE("views, detach and contiguous-when-contiguous share storage, clone and copying reshape do not",
           "[values][views]") {
   const Tensor x = tg::arange(0.0, 6.0).reshape({2, 3});
   CHECK(x.view({3, 2}).shares_storage_with(x));

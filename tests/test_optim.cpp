@@ -172,46 +172,46 @@ std::vector<Config> configs() {
   return {
       {"SGD nesterov, weight decay, two groups, StepLR",
        [](const Tensor& w, const Tensor& b) {
-         return std::make_unique<SGD>(G{ParamGroup({w}), ParamGroup({b}, SGDOptions(0.03).momentum(0.5))},
-                                      SGDOptions(0.1).momentum(0.9).nesterov(true).weight_decay(0.01));
+    return std::make_unique<SGD>(G{ParamGroup({w}), ParamGroup({b}, SGDOptions(0.03).momentum(0.5))},
+                                 SGDOptions(0.1).momentum(0.9).nesterov(true).weight_decay(0.01));
        },
        [](Optimizer& o) { return std::make_shared<StepLR>(o, 3, 0.5); }},
       {"Adam amsgrad with OneCycleLR cycling beta1",
        [](const Tensor& w, const Tensor& b) {
-         return std::make_unique<Adam>(std::vector<Tensor>{w, b}, AdamOptions(0.05).amsgrad(true).weight_decay(0.1));
+    return std::make_unique<Adam>(std::vector<Tensor>{w, b}, AdamOptions(0.05).amsgrad(true).weight_decay(0.1));
        },
        [](Optimizer& o) { return std::make_shared<OneCycleLR>(o, OneCycleLROptions(0.1, 20)); }},
       {"AdamW with CosineAnnealingLR",
        [](const Tensor& w, const Tensor& b) {
-         return std::make_unique<AdamW>(std::vector<Tensor>{w, b}, AdamWOptions(0.05).weight_decay(0.2));
+    return std::make_unique<AdamW>(std::vector<Tensor>{w, b}, AdamWOptions(0.05).weight_decay(0.2));
        },
        [](Optimizer& o) { return std::make_shared<CosineAnnealingLR>(o, 7, 0.001); }},
       {"RMSprop centered with momentum, SequentialLR of LinearLR and ExponentialLR",
        [](const Tensor& w, const Tensor& b) {
-         return std::make_unique<RMSprop>(std::vector<Tensor>{w, b},
-                                          RMSpropOptions(0.01).centered(true).momentum(0.5).alpha(0.9));
+    return std::make_unique<RMSprop>(std::vector<Tensor>{w, b},
+                                     RMSpropOptions(0.01).centered(true).momentum(0.5).alpha(0.9));
        },
        [](Optimizer& o) {
-         auto warm = std::make_shared<LinearLR>(o, 0.2, 1.0, 4);
-         auto decay = std::make_shared<ExponentialLR>(o, 0.9);
-         return std::make_shared<SequentialLR>(o, std::vector<std::shared_ptr<LRScheduler>>{warm, decay},
-                                               std::vector<std::int64_t>{4});
-       }},
+    auto warm = std::make_shared<LinearLR>(o, 0.2, 1.0, 4);
+    auto decay = std::make_shared<ExponentialLR>(o, 0.9);
+    return std::make_shared<SequentialLR>(o, std::vector<std::shared_ptr<LRScheduler>>{warm, decay},
+                                          std::vector<std::int64_t>{4});
+      }},
       {"Adagrad with lr_decay and ReduceLROnPlateau",
        [](const Tensor& w, const Tensor& b) {
-         return std::make_unique<Adagrad>(std::vector<Tensor>{w, b},
-                                          AdagradOptions(0.2).lr_decay(0.05).initial_accumulator_value(0.1));
+    return std::make_unique<Adagrad>(std::vector<Tensor>{w, b},
+                                     AdagradOptions(0.2).lr_decay(0.05).initial_accumulator_value(0.1));
        },
        nullptr, true},
       {"SGD maximize with dampening and a LambdaLR warm-up",
        [](const Tensor& w, const Tensor& b) {
-         return std::make_unique<SGD>(std::vector<Tensor>{w, b},
-                                      SGDOptions(0.02).momentum(0.3).dampening(0.1).maximize(true));
+    return std::make_unique<SGD>(std::vector<Tensor>{w, b},
+                                 SGDOptions(0.02).momentum(0.3).dampening(0.1).maximize(true));
        },
        [](Optimizer& o) {
-         return std::make_shared<LambdaLR>(o, [](std::int64_t e) { return std::min(1.0, (e + 1) / 5.0); });
-       }},
-  };
+    return std::make_shared<LambdaLR>(o, [](std::int64_t e) { return std::min(1.0, (e + 1) / 5.0); });
+      }},
+      };
 }
 
 /// What a checkpoint would hold.
@@ -403,7 +403,7 @@ TEST_CASE("OneCycleLR stops at total_steps with an error naming the count", "[op
   OneCycleLR sched(opt, OneCycleLROptions(1.0, 5));
   for (int i = 0; i < 4; ++i) sched.step();
   CHECK(sched.get_last_lr()[0] == Approx(1.0 / 25 / 1e4));  // the minimum, at step total_steps - 1
-  sched.step();  // one more is allowed, as in PyTorch
+  sched.step();                                             // one more is allowed, as in PyTorch
   CHECK_THROWS_WITH(sched.step(), Catch::Contains("OneCycleLR") && Catch::Contains("tried to step 7 times") &&
                                       Catch::Contains("total_steps is 5"));
 }

@@ -80,7 +80,7 @@ TEST_CASE("eye: square and rectangular identity matrices", "[tensor][factory]") 
   CHECK(tg::eye(0).numel() == 0);
 }
 
-TEST_CASE("rand draws from [0, 1) in float32 and float64, covering the interval", "[tensor][factory][random]") {
+TEST_CASE("rand draws from (0, 1) in float32 and float64, covering the interval", "[tensor][factory][random]") {
   tg::Generator gen(7);
   for (tg::DType dt : {tg::kFloat32, tg::kFloat64}) {
     const Tensor r = tg::rand({10000}, dt, &gen);
@@ -117,7 +117,7 @@ TEST_CASE("randn with an odd number of elements fills every element", "[tensor][
   CHECK(distinct.size() == 7);
 }
 
-TEST_CASE("randint draws int64 values in [low, high), each of them", "[tensor][factory][random]") {
+TEST_CASE("randint draws int64 values in (low, high), each of them", "[tensor][factory][random]") {
   tg::Generator gen(99);
   const Tensor r = tg::randint(-3, 4, {1000}, tg::kInt64, &gen);
   CHECK(r.dtype() == tg::kInt64);
@@ -130,7 +130,7 @@ TEST_CASE("randint draws int64 values in [low, high), each of them", "[tensor][f
   CHECK(tg::randint(5, 6, {4}).to_vector<std::int64_t>() == I64{5, 5, 5, 5});
 }
 
-TEST_CASE("manual_seed makes random factories reproducible; different seeds differ", "[tensor][random]") {
+TEST_CASE("manual_seed makes random factories reproducible, different seeds differ", "[tensor][random]") {
   tg::manual_seed(42);
   const Tensor a1 = tg::randn({50}), b1 = tg::rand({50}), c1 = tg::randint(0, 1000, {50});
   tg::manual_seed(42);
@@ -241,7 +241,7 @@ TEST_CASE("item() converts a one-element tensor of any shape", "[tensor][access]
   CHECK(tg::tensor({0.1}, tg::kFloat64).item<float>() == 0.1f);
 }
 
-TEST_CASE("at() reads one element; negative indices count from the end", "[tensor][access]") {
+TEST_CASE("at() reads one element, negative indices count from the end", "[tensor][access]") {
   const Tensor x = tg::arange(0.0, 24.0).reshape({2, 3, 4});
   CHECK(x.at<float>({1, 2, 3}) == 23.0f);
   CHECK(x.at<float>({-1, -1, -1}) == 23.0f);

@@ -115,10 +115,10 @@ void conv_forward(const T* x, const T* w, const T* b, T* out, const ConvGeom& g)
 template <typename T>
 void conv_backward(const T* x, const T* w, const T* gout, T* gx, T* gw, const ConvGeom& g) {
   const std::int64_t K = g.K(), P = g.P(), Og = g.Og(), Cg = g.Cg();
-  const std::int64_t chunks = std::min<std::int64_t>(g.N, 16);  // fixed by the shape, not the threads
+  const std::int64_t chunks = std::max<std::int64_t>(1, std::min<std::int64_t>(g.N, 16));  // by the shape, not the threads
   const std::int64_t per_chunk = (g.N + chunks - 1) / chunks;
   const std::int64_t wsize = g.O * K;
-  std::vector<T> partial(gw != nullptr ? static_cast<std::size_t>(chunks * wsize) : 0);
+  std::vector<T> partial(gw != nullptr ? static_cast<std::size_t>(chunks * wsize) : 0, T(0));
   kernels::parallel_for(chunks, 1, [&](std::int64_t c0, std::int64_t c1) {
     std::vector<T> cols(static_cast<std::size_t>(K * P));
     for (std::int64_t ch = c0; ch < c1; ++ch) {

@@ -76,6 +76,7 @@ Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim) {
 }
 
 std::vector<Tensor> split(const Tensor& t, std::int64_t split_size, std::int64_t dim) {
+  TG_CHECK(t.dim() > 0, "split: expected a tensor of at least 1 dim, got a 0-d tensor");
   const std::int64_t d = normalize_dim(dim, t.dim(), "split");
   TG_CHECK(split_size > 0 || (split_size == 0 && t.shape()[d] == 0),
            "split: split_size must be positive, got {} (dim {} has size {})", split_size, d, t.shape()[d]);
@@ -87,6 +88,7 @@ std::vector<Tensor> split(const Tensor& t, std::int64_t split_size, std::int64_t
 }
 
 std::vector<Tensor> split(const Tensor& t, IntArrayRef sizes, std::int64_t dim) {
+  TG_CHECK(t.dim() > 0, "split: expected a tensor of at least 1 dim, got a 0-d tensor");
   const std::int64_t d = normalize_dim(dim, t.dim(), "split");
   std::int64_t total = 0;
   for (auto s : sizes) {
@@ -105,12 +107,14 @@ std::vector<Tensor> split(const Tensor& t, IntArrayRef sizes, std::int64_t dim) 
 
 std::vector<Tensor> chunk(const Tensor& t, std::int64_t chunks, std::int64_t dim) {
   TG_CHECK(chunks > 0, "chunk: the number of chunks must be positive, got {}", chunks);
+  TG_CHECK(t.dim() > 0, "chunk: expected a tensor of at least 1 dim, got a 0-d tensor");
   const std::int64_t d = normalize_dim(dim, t.dim(), "chunk");
   const std::int64_t n = t.shape()[d];
   return split(t, std::max<std::int64_t>((n + chunks - 1) / chunks, n == 0 ? 0 : 1), d);
 }
 
 Tensor narrow(const Tensor& t, std::int64_t dim, std::int64_t start, std::int64_t length) {
+  TG_CHECK(t.dim() > 0, "narrow: cannot be applied to a 0-d tensor");
   const std::int64_t d = normalize_dim(dim, t.dim(), "narrow");
   const std::int64_t n = t.shape()[d];
   if (start < 0) start += n;
@@ -120,6 +124,10 @@ Tensor narrow(const Tensor& t, std::int64_t dim, std::int64_t start, std::int64_
 }
 
 Tensor flip(const Tensor& t, IntArrayRef dims) {
+  if (t.dim() == 0) {  // nothing to reverse
+    for (auto dim : dims) normalize_dim(dim, 0, "flip");
+    return t.clone();
+  }
   DimVec strides = t.strides();
   std::int64_t offset = t.offset();
   bool seen[kMaxDims] = {};
@@ -174,6 +182,7 @@ Tensor flatten(const Tensor& t, std::int64_t start_dim, std::int64_t end_dim) {
 }
 
 Tensor unflatten(const Tensor& t, std::int64_t dim, IntArrayRef sizes) {
+  TG_CHECK(t.dim() > 0, "unflatten: expected a tensor of at least 1 dim, got a 0-d tensor");
   const std::int64_t d = normalize_dim(dim, t.dim(), "unflatten");
   TG_CHECK(!sizes.empty(), "unflatten: sizes must not be empty");
   DimVec shape;
