@@ -15,6 +15,12 @@ constexpr std::int64_t kChunk = 1 << 16;
 
 double nan_max(double a, double b) { return (a < b || b != b) ? b : a; }
 
+/// x = clamp(x, lo, hi) over n elements (NaN stays NaN, as torch.clamp).
+template <typename T>
+void clamp_kernel(std::int64_t n, T* __restrict x, const T lo, const T hi) {
+  for (std::int64_t i = 0; i < n; ++i) x[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
+}
+
 /// sum |x|^p over a tensor (or max |x| when p is infinite), accumulated in float64.
 double power_sum(const Tensor& t, double p) {
   const Tensor c = t.contiguous();
@@ -77,7 +83,8 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
   if (!std::isfinite(total)) {
     TG_CHECK(on_nonfinite != NonFinite::kError,
              "clip_grad_norm_: the total norm of order {} of the gradients of {} parameters is non-finite ({}), so "
-             "it cannot be clipped", norm_type, grads.size(), total);
+             "it cannot be clipped",
+             norm_type, grads.size(), total);
     if (on_nonfinite == NonFinite::kSkip) return total;
   }
   const double coef = max_norm / (total + 1e-6);
@@ -100,9 +107,8 @@ void clip_grad_value_(const std::vector<Tensor>& params, double clip_value) {
       using T = typename decltype(tag)::type;
       T* x = c.data<T>();
       const T hi = static_cast<T>(clip_value), lo = -hi;
-      detail::fused_loop(c.numel(), [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t i = begin; i < end; ++i) x[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
-      });
+      detail::fused_loop(c.numel(),
+                         [&](std::int64_t begin, std::int64_t end) { clamp_kernel(end - begin, x + begin, lo, hi); });
     });
     if (c.shares_storage_with(g)) {
       detail::bump_version(g, "clip_grad_value_");

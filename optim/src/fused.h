@@ -7,8 +7,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "tapegrad/core/parallel.h"
 #include "tapegrad/core/factory.h"
+#include "tapegrad/core/parallel.h"
 #include "tapegrad/core/tensor.h"
 #include "tapegrad/optim/optimizer.h"
 

@@ -93,7 +93,8 @@ LambdaLR::LambdaLR(Optimizer& optimizer, std::vector<Lambda> lr_lambdas)
     : LRScheduler(optimizer, "LambdaLR"), lambdas_(std::move(lr_lambdas)) {
   TG_CHECK(lambdas_.size() == base_lrs_.size(), "LambdaLR: expected {} lr_lambdas (one per param group), got {}",
            base_lrs_.size(), lambdas_.size());
-  for (std::size_t i = 0; i < lambdas_.size(); ++i) TG_CHECK(lambdas_[i] != nullptr, "LambdaLR: lr_lambda {} is empty", i);
+  for (std::size_t i = 0; i < lambdas_.size(); ++i)
+    TG_CHECK(lambdas_[i] != nullptr, "LambdaLR: lr_lambda {} is empty", i);
   initial_step();
 }
 
@@ -149,7 +150,8 @@ std::vector<double> MultiStepLR::closed_form_lr() {
   return lrs;
 }
 
-ExponentialLR::ExponentialLR(Optimizer& optimizer, double gamma) : LRScheduler(optimizer, "ExponentialLR"), gamma_(gamma) {
+ExponentialLR::ExponentialLR(Optimizer& optimizer, double gamma)
+    : LRScheduler(optimizer, "ExponentialLR"), gamma_(gamma) {
   detail::check_nonnegative("ExponentialLR", "gamma", gamma);
   initial_step();
 }
@@ -187,7 +189,8 @@ std::vector<double> CosineAnnealingLR::get_lr() {
       lrs[i] = lrs[i] + (base_lrs_[i] - eta_min_) * (1 - std::cos(pi / T)) / 2;
     return lrs;
   }
-  for (double& lr : lrs) lr = (1 + std::cos(pi * e / T)) / (1 + std::cos(pi * (e - 1) / T)) * (lr - eta_min_) + eta_min_;
+  for (double& lr : lrs)
+    lr = (1 + std::cos(pi * e / T)) / (1 + std::cos(pi * (e - 1) / T)) * (lr - eta_min_) + eta_min_;
   return lrs;
 }
 
@@ -202,7 +205,10 @@ std::vector<double> CosineAnnealingLR::closed_form_lr() {
 // ---- LinearLR ---------------------------------------------------------------------------------
 
 LinearLR::LinearLR(Optimizer& optimizer, double start_factor, double end_factor, std::int64_t total_iters)
-    : LRScheduler(optimizer, "LinearLR"), start_factor_(start_factor), end_factor_(end_factor), total_iters_(total_iters) {
+    : LRScheduler(optimizer, "LinearLR"),
+      start_factor_(start_factor),
+      end_factor_(end_factor),
+      total_iters_(total_iters) {
   TG_CHECK(start_factor > 0 && start_factor <= 1, "LinearLR: invalid start_factor {} (expected a value in (0, 1])",
            start_factor);
   detail::check_unit_closed("LinearLR", "end_factor", end_factor);
@@ -426,8 +432,10 @@ void ReduceLROnPlateau::step(double metric) {
     num_bad_epochs_ = 0;  // bad epochs during cooldown do not count
   }
   auto& groups = optimizer_->param_groups();
-  TG_CHECK(groups.size() == min_lrs_.size(), "ReduceLROnPlateau: the optimizer has {} param groups, the scheduler "
-           "was made for {}", groups.size(), min_lrs_.size());
+  TG_CHECK(groups.size() == min_lrs_.size(),
+           "ReduceLROnPlateau: the optimizer has {} param groups, the scheduler "
+           "was made for {}",
+           groups.size(), min_lrs_.size());
   if (num_bad_epochs_ > options_.patience()) {
     for (std::size_t i = 0; i < groups.size(); ++i) {
       const double old_lr = groups[i].lr();

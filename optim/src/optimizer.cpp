@@ -85,8 +85,10 @@ void Optimizer::adopt(ParamGroup& group) const {
   for (std::size_t i = 0; i < group.params.size(); ++i) {
     const Tensor& p = group.params[i];
     TG_CHECK(p.defined(), "{}: parameter {} of the new group is an undefined tensor", name_, i);
-    TG_CHECK(p.is_leaf(), "{}: parameter {} of the new group is not a leaf (cannot optimize a tensor computed "
-             "by recorded ops; detach it first)", name_, i);
+    TG_CHECK(p.is_leaf(),
+             "{}: parameter {} of the new group is not a leaf (cannot optimize a tensor computed "
+             "by recorded ops; detach it first)",
+             name_, i);
     TG_CHECK(is_floating(p.dtype()), "{}: parameter {} of the new group has dtype {} (expected float32 or float64)",
              name_, i, dtype_name(p.dtype()));
     TG_CHECK(held.insert(p.impl()).second,
@@ -122,8 +124,8 @@ void Optimizer::step() {
       ParamState& state = state_[index++];
       const Tensor grad = p.grad();
       if (!grad.defined()) continue;
-      TG_CHECK(grad.shape() == p.shape(), "{}.step: the gradient of parameter {} has shape {}, the parameter {}",
-               name_, index - 1, grad.shape(), p.shape());
+      TG_CHECK(grad.shape() == p.shape(), "{}.step: the gradient of parameter {} has shape {}, the parameter {}", name_,
+               index - 1, grad.shape(), p.shape());
       // The update wants both contiguous and of one dtype; copies only for unusual tensors.
       const Tensor g_use = (grad.dtype() == p.dtype() ? grad : grad.to(p.dtype())).contiguous();
       if (p.is_contiguous()) {
@@ -211,8 +213,9 @@ void Optimizer::load_state_dict(const OptimizerState& saved) {
                  e.param, t.numel());
         ps.set(name, t.to(kFloat64).reshape({}).clone());
       } else {
-        TG_CHECK(t.shape() == p.shape(), "{}.load_state_dict: state '{}' of parameter {} has shape {}, the parameter {}",
-                 name_, name, e.param, t.shape(), p.shape());
+        TG_CHECK(t.shape() == p.shape(),
+                 "{}.load_state_dict: state '{}' of parameter {} has shape {}, the parameter {}", name_, name, e.param,
+                 t.shape(), p.shape());
         ps.set(name, t.detach().to(p.dtype()).clone());
       }
     }

@@ -42,6 +42,32 @@ SGD::SGD(std::vector<Tensor> params, const SGDOptions& options)
 
 SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults) : Optimizer("SGD", std::move(groups), defaults) {}
 
+namespace {
+
+template <typename T>
+struct SGDScalars {
+  T weight_decay, momentum, keep, neg_lr;  // keep = 1 - dampening
+};
+
+// SGD over n elements, as PyTorch's op sequence: d = ±g (+ wd * p); buf = d on the first step,
+// else buf * momentum + (1 - dampening) * d; d = d + momentum * buf (nesterov) or buf;
+// p = p + (-lr) * d. A plain function with restrict pointers, so that it vectorises.
+template <typename T, bool kMaximize, bool kDecay, bool kMomentum, bool kFirst, bool kNesterov>
+void sgd_kernel(std::int64_t n, T* __restrict p, const T* __restrict g, T* __restrict buf, const SGDScalars<T> s) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    T d = kMaximize ? -g[i] : g[i];
+    if constexpr (kDecay) d = d + s.weight_decay * p[i];
+    if constexpr (kMomentum) {
+      const T b = kFirst ? d : buf[i] * s.momentum + s.keep * d;
+      buf[i] = b;
+      d = kNesterov ? d + s.momentum * b : b;
+    }
+    p[i] = p[i] + s.neg_lr * d;
+  }
+}
+
+}  // namespace
+
 void SGD::update(const Tensor& param, const Tensor& grad, ParamState& state, const OptimizerOptions& options) {
   const auto& o = static_cast<const SGDOptions&>(options);
   Tensor buf;
@@ -49,36 +75,26 @@ void SGD::update(const Tensor& param, const Tensor& grad, ParamState& state, con
   if (o.momentum() != 0) {
     buf = state.find("momentum_buffer");
     if (!buf.defined()) {
-      buf = tg::empty_like(param);  // written with the first d below (PyTorch: a clone of d)
+      buf = tg::empty_like(param);  // written with the first d (PyTorch: a clone of d)
       state.set("momentum_buffer", buf);
       first = true;
     }
   }
   dispatch_floating(param.dtype(), "SGD.step", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    T* __restrict p = param.data<T>();
-    const T* __restrict g = grad.data<T>();
-    T* __restrict b = buf.defined() ? buf.data<T>() : nullptr;
-    const T wd = static_cast<T>(o.weight_decay()), mom = static_cast<T>(o.momentum());
-    const T keep = static_cast<T>(1 - o.dampening()), neg_lr = static_cast<T>(-o.lr());
+    T* p = param.data<T>();
+    const T* g = grad.data<T>();
+    T* b = buf.defined() ? buf.data<T>() : nullptr;
+    const SGDScalars<T> s{static_cast<T>(o.weight_decay()), static_cast<T>(o.momentum()),
+                          static_cast<T>(1 - o.dampening()), static_cast<T>(-o.lr())};
     detail::with_flags(
         [&](auto maximize, auto decay, auto momentum, auto first_step, auto nesterov) {
-          constexpr bool kMaximize = decltype(maximize)::value, kDecay = decltype(decay)::value;
-          constexpr bool kMomentum = decltype(momentum)::value;
-          [[maybe_unused]] constexpr bool kFirst = decltype(first_step)::value;
-          [[maybe_unused]] constexpr bool kNesterov = decltype(nesterov)::value;
-          detail::fused_loop(param.numel(), [&](std::int64_t begin, std::int64_t end) {
-            for (std::int64_t i = begin; i < end; ++i) {
-              T d = kMaximize ? -g[i] : g[i];
-              if constexpr (kDecay) d = d + wd * p[i];
-              if constexpr (kMomentum) {
-                const T bi = kFirst ? d : b[i] * mom + keep * d;
-                b[i] = bi;
-                d = kNesterov ? d + mom * bi : bi;
-              }
-              p[i] = p[i] + neg_lr * d;
-            }
-          });
+      constexpr auto kernel =
+          sgd_kernel<T, decltype(maximize)::value, decltype(decay)::value, decltype(momentum)::value,
+                     decltype(first_step)::value, decltype(nesterov)::value>;
+      detail::fused_loop(param.numel(), [&](std::int64_t begin, std::int64_t end) {
+        kernel(end - begin, p + begin, g + begin, b ? b + begin : nullptr, s);
+      });
         },
         o.maximize(), o.weight_decay() != 0, o.momentum() != 0, first, o.nesterov() && o.momentum() != 0);
   });

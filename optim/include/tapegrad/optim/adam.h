@@ -18,12 +18,31 @@ namespace tg::optim {
 class AdamOptions : public OptimizerOptions {
  public:
   explicit AdamOptions(double lr = 1e-3) : lr_(lr) {}
-  AdamOptions& lr(double v) { lr_ = v; return *this; }
-  AdamOptions& betas(double beta1, double beta2) { beta1_ = beta1; beta2_ = beta2; return *this; }
-  AdamOptions& eps(double v) { eps_ = v; return *this; }
-  AdamOptions& weight_decay(double v) { weight_decay_ = v; return *this; }
-  AdamOptions& amsgrad(bool v) { amsgrad_ = v; return *this; }
-  AdamOptions& maximize(bool v) { maximize_ = v; return *this; }
+  AdamOptions& lr(double v) {
+    lr_ = v;
+    return *this;
+  }
+  AdamOptions& betas(double beta1, double beta2) {
+    beta1_ = beta1;
+    beta2_ = beta2;
+    return *this;
+  }
+  AdamOptions& eps(double v) {
+    eps_ = v;
+    return *this;
+  }
+  AdamOptions& weight_decay(double v) {
+    weight_decay_ = v;
+    return *this;
+  }
+  AdamOptions& amsgrad(bool v) {
+    amsgrad_ = v;
+    return *this;
+  }
+  AdamOptions& maximize(bool v) {
+    maximize_ = v;
+    return *this;
+  }
   double lr() const { return lr_; }
   double beta1() const { return beta1_; }
   double beta2() const { return beta2_; }
@@ -55,12 +74,31 @@ class AdamOptions : public OptimizerOptions {
 class AdamWOptions : public OptimizerOptions {
  public:
   explicit AdamWOptions(double lr = 1e-3) : lr_(lr) {}
-  AdamWOptions& lr(double v) { lr_ = v; return *this; }
-  AdamWOptions& betas(double beta1, double beta2) { beta1_ = beta1; beta2_ = beta2; return *this; }
-  AdamWOptions& eps(double v) { eps_ = v; return *this; }
-  AdamWOptions& weight_decay(double v) { weight_decay_ = v; return *this; }
-  AdamWOptions& amsgrad(bool v) { amsgrad_ = v; return *this; }
-  AdamWOptions& maximize(bool v) { maximize_ = v; return *this; }
+  AdamWOptions& lr(double v) {
+    lr_ = v;
+    return *this;
+  }
+  AdamWOptions& betas(double beta1, double beta2) {
+    beta1_ = beta1;
+    beta2_ = beta2;
+    return *this;
+  }
+  AdamWOptions& eps(double v) {
+    eps_ = v;
+    return *this;
+  }
+  AdamWOptions& weight_decay(double v) {
+    weight_decay_ = v;
+    return *this;
+  }
+  AdamWOptions& amsgrad(bool v) {
+    amsgrad_ = v;
+    return *this;
+  }
+  AdamWOptions& maximize(bool v) {
+    maximize_ = v;
+    return *this;
+  }
   double lr() const { return lr_; }
   double beta1() const { return beta1_; }
   double beta2() const { return beta2_; }

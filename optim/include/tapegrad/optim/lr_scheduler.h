@@ -68,9 +68,9 @@ class LRScheduler {
   friend class SequentialLR;
 };
 
-/// lr = base_lr * lr_lambda(epoch). The Transformer's warm-up (Vaswani et al.) is one line:
-///   LambdaLR(opt, [](std::int64_t e) { double s = e + 1; return std::min(1 / std::sqrt(s), s * std::pow(4000, -1.5)); })
-/// with the optimizer's lr set to d_model^-0.5.
+/// lr = base_lr * lr_lambda(epoch). The Transformer's warm-up (Vaswani et al.), with the lr set
+/// to d_model^-0.5 and s = e + 1, is one line (see docs/optim.md):
+///   LambdaLR(opt, [](std::int64_t e) { double s = e + 1; return std::min(1 / sqrt(s), s * pow(4000, -1.5)); })
 class LambdaLR : public LRScheduler {
  public:
   using Lambda = std::function<double(std::int64_t epoch)>;
@@ -165,16 +165,46 @@ class OneCycleLROptions {
  public:
   OneCycleLROptions(double max_lr, std::int64_t total_steps) : max_lrs_{max_lr}, total_steps_(total_steps) {}
   /// One max_lr per param group.
-  OneCycleLROptions& max_lrs(std::vector<double> v) { max_lrs_ = std::move(v); return *this; }
-  OneCycleLROptions& total_steps(std::int64_t v) { total_steps_ = v; return *this; }
-  OneCycleLROptions& pct_start(double v) { pct_start_ = v; return *this; }
-  OneCycleLROptions& anneal_strategy(AnnealStrategy v) { anneal_strategy_ = v; return *this; }
-  OneCycleLROptions& cycle_momentum(bool v) { cycle_momentum_ = v; return *this; }
-  OneCycleLROptions& base_momentum(double v) { base_momentum_ = v; return *this; }
-  OneCycleLROptions& max_momentum(double v) { max_momentum_ = v; return *this; }
-  OneCycleLROptions& div_factor(double v) { div_factor_ = v; return *this; }
-  OneCycleLROptions& final_div_factor(double v) { final_div_factor_ = v; return *this; }
-  OneCycleLROptions& three_phase(bool v) { three_phase_ = v; return *this; }
+  OneCycleLROptions& max_lrs(std::vector<double> v) {
+    max_lrs_ = std::move(v);
+    return *this;
+  }
+  OneCycleLROptions& total_steps(std::int64_t v) {
+    total_steps_ = v;
+    return *this;
+  }
+  OneCycleLROptions& pct_start(double v) {
+    pct_start_ = v;
+    return *this;
+  }
+  OneCycleLROptions& anneal_strategy(AnnealStrategy v) {
+    anneal_strategy_ = v;
+    return *this;
+  }
+  OneCycleLROptions& cycle_momentum(bool v) {
+    cycle_momentum_ = v;
+    return *this;
+  }
+  OneCycleLROptions& base_momentum(double v) {
+    base_momentum_ = v;
+    return *this;
+  }
+  OneCycleLROptions& max_momentum(double v) {
+    max_momentum_ = v;
+    return *this;
+  }
+  OneCycleLROptions& div_factor(double v) {
+    div_factor_ = v;
+    return *this;
+  }
+  OneCycleLROptions& final_div_factor(double v) {
+    final_div_factor_ = v;
+    return *this;
+  }
+  OneCycleLROptions& three_phase(bool v) {
+    three_phase_ = v;
+    return *this;
+  }
   const std::vector<double>& max_lrs() const { return max_lrs_; }
   std::int64_t total_steps() const { return total_steps_; }
   double pct_start() const { return pct_start_; }
@@ -254,17 +284,44 @@ enum class ThresholdMode { kRel, kAbs };
 class ReduceLROnPlateauOptions {
  public:
   ReduceLROnPlateauOptions() = default;
-  ReduceLROnPlateauOptions& mode(PlateauMode v) { mode_ = v; return *this; }
-  ReduceLROnPlateauOptions& factor(double v) { factor_ = v; return *this; }
-  ReduceLROnPlateauOptions& patience(std::int64_t v) { patience_ = v; return *this; }
-  ReduceLROnPlateauOptions& threshold(double v) { threshold_ = v; return *this; }
-  ReduceLROnPlateauOptions& threshold_mode(ThresholdMode v) { threshold_mode_ = v; return *this; }
-  ReduceLROnPlateauOptions& cooldown(std::int64_t v) { cooldown_ = v; return *this; }
+  ReduceLROnPlateauOptions& mode(PlateauMode v) {
+    mode_ = v;
+    return *this;
+  }
+  ReduceLROnPlateauOptions& factor(double v) {
+    factor_ = v;
+    return *this;
+  }
+  ReduceLROnPlateauOptions& patience(std::int64_t v) {
+    patience_ = v;
+    return *this;
+  }
+  ReduceLROnPlateauOptions& threshold(double v) {
+    threshold_ = v;
+    return *this;
+  }
+  ReduceLROnPlateauOptions& threshold_mode(ThresholdMode v) {
+    threshold_mode_ = v;
+    return *this;
+  }
+  ReduceLROnPlateauOptions& cooldown(std::int64_t v) {
+    cooldown_ = v;
+    return *this;
+  }
   /// The same floor for every group.
-  ReduceLROnPlateauOptions& min_lr(double v) { min_lrs_ = {v}; return *this; }
+  ReduceLROnPlateauOptions& min_lr(double v) {
+    min_lrs_ = {v};
+    return *this;
+  }
   /// One floor per group.
-  ReduceLROnPlateauOptions& min_lrs(std::vector<double> v) { min_lrs_ = std::move(v); return *this; }
-  ReduceLROnPlateauOptions& eps(double v) { eps_ = v; return *this; }
+  ReduceLROnPlateauOptions& min_lrs(std::vector<double> v) {
+    min_lrs_ = std::move(v);
+    return *this;
+  }
+  ReduceLROnPlateauOptions& eps(double v) {
+    eps_ = v;
+    return *this;
+  }
   PlateauMode mode() const { return mode_; }
   double factor() const { return factor_; }
   std::int64_t patience() const { return patience_; }

@@ -18,13 +18,34 @@ namespace tg::optim {
 class RMSpropOptions : public OptimizerOptions {
  public:
   explicit RMSpropOptions(double lr = 1e-2) : lr_(lr) {}
-  RMSpropOptions& lr(double v) { lr_ = v; return *this; }
-  RMSpropOptions& alpha(double v) { alpha_ = v; return *this; }
-  RMSpropOptions& eps(double v) { eps_ = v; return *this; }
-  RMSpropOptions& weight_decay(double v) { weight_decay_ = v; return *this; }
-  RMSpropOptions& momentum(double v) { momentum_ = v; return *this; }
-  RMSpropOptions& centered(bool v) { centered_ = v; return *this; }
-  RMSpropOptions& maximize(bool v) { maximize_ = v; return *this; }
+  RMSpropOptions& lr(double v) {
+    lr_ = v;
+    return *this;
+  }
+  RMSpropOptions& alpha(double v) {
+    alpha_ = v;
+    return *this;
+  }
+  RMSpropOptions& eps(double v) {
+    eps_ = v;
+    return *this;
+  }
+  RMSpropOptions& weight_decay(double v) {
+    weight_decay_ = v;
+    return *this;
+  }
+  RMSpropOptions& momentum(double v) {
+    momentum_ = v;
+    return *this;
+  }
+  RMSpropOptions& centered(bool v) {
+    centered_ = v;
+    return *this;
+  }
+  RMSpropOptions& maximize(bool v) {
+    maximize_ = v;
+    return *this;
+  }
   double lr() const { return lr_; }
   double alpha() const { return alpha_; }
   double eps() const { return eps_; }
