@@ -1,6 +1,7 @@
 #pragma once
-/// Everything in tapegrad's core: tensors, ops, autograd, random numbers, threads.
+/// Everything in tapegrad's core: tensors, ops, autograd, random numbers, threads, file formats.
 #include "tapegrad/core/activation.h"
+#include "tapegrad/core/atomic_file.h"
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/conv.h"
 #include "tapegrad/core/dtype.h"
@@ -10,10 +11,12 @@
 #include "tapegrad/core/gradcheck.h"
 #include "tapegrad/core/index_ops.h"
 #include "tapegrad/core/norm.h"
+#include "tapegrad/core/npy.h"
 #include "tapegrad/core/ops.h"
 #include "tapegrad/core/parallel.h"
 #include "tapegrad/core/random.h"
 #include "tapegrad/core/rnn.h"
+#include "tapegrad/core/safetensors.h"
 #include "tapegrad/core/shape.h"
 #include "tapegrad/core/shape_ops.h"
 #include "tapegrad/core/tensor.h"
