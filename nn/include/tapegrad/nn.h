@@ -1,6 +1,8 @@
 #pragma once
 /// Everything in tapegrad's nn: modules, containers, layers, losses, initialisers.
 #include "tapegrad/nn/activation.h"
+#include "tapegrad/nn/attention/multihead.h"
+#include "tapegrad/nn/attention/scaled_dot_product.h"
 #include "tapegrad/nn/container.h"
 #include "tapegrad/nn/conv.h"
 #include "tapegrad/nn/embedding.h"
@@ -11,3 +13,4 @@
 #include "tapegrad/nn/module.h"
 #include "tapegrad/nn/normalization.h"
 #include "tapegrad/nn/rnn.h"
+#include "tapegrad/nn/transformer.h"

@@ -1,0 +1,136 @@
+#pragma once
+/// TransformerEncoderLayer and TransformerEncoder with PyTorch 1.13's submodule names, so their
+/// state_dict keys are PyTorch's (self_attn.in_proj_weight, linear1.weight, norm1.weight, ...,
+/// layers.0.self_attn.in_proj_weight, norm.weight), and PyTorch's defaults and numerics.
+#include <memory>
+#include <string>
+
+#include "tapegrad/nn/attention/multihead.h"
+#include "tapegrad/nn/container.h"
+#include "tapegrad/nn/embedding.h"
+#include "tapegrad/nn/linear.h"
+#include "tapegrad/nn/module.h"
+#include "tapegrad/nn/normalization.h"
+
+namespace tg::nn {
+
+struct TransformerEncoderLayerOptions {
+  TransformerEncoderLayerOptions(std::int64_t d_model, std::int64_t nhead) : d_model_(d_model), nhead_(nhead) {}
+  TransformerEncoderLayerOptions& dim_feedforward(std::int64_t n) {
+    dim_feedforward_ = n;
+    return *this;
+  }
+  /// Dropout after attention, inside and after the feed-forward block, and on the attention weights.
+  TransformerEncoderLayerOptions& dropout(double p) {
+    dropout_ = p;
+    return *this;
+  }
+  /// "relu" or "gelu" (erf form).
+  TransformerEncoderLayerOptions& activation(std::string name) {
+    activation_ = std::move(name);
+    return *this;
+  }
+  TransformerEncoderLayerOptions& layer_norm_eps(double eps) {
+    layer_norm_eps_ = eps;
+    return *this;
+  }
+  /// Inputs and outputs are [B, L, E] rather than [L, B, E].
+  TransformerEncoderLayerOptions& batch_first(bool on) {
+    batch_first_ = on;
+    return *this;
+  }
+  /// Pre-norm (x + sa(norm1(x)), then x + ff(norm2(x))) instead of post-norm.
+  TransformerEncoderLayerOptions& norm_first(bool on) {
+    norm_first_ = on;
+    return *this;
+  }
+  std::int64_t d_model() const { return d_model_; }
+  std::int64_t nhead() const { return nhead_; }
+  std::int64_t dim_feedforward() const { return dim_feedforward_; }
+  double dropout() const { return dropout_; }
+  const std::string& activation() const { return activation_; }
+  double layer_norm_eps() const { return layer_norm_eps_; }
+  bool batch_first() const { return batch_first_; }
+  bool norm_first() const { return norm_first_; }
+
+ private:
+  std::int64_t d_model_, nhead_, dim_feedforward_ = 2048;
+  double dropout_ = 0.1;
+  std::string activation_ = "relu";
+  double layer_norm_eps_ = 1e-5;
+  bool batch_first_ = false, norm_first_ = false;
+};
+
+/// Self-attention then a feed-forward block, each with a residual connection and a LayerNorm:
+///   post-norm: x = norm1(x + dropout1(self_attn(x))); x = norm2(x + dropout2(ff(x)))
+///   pre-norm:  x = x + dropout1(self_attn(norm1(x))); x = x + dropout2(ff(norm2(x)))
+///   ff(x) = linear2(dropout(activation(linear1(x))))
+/// src [L, B, E] ([B, L, E] when batch_first, [L, E] unbatched) -> the same shape.
+class TransformerEncoderLayer : public Cloneable<TransformerEncoderLayer> {
+ public:
+  explicit TransformerEncoderLayer(TransformerEncoderLayerOptions options);
+  TransformerEncoderLayer(std::int64_t d_model, std::int64_t nhead)
+      : TransformerEncoderLayer(TransformerEncoderLayerOptions(d_model, nhead)) {}
+  void reset() override;
+  /// src_mask: MultiheadAttention's attn_mask ([L, S] or [B * nhead, L, S]); src_key_padding_mask:
+  /// its key_padding_mask ([B, S], true = padding). Either may be undefined.
+  Tensor forward(const Tensor& src, const Tensor& src_mask, const Tensor& src_key_padding_mask = {});
+  Tensor forward(const Tensor& src) override { return forward(src, Tensor(), Tensor()); }
+  const TransformerEncoderLayerOptions& options() const { return options_; }
+
+  // Registered in this order, as in PyTorch (activation is a function there, not a child).
+  std::shared_ptr<MultiheadAttention> self_attn;
+  std::shared_ptr<Linear> linear1;
+  std::shared_ptr<Dropout> dropout;
+  std::shared_ptr<Linear> linear2;
+  std::shared_ptr<LayerNorm> norm1, norm2;
+  std::shared_ptr<Dropout> dropout1, dropout2;
+
+ private:
+  TransformerEncoderLayerOptions options_;
+};
+
+struct TransformerEncoderOptions {
+  /// layer is the prototype: the encoder holds num_layers clones of it (as PyTorch deep-copies it).
+  TransformerEncoderOptions(std::shared_ptr<TransformerEncoderLayer> layer, std::int64_t num_layers)
+      : layer_(std::move(layer)), num_layers_(num_layers) {}
+  /// A final LayerNorm, registered as "norm". The encoder holds a clone of it (PyTorch keeps the
+  /// object passed); reach it through TransformerEncoder::norm.
+  TransformerEncoderOptions& norm(std::shared_ptr<LayerNorm> n) {
+    norm_ = std::move(n);
+    return *this;
+  }
+  const std::shared_ptr<TransformerEncoderLayer>& encoder_layer() const { return layer_; }
+  std::int64_t num_layers() const { return num_layers_; }
+  const std::shared_ptr<LayerNorm>& norm() const { return norm_; }
+
+ private:
+  std::shared_ptr<TransformerEncoderLayer> layer_;
+  std::int64_t num_layers_;
+  std::shared_ptr<LayerNorm> norm_;
+};
+
+/// num_layers encoder layers in turn (children layers.0, layers.1, ...), then the optional norm.
+/// Every layer starts with the prototype's weights, as in PyTorch.
+class TransformerEncoder : public Cloneable<TransformerEncoder> {
+ public:
+  explicit TransformerEncoder(TransformerEncoderOptions options);
+  TransformerEncoder(std::shared_ptr<TransformerEncoderLayer> layer, std::int64_t num_layers,
+                     std::shared_ptr<LayerNorm> norm = nullptr)
+      : TransformerEncoder(TransformerEncoderOptions(std::move(layer), num_layers).norm(std::move(norm))) {}
+  void reset() override;
+  /// src as TransformerEncoderLayer's; mask and src_key_padding_mask go to every layer.
+  Tensor forward(const Tensor& src, const Tensor& mask, const Tensor& src_key_padding_mask = {});
+  Tensor forward(const Tensor& src) override { return forward(src, Tensor(), Tensor()); }
+  const TransformerEncoderOptions& options() const { return options_; }
+  /// The i-th layer.
+  std::shared_ptr<TransformerEncoderLayer> layer(std::size_t i) const;
+
+  std::shared_ptr<ModuleList> layers;
+  std::shared_ptr<LayerNorm> norm;  // null without a final norm
+
+ private:
+  TransformerEncoderOptions options_;
+};
+
+}  // namespace tg::nn

@@ -1,0 +1,160 @@
+// MultiheadAttention, computed in the [B, L, E] layout whatever batch_first says (the [L, B, E]
+// layout is transposed on the way in and out, as views):
+//
+//   q, k, v = in-projections of query, key, value            [B, L, E], [B, S, E], [B, S, E]
+//   split E into heads: [B, L, E] -> [B, L, H, D] -> [B, H, L, D]
+//   masks: attn_mask [L, S] or [B*H, L, S] -> [B, H, L, S]; key_padding_mask [B, S] -> [B, 1, 1, S]
+//   o, w = scaled_dot_product_attention(q, k, v, mask)       [B, H, L, D], [B, H, L, S]
+//   output = out_proj(o -> [B, L, H, D] -> [B, L, E])
+//
+// PyTorch orders the B*H rows of a 3-D attn_mask batch-major (row b*H + h), which is what
+// viewing it as [B, H, L, S] gives.
+#include "tapegrad/nn/attention/multihead.h"
+
+#include <limits>
+
+#include "tapegrad/core/autograd.h"
+#include "tapegrad/core/factory.h"
+#include "tapegrad/core/index_ops.h"
+#include "tapegrad/core/ops.h"
+#include "tapegrad/core/shape_ops.h"
+#include "tapegrad/nn/functional.h"
+#include "tapegrad/nn/init.h"
+
+namespace tg::nn {
+namespace {
+
+constexpr const char* kName = "MultiheadAttention";
+
+/// A bool mask as PyTorch's additive float mask (0 where kept, -inf where masked out).
+Tensor additive(const Tensor& mask, DType dtype) {
+  if (mask.dtype() != kBool) return mask;
+  return masked_fill(zeros(mask.shape(), dtype), mask, -std::numeric_limits<double>::infinity());
+}
+
+void check_mask_dtype(const Tensor& mask, const char* what) {
+  TG_CHECK(mask.dtype() == kBool || is_floating(mask.dtype()),
+           "{}: {} must be bool (true = masked out) or floating (added to the scores), got {}", kName, what,
+           dtype_name(mask.dtype()));
+}
+
+/// [B, L, E] -> [B, H, L, D].
+Tensor split_heads(const Tensor& x, std::int64_t H) {
+  const std::int64_t B = x.size(0), L = x.size(1), E = x.size(2);
+  return x.reshape({B, L, H, E / H}).permute({0, 2, 1, 3});
+}
+
+}  // namespace
+
+MultiheadAttention::MultiheadAttention(MultiheadAttentionOptions options) : Cloneable(kName), options_(options) {
+  const auto& o = options_;
+  TG_CHECK(o.embed_dim() > 0, "{}: embed_dim must be positive, got {}", kName, o.embed_dim());
+  TG_CHECK(o.num_heads() > 0, "{}: num_heads must be positive, got {}", kName, o.num_heads());
+  TG_CHECK(o.embed_dim() % o.num_heads() == 0, "{}: embed_dim {} is not divisible by num_heads {}", kName,
+           o.embed_dim(), o.num_heads());
+  TG_CHECK(o.dropout() >= 0 && o.dropout() < 1, "{}: dropout must be in [0, 1), got {}", kName, o.dropout());
+  TG_CHECK(o.kdim() == o.embed_dim() && o.vdim() == o.embed_dim(),
+           "{}: kdim {} and vdim {} must equal embed_dim {} (separate key/value projections are not supported)", kName,
+           o.kdim(), o.vdim(), o.embed_dim());
+  reset();
+}
+
+void MultiheadAttention::reset() {
+  const std::int64_t E = options_.embed_dim();
+  in_proj_weight = register_parameter("in_proj_weight", empty({3 * E, E}));
+  in_proj_bias = options_.bias() ? register_parameter("in_proj_bias", zeros({3 * E})) : Tensor();
+  // PyTorch builds out_proj (Linear's default init) first, then xavier_uniform_ on
+  // in_proj_weight and zeros for both biases.
+  out_proj = register_module("out_proj", std::make_shared<Linear>(LinearOptions(E, E).bias(options_.bias())));
+  init::xavier_uniform_(in_proj_weight);
+  if (out_proj->bias.defined()) {
+    NoGradGuard guard;
+    out_proj->bias.zero_();
+  }
+}
+
+MultiheadAttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,
+                                                     const Tensor& key_padding_mask, bool need_weights,
+                                                     const Tensor& attn_mask, bool average_attn_weights) {
+  const std::int64_t E = options_.embed_dim(), H = options_.num_heads();
+  TG_CHECK(query.dim() == 3 || query.dim() == 2,
+           "{}: expected a 3-D query ({}) or a 2-D unbatched one [L, E], got shape {}", kName,
+           options_.batch_first() ? "[B, L, E], batch_first" : "[L, B, E]", query.shape());
+  TG_CHECK(key.dim() == query.dim() && value.dim() == query.dim(),
+           "{}: key and value must have as many dims as query ({}), got shapes {} and {}", kName, query.dim(),
+           key.shape(), value.shape());
+  TG_CHECK(query.size(-1) == E, "{}: expected query with embed_dim {} in its last dim, got {} (shape {})", kName, E,
+           query.size(-1), query.shape());
+  TG_CHECK(key.size(-1) == E, "{}: expected key with embed_dim {} in its last dim, got {} (shape {})", kName, E,
+           key.size(-1), key.shape());
+  TG_CHECK(same_values(key.shape(), value.shape()), "{}: key shape {} does not match value shape {}", kName,
+           key.shape(), value.shape());
+
+  // Everything in [B, L, E].
+  const bool batched = query.dim() == 3;
+  auto to_blE = [&](const Tensor& x) {
+    if (!batched) return x.unsqueeze(0);
+    return options_.batch_first() ? x : x.transpose(0, 1);
+  };
+  const Tensor q_in = to_blE(query), k_in = to_blE(key), v_in = to_blE(value);
+  const std::int64_t B = q_in.size(0), L = q_in.size(1), S = k_in.size(1);
+  TG_CHECK(k_in.size(0) == B, "{}: query and key have different batch sizes, {} and {} (shapes {} and {})", kName, B,
+           k_in.size(0), query.shape(), key.shape());
+
+  // In-projection: one GEMM when query, key and value are the same tensor (self-attention).
+  Tensor q, k, v;
+  if (query.impl() == key.impl() && key.impl() == value.impl()) {
+    const auto qkv = chunk(functional::linear(q_in, in_proj_weight, in_proj_bias), 3, -1);
+    q = qkv[0], k = qkv[1], v = qkv[2];
+  } else {
+    const auto w = chunk(in_proj_weight, 3, 0);
+    std::vector<Tensor> b(3);
+    if (in_proj_bias.defined()) b = chunk(in_proj_bias, 3, 0);
+    q = functional::linear(q_in, w[0], b[0]);
+    k = functional::linear(k_in, w[1], b[1]);
+    v = functional::linear(v_in, w[2], b[2]);
+  }
+
+  // Masks, as [B, H, L, S] or shapes that broadcast to it.
+  Tensor mask;
+  if (attn_mask.defined()) {
+    check_mask_dtype(attn_mask, "attn_mask");
+    if (attn_mask.dim() == 2) {
+      TG_CHECK(same_values(attn_mask.shape(), {L, S}), "{}: the 2-D attn_mask has shape {}, expected [L, S] = [{}, {}]",
+               kName, attn_mask.shape(), L, S);
+      mask = attn_mask;
+    } else if (attn_mask.dim() == 3) {
+      TG_CHECK(same_values(attn_mask.shape(), {B * H, L, S}),
+               "{}: the 3-D attn_mask has shape {}, expected [B * num_heads, L, S] = [{}, {}, {}]", kName,
+               attn_mask.shape(), B * H, L, S);
+      mask = attn_mask.reshape({B, H, L, S});
+    } else {
+      fail("{}: attn_mask must be 2-D [L, S] or 3-D [B * num_heads, L, S], got {}-D (shape {})", kName, attn_mask.dim(),
+           attn_mask.shape());
+    }
+  }
+  if (key_padding_mask.defined()) {
+    check_mask_dtype(key_padding_mask, "key_padding_mask");
+    const Tensor kpm = batched ? key_padding_mask : key_padding_mask.unsqueeze(0);
+    TG_CHECK(kpm.dim() == 2 && same_values(kpm.shape(), {B, S}), "{}: key_padding_mask has shape {}, expected {} = {}",
+             kName, key_padding_mask.shape(), batched ? "[B, S]" : "[S]",
+             batched ? shape_str(DimVec{B, S}) : shape_str(DimVec{S}));
+    const Tensor kpm4 = kpm.reshape({B, 1, 1, S});
+    // Both masks: PyTorch merges them into one additive float mask.
+    mask = mask.defined() ? add(additive(mask, q.dtype()), additive(kpm4, q.dtype())) : kpm4;
+  }
+
+  const double p = is_training() ? options_.dropout() : 0.0;
+  auto [o, w] = functional::scaled_dot_product_attention_with_weights(split_heads(q, H), split_heads(k, H),
+                                                                      split_heads(v, H), mask, p);
+  Tensor out = out_proj->forward(o.permute({0, 2, 1, 3}).reshape({B, L, E}));
+  if (!batched) out = out.squeeze(0);
+  else if (!options_.batch_first()) out = out.transpose(0, 1);
+
+  if (!need_weights) return {out, Tensor()};
+  if (average_attn_weights) w = div(sum(w, {1}), static_cast<double>(H));  // PyTorch: sum over heads / num_heads
+  if (!batched) w = w.squeeze(0);
+  return {out, w};
+}
+
+}  // namespace tg::nn
