@@ -1,0 +1,488 @@
+// Attention: scaled_dot_product_attention, MultiheadAttention, TransformerEncoderLayer and
+// TransformerEncoder.
+//
+// Golden tests: for every case that tests/golden_attention/make_attention_fixtures.py computed
+// with PyTorch 1.13 in float64, the module is built from the case's options, given PyTorch's
+// state_dict through a strict load_state_dict (so every key must match), run in eval mode on the
+// same inputs and masks, and compared within 1e-10 (absolute, or relative above 1): outputs,
+// attention weights, the gradients of (output*gout).sum() [+ (weights*gweights).sum()] with
+// respect to every float input and every parameter, and the names and order of
+// named_parameters() and state_dict(). Then gradient checks of the functional form, the module
+// system's contracts (clone, init) and bad inputs.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "golden_modules/module_fixtures.h"
+#include "tapegrad/tapegrad.h"
+
+using Catch::Matchers::Contains;
+using tg::Tensor;
+using tg_golden_modules::Case;
+namespace nn = tg::nn;
+namespace F = tg::nn::functional;
+
+namespace {
+
+constexpr double kTol = 1e-10;
+
+/// All cases of tests/golden_attention/fixtures/<family>.txt (parsed once).
+const std::vector<Case>& load_attention_fixtures(const std::string& family) {
+  static std::map<std::string, std::vector<Case>> cache;
+  auto it = cache.find(family);
+  if (it != cache.end()) return it->second;
+  const auto path = std::filesystem::path(__FILE__).parent_path() / "golden_attention" / "fixtures" / (family + ".txt");
+  std::ifstream in(path);
+  if (!in)
+    throw tg_golden_modules::FixtureError("attention fixtures: cannot open " + path.string() +
+                                          " (run /usr/bin/python3 tests/golden_attention/make_attention_fixtures.py)");
+  auto cases = tg_golden_modules::parse_fixtures(in, family, path.string());
+  REQUIRE(!cases.empty());
+  return cache.emplace(family, std::move(cases)).first->second;
+}
+
+/// A fixture mask: `index` tensors of 0/1 are bool masks, `tensor`s float masks. Undefined if absent.
+Tensor mask_of(const Case& c, const std::string& key) {
+  if (!c.has(key)) return {};
+  const Tensor t = c.tensor(key);
+  return c.stored(key).is_index ? tg::ne(t, 0.0) : t;
+}
+
+/// got against the case's tensor key: same shape, every element within kTol scaled by max(1, |want|);
+/// a NaN expected must be a NaN got (PyTorch's fully masked rows).
+void check_close(const Case& c, const std::string& key, const Tensor& got) {
+  INFO("case '" << c.name << "' (" << c.where << "), tensor '" << key << "'");
+  const auto& want = c.stored(key);
+  REQUIRE(got.defined());
+  REQUIRE(got.shape().vec() == want.shape);
+  const std::vector<double> g = got.to(tg::kFloat64).contiguous().to_vector<double>();
+  double worst = 0;
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    double err;
+    if (std::isnan(want.values[i])) err = std::isnan(g[i]) ? 0.0 : INFINITY;
+    else err = std::abs(g[i] - want.values[i]) / std::max(1.0, std::abs(want.values[i]));
+    if (!(err <= worst)) {
+      worst = std::isnan(err) ? INFINITY : err;
+      at = i;
+    }
+  }
+  INFO("worst element " << at << ": got " << (g.empty() ? 0.0 : g[at]) << ", want "
+                        << (g.empty() ? 0.0 : want.values[at]));
+  CHECK(worst <= kTol);
+}
+
+std::vector<std::string> keys_of(const std::vector<std::pair<std::string, Tensor>>& v) {
+  std::vector<std::string> out;
+  for (const auto& [k, t] : v) out.push_back(k);
+  return out;
+}
+
+using Outputs = std::vector<std::pair<std::string, Tensor>>;  // (key, tensor): output, weights
+using Inputs = std::map<std::string, Tensor>;
+
+/// Loads PyTorch's state (strict), checks the key lists, runs forward in eval mode and compares
+/// outputs and (unless forward_only) the gradients of every float input and every parameter.
+void run_case(const Case& c, nn::Module& m, const std::vector<std::string>& input_keys,
+              const std::function<Outputs(const Inputs&)>& forward) {
+  INFO("case '" << c.name << "' (" << c.where << ")");
+  m.to(tg::kFloat64);
+  m.eval();
+  CHECK(keys_of(m.named_parameters()) == c.name_list("params"));
+  CHECK(m.state_dict().keys() == c.name_list("state"));
+  nn::StateDict state;
+  for (const std::string& k : c.name_list("state")) state.insert(k, c.tensor("state." + k));
+  m.load_state_dict(state);
+
+  Inputs inputs;
+  for (const std::string& k : input_keys)
+    if (c.has(k)) inputs[k] = c.tensor(k).requires_grad_();
+  const Outputs outputs = forward(inputs);
+  const bool forward_only = c.has_param("forward_only") && c.flag("forward_only");
+  const std::map<std::string, std::string> upstream{{"output", "gout"}, {"weights", "gweights"}};
+  Tensor loss;
+  for (const auto& [key, out] : outputs) {
+    check_close(c, key, out);
+    if (forward_only) continue;
+    const Tensor term = (out * c.tensor(upstream.at(key))).sum();
+    loss = loss.defined() ? loss + term : term;
+  }
+  if (forward_only) return;
+  loss.backward();
+  for (const auto& [k, t] : inputs) check_close(c, "grad." + k, t.grad().defined() ? t.grad() : tg::zeros_like(t));
+  for (const auto& [k, p] : m.named_parameters())
+    check_close(c, "grad." + k, p.grad().defined() ? p.grad() : tg::zeros_like(p));
+}
+
+nn::TransformerEncoderLayerOptions layer_options(const Case& c) {
+  return nn::TransformerEncoderLayerOptions(c.integer("d_model"), c.integer("nhead"))
+      .dim_feedforward(c.integer("dim_feedforward"))
+      .activation(c.flag("gelu") ? "gelu" : "relu")
+      .layer_norm_eps(c.num("layer_norm_eps"))
+      .batch_first(c.flag("batch_first"))
+      .norm_first(c.flag("norm_first"));
+}
+
+/// The message of the tg::Error that fn throws ("" and a failed check if it throws none).
+template <typename Fn>
+std::string error_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const tg::Error& e) {
+    return e.what();
+  }
+  FAIL_CHECK("no tg::Error was thrown");
+  return "";
+}
+
+Tensor uniform64(tg::IntArrayRef shape, std::uint64_t seed) {
+  tg::Generator gen(seed);
+  return (tg::rand(shape, tg::kFloat64, &gen) * 2.0 - 1.0).detach().requires_grad_();
+}
+
+bool all_finite(const Tensor& t) {
+  for (double v : t.to(tg::kFloat64).contiguous().to_vector<double>())
+    if (!std::isfinite(v)) return false;
+  return true;
+}
+
+}  // namespace
+
+// ---- golden tests against PyTorch 1.13 -------------------------------------------------------------
+
+TEST_CASE("MultiheadAttention matches PyTorch: outputs, weights and every gradient, with and without masks",
+          "[attention]") {
+  int ran = 0;
+  for (const Case& c : load_attention_fixtures("multihead_attention")) {
+    tg::manual_seed(7);
+    nn::MultiheadAttention m(nn::MultiheadAttentionOptions(c.integer("embed_dim"), c.integer("num_heads"))
+                                 .bias(c.flag("bias"))
+                                 .batch_first(c.flag("batch_first")));
+    const bool self = c.flag("self"), need_weights = c.flag("need_weights");
+    const bool average = c.flag("average_attn_weights");
+    const Tensor kpm = mask_of(c, "key_padding_mask"), mask = mask_of(c, "attn_mask");
+    run_case(c, m, {"query", "key", "value"}, [&](const Inputs& in) {
+      const Tensor& q = in.at("query");
+      const auto r = self ? m.forward(q, q, q, kpm, need_weights, mask, average)
+                          : m.forward(q, in.at("key"), in.at("value"), kpm, need_weights, mask, average);
+      Outputs out{{"output", r.output}};
+      if (need_weights) out.emplace_back("weights", r.weights);
+      else CHECK_FALSE(r.weights.defined());
+      return out;
+    });
+    ++ran;
+  }
+  CHECK(ran == 15);
+}
+
+TEST_CASE("TransformerEncoderLayer matches PyTorch: relu and gelu, post-norm and norm_first, with masks",
+          "[attention]") {
+  int ran = 0;
+  for (const Case& c : load_attention_fixtures("transformer_encoder_layer")) {
+    tg::manual_seed(7);
+    nn::TransformerEncoderLayer m(layer_options(c));
+    const Tensor src_mask = mask_of(c, "src_mask"), kpm = mask_of(c, "src_key_padding_mask");
+    run_case(c, m, {"src"}, [&](const Inputs& in) {
+      return Outputs{{"output", m.forward(in.at("src"), src_mask, kpm)}};
+    });
+    ++ran;
+  }
+  CHECK(ran == 7);
+}
+
+TEST_CASE("TransformerEncoder of 2 layers and a final norm matches PyTorch under the keys layers.0 to norm",
+          "[attention]") {
+  int ran = 0;
+  for (const Case& c : load_attention_fixtures("transformer_encoder")) {
+    tg::manual_seed(7);
+    auto layer = std::make_shared<nn::TransformerEncoderLayer>(layer_options(c));
+    std::shared_ptr<nn::LayerNorm> norm;
+    if (c.flag("final_norm")) norm = std::make_shared<nn::LayerNorm>(nn::LayerNormOptions({c.integer("d_model")}));
+    nn::TransformerEncoder m(layer, c.integer("num_layers"), norm);
+    const Tensor mask = mask_of(c, "mask"), kpm = mask_of(c, "src_key_padding_mask");
+    run_case(c, m, {"src"}, [&](const Inputs& in) { return Outputs{{"output", m.forward(in.at("src"), mask, kpm)}}; });
+    ++ran;
+  }
+  CHECK(ran == 4);
+}
+
+// ---- the functional form ---------------------------------------------------------------------------
+
+TEST_CASE("scaled_dot_product_attention passes the gradient check without a mask and with bool, float and causal masks",
+          "[attention]") {
+  const Tensor q = uniform64({2, 3, 4}, 1), k = uniform64({2, 5, 4}, 2), v = uniform64({2, 5, 3}, 3);
+  auto check = [&](const Tensor& mask, bool causal) {
+    CHECK(tg::gradcheck(
+        [&](const std::vector<Tensor>& x) {
+      return F::scaled_dot_product_attention(x[0], x[1], x[2], mask, 0.0, causal);
+        },
+        {q, k, v}));
+  };
+  SECTION("no mask") { check({}, false); }
+  SECTION("bool mask [L, S] broadcast over the batch") {
+    check(tg::tensor({{0, 1, 0, 0, 1}, {0, 0, 1, 1, 1}, {1, 0, 0, 0, 0}}, tg::kInt64).ne(0.0), false);
+  }
+  SECTION("float mask [2, 1, S]") { check(uniform64({2, 1, 5}, 4).detach(), false); }
+  SECTION("causal") { check({}, true); }
+  SECTION("gradient of the float mask itself") {
+    const Tensor m = uniform64({3, 5}, 5);
+    CHECK(tg::gradcheck([&](const std::vector<Tensor>& x) { return F::scaled_dot_product_attention(q, k, v, x[0]); },
+                        {m}));
+  }
+}
+
+TEST_CASE(
+    "scaled_dot_product_attention: bool masks equal PyTorch's -inf float masks, causal equals triu, weights sum to 1",
+    "[attention]") {
+  const Tensor q = uniform64({2, 4, 3}, 11).detach(), k = uniform64({2, 4, 3}, 12).detach();
+  const Tensor v = uniform64({2, 4, 2}, 13).detach();
+  const Tensor causal = tg::gt(tg::triu(tg::ones({4, 4}), 1), 0.0);
+  const Tensor as_float = tg::masked_fill(tg::zeros({4, 4}, tg::kFloat64), causal, -INFINITY);
+  const auto a = F::scaled_dot_product_attention_with_weights(q, k, v, causal);
+  const auto b = F::scaled_dot_product_attention_with_weights(q, k, v, as_float);
+  const auto c = F::scaled_dot_product_attention_with_weights(q, k, v, {}, 0.0, true);
+  CHECK(a.output.to_vector<double>() == b.output.to_vector<double>());
+  CHECK(a.output.to_vector<double>() == c.output.to_vector<double>());
+  CHECK(a.weights.shape().vec() == std::vector<std::int64_t>{2, 4, 4});
+  CHECK(a.weights.at<double>({0, 0, 1}) == 0.0);  // query 0 sees key 0 only
+  CHECK(a.weights.at<double>({0, 0, 0}) == Approx(1.0));
+  const std::vector<double> rows = tg::sum(a.weights, {-1}).to_vector<double>();
+  for (double r : rows) CHECK(r == Approx(1.0));
+}
+
+TEST_CASE("scaled_dot_product_attention: a fully masked query row is NaN, the other rows are not", "[attention]") {
+  const Tensor q = uniform64({3, 2}, 21).detach(), k = uniform64({3, 2}, 22).detach(),
+               v = uniform64({3, 2}, 23).detach();
+  const Tensor mask = tg::tensor({{0, 0, 1}, {1, 1, 1}, {0, 1, 0}}, tg::kInt64).ne(0.0);
+  const auto r = F::scaled_dot_product_attention_with_weights(q, k, v, mask);
+  CHECK(std::isnan(r.output.at<double>({1, 0})));
+  CHECK(std::isnan(r.weights.at<double>({1, 2})));
+  CHECK(all_finite(r.output.select(0, 0)));
+  CHECK(all_finite(r.output.select(0, 2)));
+}
+
+TEST_CASE("scaled_dot_product_attention: dropout in training keeps the expectation and uses the generator",
+          "[attention]") {
+  const Tensor q = tg::zeros({1, 2, 2}, tg::kFloat64), k = tg::zeros({1, 4, 2}, tg::kFloat64);
+  const Tensor v = tg::ones({1, 4, 1}, tg::kFloat64);
+  tg::Generator g1(5), g2(5);
+  const auto a = F::scaled_dot_product_attention_with_weights(q, k, v, {}, 0.5, false, &g1);
+  const auto b = F::scaled_dot_product_attention_with_weights(q, k, v, {}, 0.5, false, &g2);
+  CHECK(a.weights.to_vector<double>() == b.weights.to_vector<double>());
+  for (double w : a.weights.to_vector<double>()) CHECK((w == 0.0 || w == Approx(0.5)));  // 0.25 scaled by 2
+}
+
+// ---- module system ---------------------------------------------------------------------------------
+
+TEST_CASE("MultiheadAttention has PyTorch's keys, shapes and initialisation", "[attention]") {
+  tg::manual_seed(3);
+  nn::MultiheadAttention m(16, 4);
+  CHECK(m.state_dict().keys() ==
+        std::vector<std::string>{"in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"});
+  CHECK(m.in_proj_weight.shape().vec() == std::vector<std::int64_t>{48, 16});
+  CHECK(m.head_dim() == 4);
+  const double xavier = std::sqrt(6.0 / (16 + 48)), linear = 1.0 / std::sqrt(16.0);
+  CHECK(tg::amax(tg::abs(m.in_proj_weight)).item() <= xavier);
+  CHECK(tg::amax(tg::abs(m.in_proj_weight)).item() > 0.9 * xavier);
+  CHECK(tg::amax(tg::abs(m.out_proj->weight)).item() <= linear);
+  CHECK(tg::amax(tg::abs(m.in_proj_bias)).item() == 0.0);
+  CHECK(tg::amax(tg::abs(m.out_proj->bias)).item() == 0.0);
+  nn::MultiheadAttention nb(nn::MultiheadAttentionOptions(8, 2).bias(false));
+  CHECK(nb.state_dict().keys() == std::vector<std::string>{"in_proj_weight", "out_proj.weight"});
+}
+
+TEST_CASE("MultiheadAttention shapes: sequence first, batch_first, unbatched, weights per head", "[attention]") {
+  nn::MultiheadAttention seq(8, 2);
+  auto r = seq.forward(tg::randn({3, 2, 8}), tg::randn({5, 2, 8}), tg::randn({5, 2, 8}));
+  CHECK(r.output.shape().vec() == std::vector<std::int64_t>{3, 2, 8});
+  CHECK(r.weights.shape().vec() == std::vector<std::int64_t>{2, 3, 5});
+  nn::MultiheadAttention bf(nn::MultiheadAttentionOptions(8, 2).batch_first(true));
+  const Tensor x = tg::randn({2, 3, 8});
+  r = bf.forward(x, x, x, {}, true, {}, false);
+  CHECK(r.output.shape().vec() == std::vector<std::int64_t>{2, 3, 8});
+  CHECK(r.weights.shape().vec() == std::vector<std::int64_t>{2, 2, 3, 3});
+  r = seq.forward(tg::randn({3, 8}), tg::randn({4, 8}), tg::randn({4, 8}));
+  CHECK(r.output.shape().vec() == std::vector<std::int64_t>{3, 8});
+  CHECK(r.weights.shape().vec() == std::vector<std::int64_t>{3, 4});
+  CHECK(bf(x).shape().vec() == std::vector<std::int64_t>{2, 3, 8});
+}
+
+TEST_CASE("TransformerEncoderLayer and TransformerEncoder have PyTorch's keys and clone independently", "[attention]") {
+  auto layer =
+      std::make_shared<nn::TransformerEncoderLayer>(nn::TransformerEncoderLayerOptions(8, 2).dim_feedforward(16));
+  CHECK(layer->state_dict().keys() ==
+        std::vector<std::string>{"self_attn.in_proj_weight", "self_attn.in_proj_bias", "self_attn.out_proj.weight",
+                                 "self_attn.out_proj.bias", "linear1.weight", "linear1.bias", "linear2.weight",
+                                 "linear2.bias", "norm1.weight", "norm1.bias", "norm2.weight", "norm2.bias"});
+  CHECK(layer->options().dropout() == 0.1);
+  CHECK(layer->self_attn->options().dropout() == 0.1);
+
+  nn::TransformerEncoder enc(
+      nn::TransformerEncoderOptions(layer, 3).norm(std::make_shared<nn::LayerNorm>(nn::LayerNormOptions({8}))));
+  const auto keys = enc.state_dict().keys();
+  CHECK(keys.size() == 3 * 12 + 2);
+  CHECK(keys.front() == "layers.0.self_attn.in_proj_weight");
+  CHECK(keys[12] == "layers.1.self_attn.in_proj_weight");
+  CHECK(keys.back() == "norm.bias");
+  // As PyTorch's deepcopy: every layer starts with the prototype's weights, in its own storage.
+  CHECK(enc.layer(2)->linear1->weight.to_vector<float>() == layer->linear1->weight.to_vector<float>());
+  CHECK_FALSE(enc.layer(2)->linear1->weight.shares_storage_with(layer->linear1->weight));
+
+  auto copy = std::dynamic_pointer_cast<nn::TransformerEncoder>(enc.clone());
+  REQUIRE(copy);
+  CHECK(copy->state_dict().keys() == keys);
+  CHECK(copy->layer(1)->self_attn->in_proj_weight.to_vector<float>() ==
+        enc.layer(1)->self_attn->in_proj_weight.to_vector<float>());
+  {
+    tg::NoGradGuard guard;
+    copy->layer(1)->self_attn->in_proj_weight.fill_(0.5);
+    copy->norm->weight.fill_(2.0);
+  }
+  CHECK(enc.layer(1)->self_attn->in_proj_weight.at<float>({0, 0}) != 0.5f);
+  CHECK(enc.norm->weight.at<float>({0}) == 1.0f);
+  CHECK(copy->layer(1)->self_attn.get() != enc.layer(1)->self_attn.get());
+
+  enc.eval();
+  const Tensor out = enc.forward(tg::randn({5, 2, 8}), tg::gt(tg::triu(tg::ones({5, 5}), 1), 0.0));
+  CHECK(out.shape().vec() == std::vector<std::int64_t>{5, 2, 8});
+}
+
+TEST_CASE("TransformerEncoderLayer: dropout acts in training only", "[attention]") {
+  tg::manual_seed(1);
+  nn::TransformerEncoderLayer layer(nn::TransformerEncoderLayerOptions(8, 2).dim_feedforward(16).dropout(0.5));
+  const Tensor x = tg::randn({4, 2, 8});
+  layer.eval();
+  const auto a = layer(x).to_vector<float>(), b = layer(x).to_vector<float>();
+  CHECK(a == b);
+  layer.train();
+  CHECK(layer(x).to_vector<float>() != a);
+}
+
+// ---- bad input -------------------------------------------------------------------------------------
+
+TEST_CASE("attention options are checked in the constructors, naming the module and the bad value", "[attention]") {
+  CHECK_THAT(error_of([] { nn::MultiheadAttention(10, 3); }),
+             Contains("MultiheadAttention") && Contains("embed_dim 10 is not divisible by num_heads 3"));
+  CHECK_THAT(error_of([] { nn::MultiheadAttention(0, 1); }), Contains("embed_dim must be positive, got 0"));
+  CHECK_THAT(error_of([] { nn::MultiheadAttention(8, -2); }), Contains("num_heads must be positive, got -2"));
+  CHECK_THAT(error_of([] { nn::MultiheadAttention(nn::MultiheadAttentionOptions(8, 2).dropout(1.0)); }),
+             Contains("MultiheadAttention") && Contains("dropout must be in [0, 1), got 1"));
+  CHECK_THAT(error_of([] { nn::MultiheadAttention(nn::MultiheadAttentionOptions(8, 2).kdim(6)); }),
+             Contains("MultiheadAttention") && Contains("kdim 6") && Contains("embed_dim 8"));
+  CHECK_THAT(error_of([] { nn::TransformerEncoderLayer(6, 4); }),
+             Contains("TransformerEncoderLayer") && Contains("d_model 6 is not divisible by nhead 4"));
+  CHECK_THAT(error_of([] { nn::TransformerEncoderLayer(nn::TransformerEncoderLayerOptions(8, 2).activation("tanh")); }),
+             Contains("TransformerEncoderLayer") && Contains("\"relu\" or \"gelu\"") && Contains("tanh"));
+  CHECK_THAT(error_of([] { nn::TransformerEncoderLayer(nn::TransformerEncoderLayerOptions(8, 2).dim_feedforward(0)); }),
+             Contains("dim_feedforward must be positive, got 0"));
+  CHECK_THAT(error_of([] { nn::TransformerEncoderLayer(nn::TransformerEncoderLayerOptions(8, 2).dropout(-0.1)); }),
+             Contains("TransformerEncoderLayer") && Contains("dropout must be in [0, 1), got -0.1"));
+  auto layer = std::make_shared<nn::TransformerEncoderLayer>(8, 2);
+  CHECK_THAT(error_of([&] { nn::TransformerEncoder(layer, 0); }),
+             Contains("TransformerEncoder") && Contains("num_layers must be positive, got 0"));
+  CHECK_THAT(error_of([] { nn::TransformerEncoder(nullptr, 2); }), Contains("encoder_layer must not be null"));
+}
+
+TEST_CASE("MultiheadAttention rejects a wrong embed dim or rank, naming the expected and actual values",
+          "[attention]") {
+  nn::MultiheadAttention m(8, 2);
+  const Tensor x = tg::zeros({3, 2, 8});
+  CHECK_THROWS_AS(m.forward(tg::zeros({3, 2, 6}), x, x), tg::Error);
+  CHECK_THAT(error_of([&] {
+               m.forward(tg::zeros({3, 2, 6}), x, x);
+             }),
+             Contains("MultiheadAttention") && Contains("expected query with embed_dim 8") && Contains("got 6") &&
+                 Contains("[3, 2, 6]"));
+  CHECK_THAT(error_of([&] {
+               m.forward(x, tg::zeros({3, 2, 7}), tg::zeros({3, 2, 7}));
+             }),
+             Contains("expected key with embed_dim 8") && Contains("got 7"));
+  CHECK_THAT(error_of([&] {
+               m.forward(tg::zeros({1, 3, 2, 8}), x, x);
+             }),
+             Contains("MultiheadAttention") && Contains("3-D query") && Contains("[1, 3, 2, 8]"));
+  CHECK_THAT(error_of([&] {
+               m.forward(x, tg::zeros({3, 8}), tg::zeros({3, 8}));
+             }),
+             Contains("key and value must have as many dims as query (3)"));
+  CHECK_THAT(error_of([&] {
+               m.forward(x, tg::zeros({4, 2, 8}), tg::zeros({5, 2, 8}));
+             }),
+             Contains("key shape [4, 2, 8] does not match value shape [5, 2, 8]"));
+  CHECK_THAT(error_of([&] {
+               m.forward(x, tg::zeros({3, 5, 8}), tg::zeros({3, 5, 8}));
+             }),
+             Contains("different batch sizes, 2 and 5"));
+}
+
+TEST_CASE("MultiheadAttention rejects masks of the wrong shape, rank or dtype", "[attention]") {
+  nn::MultiheadAttention m(8, 2);
+  const Tensor q = tg::zeros({3, 2, 8}), kv = tg::zeros({4, 2, 8});
+  auto bools = [](tg::IntArrayRef shape) { return tg::gt(tg::zeros(shape), 0.0); };
+  CHECK_THAT(error_of([&] {
+               m.forward(q, kv, kv, {}, true, bools({4, 3}));
+             }),
+             Contains("MultiheadAttention") && Contains("2-D attn_mask has shape [4, 3]") &&
+                 Contains("expected [L, S] = [3, 4]"));
+  CHECK_THAT(error_of([&] {
+               m.forward(q, kv, kv, {}, true, bools({2, 3, 4}));
+             }),
+             Contains("3-D attn_mask has shape [2, 3, 4]") && Contains("[B * num_heads, L, S] = [4, 3, 4]"));
+  CHECK_THAT(error_of([&] {
+               m.forward(q, kv, kv, {}, true, bools({2, 2, 3, 4}));
+             }),
+             Contains("attn_mask must be 2-D [L, S] or 3-D") && Contains("got 4-D"));
+  CHECK_THAT(error_of([&] {
+               m.forward(q, kv, kv, bools({2, 3}));
+             }),
+             Contains("key_padding_mask has shape [2, 3], expected [B, S] = [2, 4]"));
+  CHECK_THAT(error_of([&] {
+               m.forward(q, kv, kv, tg::zeros({2, 4}, tg::kInt64));
+             }),
+             Contains("key_padding_mask must be bool") && Contains("int64"));
+  nn::TransformerEncoderLayer layer(8, 2);
+  CHECK_THAT(error_of([&] {
+               layer.forward(tg::zeros({5, 2, 6}));
+             }),
+             Contains("TransformerEncoderLayer") && Contains("expected src with d_model 8") && Contains("got 6"));
+  CHECK_THAT(error_of([&] {
+               layer.forward(tg::zeros({5, 2, 8}), bools({4, 4}));
+             }),
+             Contains("2-D attn_mask has shape [4, 4]") && Contains("[5, 5]"));
+}
+
+TEST_CASE("scaled_dot_product_attention rejects mismatched sizes, masks that do not broadcast and bad dropout",
+          "[attention]") {
+  const Tensor q = tg::zeros({2, 3, 4}), k = tg::zeros({2, 5, 4}), v = tg::zeros({2, 5, 6});
+  CHECK_THAT(error_of([&] { F::scaled_dot_product_attention(tg::zeros({4}), k, v); }),
+             Contains("scaled_dot_product_attention") && Contains("at least 2 dims"));
+  CHECK_THAT(error_of([&] {
+               F::scaled_dot_product_attention(q, tg::zeros({2, 5, 3}), v);
+             }),
+             Contains("scaled_dot_product_attention") && Contains("got 4") && Contains("and 3"));
+  CHECK_THAT(error_of([&] {
+               F::scaled_dot_product_attention(q, k, tg::zeros({2, 4, 6}));
+             }),
+             Contains("same sequence length S") && Contains("got 5") && Contains("and 4"));
+  CHECK_THAT(error_of([&] {
+               F::scaled_dot_product_attention(q, k, v, tg::zeros({3, 4}));
+             }),
+             Contains("attn_mask of shape [3, 4] does not broadcast") && Contains("[2, 3, 5]"));
+  CHECK_THAT(error_of([&] {
+               F::scaled_dot_product_attention(q, k, v, tg::zeros({7, 2, 3, 5}));
+             }),
+             Contains("does not broadcast"));
+  CHECK_THAT(error_of([&] { F::scaled_dot_product_attention(q, k, v, {}, 1.0); }),
+             Contains("dropout_p must be in [0, 1), got 1"));
+  CHECK_THAT(error_of([&] {
+               F::scaled_dot_product_attention(q, k, v, tg::zeros({3, 5}, tg::kInt64));
+             }),
+             Contains("attn_mask must be bool") && Contains("int64"));
+}
