@@ -102,6 +102,7 @@ class HeaderReader {
   std::string rest() const {
     if (pos_ >= s_.size()) return "end of header";
     std::string r(s_.substr(pos_, 20));
+    while (!r.empty() && r.back() == ' ') r.pop_back();
     for (char& c : r) {
       if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
     }
@@ -247,10 +248,12 @@ Tensor parse_npy(const void* data, std::size_t size, const std::string& source) 
   const std::size_t available = size - data_start;
   const std::size_t item = itemsize(d.dtype);
   const auto n = static_cast<std::uint64_t>(numel);
-  TG_CHECK(n <= available / item && n * item == available,
+  std::uint64_t needed = 0;
+  const bool overflow = __builtin_mul_overflow(n, item, &needed);
+  TG_CHECK(!overflow && needed == available,
            "npy: '{}': shape {} of {} needs {} bytes of data but the file has {} after the header ({})", source,
-           DimVec(shape), descr, n <= available / item ? fmt::format("{}", n * item) : fmt::format("{} x {}", n, item),
-           available, n <= available / item ? "extra bytes at the end" : "truncated data");
+           DimVec(shape), descr, overflow ? fmt::format("{} x {}", n, item) : fmt::format("{}", needed), available,
+           !overflow && needed < available ? "extra bytes at the end" : "truncated data");
   const unsigned char* src = bytes + data_start;
   if (d.dtype == kBool) {
     const std::size_t bad = io::first_invalid_bool(src, available);

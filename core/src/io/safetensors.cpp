@@ -203,14 +203,13 @@ Entry parse_entry(const std::string& name, const Json& j, std::uint64_t buffer_s
            "safetensors: '{}': tensor '{}': data_offsets [{}, {}] are out of the data buffer ({} bytes; the file is "
            "truncated or the header is wrong)",
            source, name, e.begin, e.end, buffer_size);
-  // numel * itemsize cannot overflow: it is compared with a size the file actually has.
-  const auto numel_u = static_cast<std::uint64_t>(numel);
-  TG_CHECK(numel_u <= buffer_size && numel_u * e.dtype->itemsize == e.end - e.begin,
+  std::uint64_t needed = 0;
+  const bool overflow = __builtin_mul_overflow(static_cast<std::uint64_t>(numel), e.dtype->itemsize, &needed);
+  TG_CHECK(!overflow && needed == e.end - e.begin,
            "safetensors: '{}': tensor '{}': shape {} of {} needs {} bytes but data_offsets [{}, {}] hold {}", source,
            name, e.shape, dtype_name,
-           numel_u <= buffer_size ? fmt::format("{}", numel_u * e.dtype->itemsize)
-                                  : fmt::format("{} x {}", numel, e.dtype->itemsize),
-           e.begin, e.end, e.end - e.begin);
+           overflow ? fmt::format("{} x {}", numel, e.dtype->itemsize) : fmt::format("{}", needed), e.begin, e.end,
+           e.end - e.begin);
   return e;
 }
 
