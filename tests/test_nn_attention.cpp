@@ -226,10 +226,10 @@ TEST_CASE("scaled_dot_product_attention passes the gradient check without a mask
         {q, k, v}));
   };
   SECTION("no mask") { check({}, false); }
-  SECTION("bool mask [L, S] broadcast over the batch") {
+  SECTION("bool mask of shape L by S broadcast over the batch") {
     check(tg::tensor({{0, 1, 0, 0, 1}, {0, 0, 1, 1, 1}, {1, 0, 0, 0, 0}}, tg::kInt64).ne(0.0), false);
   }
-  SECTION("float mask [2, 1, S]") { check(uniform64({2, 1, 5}, 4).detach(), false); }
+  SECTION("float mask of shape 2 by 1 by S") { check(uniform64({2, 1, 5}, 4).detach(), false); }
   SECTION("causal") { check({}, true); }
   SECTION("gradient of the float mask itself") {
     const Tensor m = uniform64({3, 5}, 5);
