@@ -134,6 +134,7 @@ def make_mha():
         ("no bias", False, False, "bool", None, True, False, False, True),
         ("unbatched with masks", False, False, "bool", "bool2", True, True, True, True),
         ("need_weights false", True, False, "bool", "float2", True, True, False, False),
+        ("key_padding_mask float, added to the scores", False, False, "float", None, True, True, False, True),
     ]
     for name, batch_first, self_attn, kpm_kind, mask_kind, average, bias, unbatched, need_weights in cases:
         m = nn.MultiheadAttention(E, H, bias=bias, batch_first=batch_first).double()
@@ -148,7 +149,9 @@ def make_mha():
 
         inputs = {"query": seq(Lq)} if self_attn else {"query": seq(Lq), "key": seq(S), "value": seq(S)}
         kpm = None
-        if kpm_kind:
+        if kpm_kind == "float":
+            kpm = randn(B, S)
+        elif kpm_kind:
             kpm = bool_mask(S) if unbatched else bool_mask(B, S)
             kpm[..., 0] = False
         mask = None
