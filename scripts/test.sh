@@ -15,7 +15,8 @@ case "${1:-}" in
 esac
 
 # ---- Debian packages ---------------------------------------------------------------------
-packages=(cmake ninja-build g++ pkg-config libopenblas-dev libtbb-dev libfmt-dev catch2)
+packages=(cmake ninja-build g++ pkg-config libopenblas-dev libtbb-dev libfmt-dev catch2 nlohmann-json3-dev
+          python3-numpy python3-torch)
 
 install_missing_packages() {
   if ! command -v dpkg >/dev/null; then

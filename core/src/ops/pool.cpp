@@ -222,7 +222,7 @@ Tensor max_pool2d(const Tensor& input, Int2 kernel, std::optional<Int2> stride_o
   };
   auto [out, idx] = max_over_windows(in, dilation.h, dilation.w, window);
   if (autograd::needs_grad(input)) {
-    autograd::record(op, out, {&input}, [idx, g = in.g, in_shape = input.shape()](BackwardContext& c) {
+    autograd::record(op, out, {&input}, [idx = idx, g = in.g, in_shape = input.shape()](BackwardContext& c) {
       c.set(0, scatter_to_argmax(c.grad(), idx, in_shape, g));
     });
   }
@@ -277,7 +277,7 @@ Tensor adaptive_max_pool2d(const Tensor& input, Int2 size) {
   };
   auto [out, idx] = max_over_windows(in, 1, 1, window);
   if (autograd::needs_grad(input)) {
-    autograd::record(op, out, {&input}, [idx, g = in.g, in_shape = input.shape()](BackwardContext& c) {
+    autograd::record(op, out, {&input}, [idx = idx, g = in.g, in_shape = input.shape()](BackwardContext& c) {
       c.set(0, scatter_to_argmax(c.grad(), idx, in_shape, g));
     });
   }

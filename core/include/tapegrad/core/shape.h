@@ -21,11 +21,15 @@ class IntArrayRef {
  public:
   constexpr IntArrayRef() = default;
   constexpr IntArrayRef(const std::int64_t* data, std::size_t size) : data_(data), size_(size) {}
+#if defined(__GNUC__) && !defined(__clang__)  // a GCC-only warning (clang warns of the unknown name)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Winit-list-lifetime"  // the list outlives the call it is passed to
+#endif
   constexpr IntArrayRef(std::initializer_list<std::int64_t> list)  // NOLINT: implicit by design
       : data_(list.begin()), size_(list.size()) {}
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
   IntArrayRef(const std::vector<std::int64_t>& v) : data_(v.data()), size_(v.size()) {}  // NOLINT
   constexpr const std::int64_t* begin() const { return data_; }
   constexpr const std::int64_t* end() const { return data_ + size_; }
