@@ -127,6 +127,12 @@ class HeaderGuard {
   std::vector<Level> stack_;
 };
 
+/// s for a message, cut to a readable length (a hostile header's strings can be megabytes long).
+std::string clip(std::string s) {
+  if (s.size() > 64) s = s.substr(0, 64) + "...";
+  return s;
+}
+
 const char* json_type(const Json& j) {
   if (j.is_number_unsigned() || j.is_number_integer()) return "an integer";
   if (j.is_number_float()) return "a floating-point number";
@@ -136,7 +142,7 @@ const char* json_type(const Json& j) {
 /// A non-negative integer that fits int64, or an error naming the tensor, field and value.
 std::int64_t field_integer(const Json& j, const std::string& source, const std::string& name, const char* field) {
   TG_CHECK(j.is_number_integer(), "safetensors: '{}': tensor '{}': '{}' must hold integers, got {} ({})", source, name,
-           field, json_type(j), j.dump());
+           field, json_type(j), clip(j.dump()));
   if (j.is_number_unsigned()) {
     const auto v = j.get<std::uint64_t>();
     TG_CHECK(v <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()),
@@ -175,7 +181,8 @@ Entry parse_entry(const std::string& name, const Json& j, std::uint64_t buffer_s
   for (const FileDtype& d : kFileDtypes) {
     if (d.name == dtype_name) e.dtype = &d;
   }
-  TG_CHECK(e.dtype != nullptr, "safetensors: '{}': tensor '{}' has an unknown dtype '{}'", source, name, dtype_name);
+  TG_CHECK(e.dtype != nullptr, "safetensors: '{}': tensor '{}' has an unknown dtype '{}'", source, name,
+           clip(dtype_name));
   TG_CHECK(e.dtype->supported,
            "safetensors: '{}': tensor '{}' has dtype {}, which tapegrad does not read (supported: F32, F64, I64, "
            "BOOL, F16, BF16)",
