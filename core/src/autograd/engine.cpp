@@ -16,6 +16,7 @@
 
 #include "ops/common.h"
 #include "tapegrad/core/autograd.h"
+#include "tapegrad/core/factory.h"
 #include "tapegrad/core/ops.h"
 
 namespace tg {
@@ -80,9 +81,10 @@ const Tensor& BackwardContext::unpack(const SavedTensor& saved) const {
   const Tensor& t = saved.data_;
   if (t.version() != saved.version_) {
     const char* writer = t.impl()->storage->last_writer();
-    fail("backward of {}: a tensor it saved (shape {}) was modified by the in-place op '{}' after it was saved "
-         "(version {}, expected {}); clone() it before modifying it in place",
-         node_.display_name(), t.shape(), writer ? writer : "?", t.version(), saved.version_);
+    fail(
+        "backward of {}: a tensor it saved (shape {}) was modified by the in-place op '{}' after it was saved "
+        "(version {}, expected {}); clone() it before modifying it in place",
+        node_.display_name(), t.shape(), writer ? writer : "?", t.version(), saved.version_);
   }
   return t;
 }
@@ -97,8 +99,8 @@ void AccumulateGrad::apply(BackwardContext& ctx) {
   const Tensor& g = ctx.grad();
   if (!leaf_->grad) {
     // Keep the incoming gradient when nobody else holds it; otherwise own a copy.
-    const bool sole = g.impl_ptr().use_count() == 1 && g.impl()->storage.use_count() == 1 && g.is_contiguous() &&
-                      !g.impl()->is_view;
+    const bool sole =
+        g.impl_ptr().use_count() == 1 && g.impl()->storage.use_count() == 1 && g.is_contiguous() && !g.impl()->is_view;
     leaf_->grad = sole ? g.impl_ptr() : detail::contiguous_copy(g).impl_ptr();
   } else {
     Tensor(leaf_->grad).add_(g);
@@ -190,12 +192,16 @@ void Engine::run(const Tensor& root, const Tensor& gradient, bool retain_graph) 
   struct ClearBuffers {  // on error, leave no gradients waiting in the graph
     std::vector<Node*>& nodes;
     ~ClearBuffers() {
-      for (Node* n : nodes) n->grad_buffer_ = Tensor();
+      for (Node* n : nodes) {
+        n->grad_buffer_ = Tensor();
+        n->grad_buffer_owned_ = false;
+      }
     }
   } clear{order};
 
   root_node->grad_buffer_ = std::move(grad);
   std::vector<Tensor> input_grads;
+  std::vector<BackwardContext::Region> input_regions;
   for (Node* n : order) {
     if (!n->grad_buffer_.defined()) continue;
     TG_CHECK(!n->released_,
@@ -203,20 +209,46 @@ void Engine::run(const Tensor& root, const Tensor& gradient, bool retain_graph) 
              "after the first backward); pass retain_graph=true to the first backward",
              n->display_name());
     input_grads.assign(n->edges_.size(), Tensor());
+    input_regions.assign(n->edges_.size(), nullptr);
     {
-      BackwardContext ctx(*n, std::move(n->grad_buffer_), input_grads);
+      BackwardContext ctx(*n, std::move(n->grad_buffer_), input_grads, input_regions);
       n->grad_buffer_ = Tensor();
+      n->grad_buffer_owned_ = false;
       n->apply(ctx);
     }
     for (std::size_t i = 0; i < n->edges_.size(); ++i) {
       const Edge& e = n->edges_[i];
       Tensor& g = input_grads[i];
       if (!e.node || !g.defined()) continue;
+      Tensor& buf = e.node->grad_buffer_;
+      bool& owned = e.node->grad_buffer_owned_;
+      if (input_regions[i]) {
+        // A region gradient: added in place into a buffer the engine owns.
+        if (!owned) {
+          Tensor fresh = zeros(e.shape, e.dtype);
+          if (buf.defined()) fresh.copy_(buf);
+          buf = std::move(fresh);
+          owned = true;
+        }
+        Tensor view = input_regions[i](buf);
+        TG_CHECK(same_values(view.shape(), g.shape()),
+                 "backward: {} gave a region gradient of shape {} for a region of shape {}", n->display_name(),
+                 g.shape(), view.shape());
+        view.add_(g);
+        continue;
+      }
       // The one place where broadcasting is undone and dtypes are matched.
       if (!same_values(g.shape(), e.shape)) g = sum_to_size(g, e.shape);
       if (g.dtype() != e.dtype) g = detail::convert(g, e.dtype);
-      Tensor& buf = e.node->grad_buffer_;
-      buf = buf.defined() ? add(buf, g) : std::move(g);
+      if (!buf.defined()) {
+        buf = std::move(g);
+        owned = false;
+      } else if (owned) {
+        buf.add_(g);
+      } else {
+        buf = add(buf, g);
+        owned = true;
+      }
     }
     if (!retain_graph) n->release();
   }

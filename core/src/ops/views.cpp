@@ -28,8 +28,7 @@ DimVec infer_shape(IntArrayRef requested, std::int64_t numel, const char* op) {
     }
   }
   if (infer >= 0) {
-    TG_CHECK(known != 0 && numel % known == 0, "{}: shape {} is invalid for input of size {}", op, requested,
-             numel);
+    TG_CHECK(known != 0 && numel % known == 0, "{}: shape {} is invalid for input of size {}", op, requested, numel);
     shape[infer] = numel / known;
   } else {
     TG_CHECK(known == numel, "{}: shape {} is invalid for input of size {}", op, requested, numel);
@@ -104,8 +103,8 @@ Tensor Tensor::reshape(IntArrayRef requested) const {
 
 Tensor Tensor::permute(IntArrayRef dims) const {
   const std::int64_t n = dim();
-  TG_CHECK(static_cast<std::int64_t>(dims.size()) == n, "permute: expected {} dims for a tensor of shape {}, got {}",
-           n, shape(), dims);
+  TG_CHECK(static_cast<std::int64_t>(dims.size()) == n, "permute: expected {} dims for a tensor of shape {}, got {}", n,
+           shape(), dims);
   DimVec shape, strides, inverse = DimVec::filled(n, -1);
   for (std::int64_t i = 0; i < n; ++i) {
     const std::int64_t d = normalize_dim(dims[i], n, "permute");
@@ -215,10 +214,9 @@ Tensor Tensor::slice(std::int64_t d, std::int64_t start, std::int64_t end, std::
   strides[pos] *= step;
   Tensor out = detail::make_view(*this, shape, strides, offset() + start * this->strides()[pos]);
   if (autograd::needs_grad(*this)) {
-    autograd::record("slice", out, {this}, [in_shape = this->shape(), pos, start, end, step](BackwardContext& c) {
-      Tensor g = zeros(in_shape, c.grad().dtype());
-      g.slice(pos, start, end, step).copy_(c.grad());
-      c.set(0, g);
+    autograd::record("slice", out, {this}, [pos, start, end, step](BackwardContext& c) {
+      c.set_region(
+          0, [=](const Tensor& full) { return full.slice(pos, start, end, step); }, c.grad());
     });
   }
   return out;
@@ -235,10 +233,9 @@ Tensor Tensor::select(std::int64_t d, std::int64_t index) const {
   strides.erase(pos);
   Tensor out = detail::make_view(*this, shape, strides, offset() + index * this->strides()[pos]);
   if (autograd::needs_grad(*this)) {
-    autograd::record("select", out, {this}, [in_shape = this->shape(), pos, index](BackwardContext& c) {
-      Tensor g = zeros(in_shape, c.grad().dtype());
-      g.select(pos, index).copy_(c.grad());
-      c.set(0, g);
+    autograd::record("select", out, {this}, [pos, index](BackwardContext& c) {
+      c.set_region(
+          0, [pos, index](const Tensor& full) { return full.select(pos, index); }, c.grad());
     });
   }
   return out;

@@ -6,6 +6,7 @@
 /// recursion anywhere, however deep the graph. See docs/autograd.md.
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -66,11 +67,22 @@ class SavedTensor {
 /// them to the input's shape and dtype in one place (sum_to_size).
 class BackwardContext {
  public:
-  BackwardContext(const Node& node, Tensor grad, std::vector<Tensor>& out)
-      : node_(node), grad_(std::move(grad)), out_(out) {}
+  /// A view of a tensor shaped like an input: the part of it a region gradient covers.
+  using Region = std::function<Tensor(const Tensor& full)>;
+
+  BackwardContext(const Node& node, Tensor grad, std::vector<Tensor>& out, std::vector<Region>& regions)
+      : node_(node), grad_(std::move(grad)), out_(out), regions_(regions) {}
   const Tensor& grad() const { return grad_; }
   bool needs(std::size_t input) const;
   void set(std::size_t input, Tensor gradient) { out_[input] = std::move(gradient); }
+  /// The gradient of input is zero except on region(full), which gradient fills (its shape is
+  /// the region's). The engine adds it in place into the gradient it accumulates for that
+  /// input instead of materialising a zero tensor per call: the backward of T selects of one
+  /// tensor (an RNN's steps) costs O(T) slices, not T full-size additions.
+  void set_region(std::size_t input, Region region, Tensor gradient) {
+    out_[input] = std::move(gradient);
+    regions_[input] = std::move(region);
+  }
   /// The saved tensor, after checking that no in-place op changed it since it was saved.
   const Tensor& unpack(const SavedTensor& saved) const;
 
@@ -78,6 +90,7 @@ class BackwardContext {
   const Node& node_;
   Tensor grad_;
   std::vector<Tensor>& out_;
+  std::vector<Region>& regions_;
 };
 
 class Engine;
@@ -116,8 +129,10 @@ class Node {
   std::vector<Edge> edges_;
   std::uint64_t sequence_nr_ = 0;
   bool released_ = false;
-  // Engine scratch, valid during one backward.
+  // Engine scratch, valid during one backward. grad_buffer_owned_: the engine allocated the
+  // buffer itself, so nothing else refers to it and it may be added into in place.
   Tensor grad_buffer_;
+  bool grad_buffer_owned_ = false;
   std::uint64_t visit_epoch_ = 0;
 };
 
