@@ -113,7 +113,7 @@ TEST_CASE("memory of a graph is released after backward without retain_graph", "
   CHECK(autograd::live_node_count() == nodes_before);
 }
 
-TEST_CASE("results are bit-identical with 1 and 2 threads", "[autograd][determinism]") {
+TEST_CASE("results are bit-identical with 1 and 2 threads", "[autograd][determinism][threads]") {
   const int default_threads = get_num_threads();
   auto run = [](int threads) {
     set_num_threads(threads);

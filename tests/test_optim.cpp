@@ -215,7 +215,7 @@ std::vector<Config> configs() {
 }
 
 /// What a checkpoint would hold.
-struct Checkpoint {
+struct SavedState {
   Tensor w, b;
   OptimizerState optimizer;
   SchedulerState scheduler;
@@ -248,11 +248,11 @@ struct Training {
       }
     }
   }
-  Checkpoint save() const {
+  SavedState save() const {
     return {w.detach().clone(), b.detach().clone(), opt->state_dict(),
             plateau ? plateau->state_dict() : sched->state_dict()};
   }
-  void load(const Checkpoint& c) {
+  void load(const SavedState& c) {
     opt->load_state_dict(c.optimizer);
     if (plateau) {
       plateau->load_state_dict(c.scheduler);
@@ -276,7 +276,7 @@ TEST_CASE("train 10 steps, save, load into fresh objects, train 10 more: equal t
     Training straight(c, pb.w0, pb.b0);
     straight.train(pb, 20);
 
-    Checkpoint saved;
+    SavedState saved;
     {
       Training first(c, pb.w0, pb.b0);
       first.train(pb, 10);
@@ -310,7 +310,7 @@ TEST_CASE("load_state_dict converts state to the parameter's dtype and matches p
 
 // ---- the fused update --------------------------------------------------------------------------
 
-TEST_CASE("the fused update gives the same bits on 1 and 2 threads for a tensor above the grain", "[optim]") {
+TEST_CASE("the fused update gives the same bits on 1 and 2 threads for a tensor above the grain", "[optim][threads]") {
   const int threads = get_num_threads();
   auto run = [](int n_threads) {
     set_num_threads(n_threads);

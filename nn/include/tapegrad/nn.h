@@ -13,4 +13,5 @@
 #include "tapegrad/nn/module.h"
 #include "tapegrad/nn/normalization.h"
 #include "tapegrad/nn/rnn.h"
+#include "tapegrad/nn/serialize.h"
 #include "tapegrad/nn/transformer.h"
