@@ -14,7 +14,7 @@
 // Adding a workload: write a `make_<name>()` that builds the inputs and returns the step,
 // and add a row to kWorkloads with the reference's warmup and iteration counts. A workload
 // with no counterpart in the reference either has one in bench/torch_extra.py (conv2d_fwd_bwd,
-// max_pool2d_fwd_bwd, max_pool2d_fwd, lstm_layer, lstm_attention_sgd: same names, shapes and
+// max_pool2d_fwd_bwd, max_pool2d_fwd, lstm_layer, lstm_attention_sgd, adam_10m: same names, shapes and
 // counts there) or is a baseline for a target, not a race (sgemm_1024).
 #include <cblas.h>
 #include <sys/resource.h>
@@ -70,8 +70,8 @@ Step make_sgemm_1024() {
   auto threads = std::make_shared<BlasThreads>(tg::get_num_threads());
   tg::Tensor a = tg::randn({n, n}), b = tg::randn({n, n}), c = tg::empty({n, n});
   return [a, b, c, threads] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data<float>(), n, b.data<float>(), n,
-                0.0f, c.data<float>(), n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data<float>(), n, b.data<float>(), n, 0.0f,
+                c.data<float>(), n);
     consume(c);
   };
 }
@@ -198,7 +198,7 @@ class LstmAttention : public tg::nn::Module {
   /// tokens int64 [B, T] -> logits [B, 5].
   tg::Tensor forward(const tg::Tensor& tokens) override {
     tg::Tensor h = lstm->forward(emb->forward(tokens), std::nullopt).output;  // [B, T, H]
-    tg::Tensor alpha = tg::softmax(tg::matmul(tg::tanh(h), att_w), 1);          // [B, T]
+    tg::Tensor alpha = tg::softmax(tg::matmul(tg::tanh(h), att_w), 1);        // [B, T]
     tg::Tensor context = tg::sum(tg::mul(h, alpha.unsqueeze(-1)), {1});       // [B, H]
     return out->forward(context);
   }
@@ -208,33 +208,83 @@ class LstmAttention : public tg::nn::Module {
   std::shared_ptr<tg::nn::Linear> out;
 };
 
-/// Mean cross-entropy of logits [N, C] against int64 classes [N]: mean of -log_softmax[n, y[n]].
-/// Written from log_softmax + gather so that it builds without nn's fused cross_entropy; on
-/// [32, 5] logits the difference is a few microseconds in a step of tens of milliseconds.
-tg::Tensor cross_entropy(const tg::Tensor& logits, const tg::Tensor& target) {
-  return tg::neg(tg::mean(tg::gather(tg::log_softmax(logits, 1), 1, target.unsqueeze(1))));
-}
-
-/// The reference's lstm_attention training step (tokens randint(0, 10000, [32, 64]), classes
-/// randint(0, 5, [32]), zero_grad, cross_entropy, backward, update) with plain SGD(lr=1e-3):
-/// tapegrad has no Adam yet. Registered twice: as lstm_attention (against the reference's Adam
-/// step) and as lstm_attention_sgd (against torch_extra.py's SGD step, like for like).
-/// zero_grad(false) zeroes in place, as torch 1.13's Optimizer.zero_grad() does by default.
-Step make_lstm_attention() {
+/// The reference's lstm_attention training step: tokens randint(0, 10000, [32, 64]), classes
+/// randint(0, 5, [32]), zero_grad, cross_entropy, backward, Adam(lr=1e-3). lstm_attention_sgd
+/// is the same step with SGD(lr=1e-3) (torch_extra.py has its peer): the difference between
+/// the two is the optimizer's share of a step. zero_grad(false) zeroes in place, as torch
+/// 1.13's Optimizer.zero_grad() does by default.
+template <typename Opt, typename Options>
+Step make_lstm_attention_with() {
   struct State {
     std::shared_ptr<LstmAttention> model;
-    tg::optim::SGD opt;
+    Opt opt;
     tg::Tensor x, y;
   };
   auto model = std::make_shared<LstmAttention>();
-  auto s = std::make_shared<State>(State{model, tg::optim::SGD(model->parameters(), 1e-3),
-                                         tg::randint(0, 10000, {32, 64}), tg::randint(0, 5, {32})});
+  auto s = std::make_shared<State>(
+      State{model, Opt(model->parameters(), Options(1e-3)), tg::randint(0, 10000, {32, 64}), tg::randint(0, 5, {32})});
   return [s] {
     s->opt.zero_grad(/*set_to_none=*/false);
-    tg::Tensor loss = cross_entropy(s->model->forward(s->x), s->y);
+    tg::Tensor loss = tg::nn::functional::cross_entropy(s->model->forward(s->x), s->y);
     loss.backward();
     s->opt.step();
     consume(loss);
+  };
+}
+Step make_lstm_attention() { return make_lstm_attention_with<tg::optim::Adam, tg::optim::AdamOptions>(); }
+Step make_lstm_attention_sgd() { return make_lstm_attention_with<tg::optim::SGD, tg::optim::SGDOptions>(); }
+
+// ---- the reference's mlp and layernorm_fwd_bwd ----------------------------------------------------
+
+/// Linear(784, 512), ReLU, Linear(512, 512), ReLU, Linear(512, 10) on x randn [128, 784],
+/// classes randint(0, 10, [128]); cross_entropy; Adam(lr=1e-3).
+Step make_mlp() {
+  namespace nn = tg::nn;
+  auto model = std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+      std::make_shared<nn::Linear>(784, 512), std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(512, 512),
+      std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(512, 10)});
+  struct State {
+    std::shared_ptr<nn::Sequential> model;
+    tg::optim::Adam opt;
+    tg::Tensor x, y;
+  };
+  auto s = std::make_shared<State>(State{model, tg::optim::Adam(model->parameters(), tg::optim::AdamOptions(1e-3)),
+                                         tg::randn({128, 784}), tg::randint(0, 10, {128})});
+  return [s] {
+    s->opt.zero_grad(/*set_to_none=*/false);
+    tg::Tensor loss = tg::nn::functional::cross_entropy(s->model->forward(s->x), s->y);
+    loss.backward();
+    s->opt.step();
+    consume(loss);
+  };
+}
+
+/// nn::LayerNorm(1024) on x randn [4096, 1024] requiring grad: forward, backward of sum().
+Step make_layernorm_fwd_bwd() {
+  auto norm = std::make_shared<tg::nn::LayerNorm>(std::vector<std::int64_t>{1024});
+  tg::Tensor x = randn_leaf({4096, 1024});
+  return [norm, x] {
+    tg::Tensor loss = tg::sum(norm->forward(x));
+    loss.backward();
+    consume(loss);
+  };
+}
+
+// ---- issue 5: the optimizer step ----------------------------------------------------------------
+
+/// One Adam(lr=1e-3) step over 10M float32 parameters held as ten 1M-element tensors with fixed
+/// random gradients (torch_extra.py: torch.optim.Adam(foreach=True) on the same tensors).
+Step make_adam_10m() {
+  std::vector<tg::Tensor> params;
+  for (int i = 0; i < 10; ++i) {
+    tg::Tensor p = tg::randn({1000, 1000}).requires_grad_();
+    p.set_grad(tg::randn({1000, 1000}));
+    params.push_back(p);
+  }
+  auto opt = std::make_shared<tg::optim::Adam>(params, tg::optim::AdamOptions(1e-3));
+  return [opt, params] {
+    opt->step();
+    consume(params[0]);
   };
 }
 
@@ -255,9 +305,12 @@ const Workload kWorkloads[] = {
     {"sgemm_1024", make_sgemm_1024, 3, 30},
     {"add_16m", make_add_16m, 3, 30},
     {"softmax_4096x1024", make_softmax_4096x1024, 3, 30},
-    {"lstm_attention", make_lstm_attention, 3, 20},  // ours: SGD; the reference: Adam (see above)
+    {"mlp", make_mlp, 5, 50},
+    {"lstm_attention", make_lstm_attention, 3, 20},
+    {"layernorm_fwd_bwd", make_layernorm_fwd_bwd, 3, 20},
     // Not in the reference: the torch side is bench/torch_extra.py, with the same counts.
-    {"lstm_attention_sgd", make_lstm_attention, 3, 20},
+    {"lstm_attention_sgd", make_lstm_attention_sgd, 3, 20},
+    {"adam_10m", make_adam_10m, 3, 20},
     {"conv2d_fwd_bwd", make_conv2d_fwd_bwd, 2, 10},
     {"max_pool2d_fwd_bwd", make_max_pool2d_fwd_bwd, 3, 20},
     {"max_pool2d_fwd", make_max_pool2d_fwd, 3, 30},

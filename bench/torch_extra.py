@@ -19,9 +19,11 @@ Workloads:
   lstm_layer          nn.LSTM(128, 256) (seq-first) on x [T=64, B=32, 128] requiring grad,
                       zero initial state; forward + backward of output.sum()  (3 warmup, 20 iters)
   lstm_attention_sgd  the reference's lstm_attention training step (same model, data and
-                      cross_entropy) with torch.optim.SGD(lr=1e-3) in place of Adam: the
-                      like-for-like peer of tapegrad's lstm_attention while tapegrad has no
-                      Adam                                                     (3 warmup, 20 iters)
+                      cross_entropy) with torch.optim.SGD(lr=1e-3) in place of Adam: with the
+                      reference's Adam step it shows the optimizer's share  (3 warmup, 20 iters)
+  adam_10m            one torch.optim.Adam(lr=1e-3, foreach=True) step over ten float32
+                      tensors [1000, 1000] (10M parameters) with fixed random gradients
+                                                                               (3 warmup, 20 iters)
 
 Gradients accumulate across steps in the fwd_bwd workloads (nothing zeroes them), as in the
 reference's layernorm_fwd_bwd; tapegrad_bench does the same.
@@ -112,10 +114,19 @@ def lstm_attention_sgd():
     return step
 
 
+# --- issue 5: the optimizer step ------------------------------------------------
+def adam_10m():
+    params = [torch.randn(1000, 1000, requires_grad=True) for _ in range(10)]
+    for p in params:
+        p.grad = torch.randn(1000, 1000)
+    opt = torch.optim.Adam(params, lr=1e-3, foreach=True)
+    return opt.step
+
+
 WORKLOADS = {
     "conv2d_fwd_bwd": (conv2d_fwd_bwd, 2, 10), "max_pool2d_fwd_bwd": (max_pool2d_fwd_bwd, 3, 20),
     "max_pool2d_fwd": (max_pool2d_fwd, 3, 30), "lstm_layer": (lstm_layer, 3, 20),
-    "lstm_attention_sgd": (lstm_attention_sgd, 3, 20),
+    "lstm_attention_sgd": (lstm_attention_sgd, 3, 20), "adam_10m": (adam_10m, 3, 20),
 }
 
 
