@@ -35,16 +35,16 @@ bool same(const Tensor& a, const Tensor& b) { return (a - b).abs().amax().item()
 
 TEST_CASE("named_parameters and state_dict use PyTorch's dotted keys in PyTorch's order", "[nn][module]") {
   Net net;
-  CHECK(names(net.named_parameters()) ==
-        std::vector<std::string>{"emb.weight", "body.0.weight", "body.0.bias", "body.2.weight", "body.2.bias",
-                                 "body.3.weight", "body.3.bias"});
+  CHECK(names(net.named_parameters()) == std::vector<std::string>{"emb.weight", "body.0.weight", "body.0.bias",
+                                                                  "body.2.weight", "body.2.bias", "body.3.weight",
+                                                                  "body.3.bias"});
   CHECK(names(net.named_buffers()) ==
         std::vector<std::string>{"body.2.running_mean", "body.2.running_var", "body.2.num_batches_tracked"});
   // state_dict: each module's parameters, then its buffers, then its children's.
-  CHECK(net.state_dict().keys() ==
-        std::vector<std::string>{"emb.weight", "body.0.weight", "body.0.bias", "body.2.weight", "body.2.bias",
-                                 "body.2.running_mean", "body.2.running_var", "body.2.num_batches_tracked",
-                                 "body.3.weight", "body.3.bias"});
+  CHECK(net.state_dict().keys() == std::vector<std::string>{"emb.weight", "body.0.weight", "body.0.bias",
+                                                            "body.2.weight", "body.2.bias", "body.2.running_mean",
+                                                            "body.2.running_var", "body.2.num_batches_tracked",
+                                                            "body.3.weight", "body.3.bias"});
   CHECK(net.parameters().size() == 7);
   CHECK(net.children().size() == 2);
   CHECK(net.modules().size() == 7);  // Net, emb, body and body's 4 layers
@@ -142,7 +142,8 @@ TEST_CASE("apply visits every module, children first", "[nn][module]") {
 }
 
 TEST_CASE("summary lists each layer's output shape and parameter count", "[nn][module]") {
-  nn::Sequential seq{std::make_shared<nn::Linear>(4, 8), std::make_shared<nn::Tanh>(), std::make_shared<nn::Linear>(8, 2)};
+  nn::Sequential seq{std::make_shared<nn::Linear>(4, 8), std::make_shared<nn::Tanh>(),
+                     std::make_shared<nn::Linear>(8, 2)};
   const std::string table = nn::summary(seq, {5, 4});
   INFO(table);
   CHECK_THAT(table, Contains("0") && Contains("Linear") && Contains("[5, 8]") && Contains("40"));
@@ -154,10 +155,12 @@ TEST_CASE("modules reject bad options and bad inputs with the module's name and 
   REQUIRE_THROWS_WITH(nn::Linear(0, 3), Contains("Linear") && Contains("in_features must be positive, got 0"));
   REQUIRE_THROWS_WITH(nn::Dropout(-0.1), Contains("Dropout") && Contains("-0.1"));
   REQUIRE_THROWS_WITH(nn::Embedding(nn::EmbeddingOptions(5, 3).padding_idx(7)), Contains("padding_idx 7"));
-  REQUIRE_THROWS_WITH(nn::Conv2d(nn::ConvOptions(3, 4, 3).groups(2)), Contains("groups (2) must divide in_channels (3)"));
+  REQUIRE_THROWS_WITH(nn::Conv2d(nn::ConvOptions(3, 4, 3).groups(2)),
+                      Contains("groups (2) must divide in_channels (3)"));
   REQUIRE_THROWS_WITH(nn::BatchNorm2d(nn::BatchNormOptions(4).momentum(1.5)), Contains("momentum") && Contains("1.5"));
   nn::Linear fc(784, 10);
-  REQUIRE_THROWS_WITH(fc(zeros({32, 100})), Contains("Linear: expected input with 784 features") && Contains("got 100"));
+  REQUIRE_THROWS_WITH(fc(zeros({32, 100})),
+                      Contains("Linear: expected input with 784 features") && Contains("got 100"));
   nn::BatchNorm2d bn(4);
   REQUIRE_THROWS_WITH(bn(zeros({2, 3, 5, 5})), Contains("BatchNorm2d: expected 4 channels") && Contains("got 3"));
   REQUIRE_THROWS_WITH(bn(zeros({2, 4})), Contains("BatchNorm2d: expected an input of 4 dims"));
@@ -173,4 +176,21 @@ TEST_CASE("the inplace option of ReLU writes into its input and keeps gradients 
   CHECK(y.shares_storage_with(h));
   y.sum().backward();
   CHECK(x.grad().to_vector<double>() == std::vector<double>{0, 2, 0, 2});
+}
+
+TEST_CASE("a name is registered once across parameters, buffers and submodules", "[nn][module][bad_input]") {
+  struct Clash : tg::nn::Module {
+    Clash() : Module("Clash") {}
+  };
+  Clash m;
+  m.register_parameter("x", tg::zeros({2}));
+  CHECK_THROWS_WITH(m.register_buffer("x", tg::zeros({3})),
+                    Catch::Contains("Clash") && Catch::Contains("\"x\" is already registered as a parameter"));
+  m.register_buffer("y", tg::zeros({3}));
+  CHECK_THROWS_WITH(m.register_parameter("y", tg::zeros({3})), Catch::Contains("already registered as a buffer"));
+  m.register_module("z", std::make_shared<tg::nn::Identity>());
+  CHECK_THROWS_WITH(m.register_parameter("z", tg::zeros({1})), Catch::Contains("already registered as a submodule"));
+  CHECK_THROWS_WITH(m.register_module("x", std::make_shared<tg::nn::Identity>()),
+                    Catch::Contains("already registered as a parameter"));
+  CHECK(m.state_dict().keys() == std::vector<std::string>{"x", "y"});
 }

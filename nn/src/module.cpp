@@ -56,11 +56,22 @@ Tensor Module::operator()(const Tensor& input) {
   return out;
 }
 
+// One namespace for parameters, buffers and submodules, as in PyTorch: a state-dict key must
+// name one thing.
+void Module::check_unused(const std::string& name) const {
+  for (const auto& [k, v] : parameters_)
+    TG_CHECK(k != name, "{}: \"{}\" is already registered as a parameter", type_name_, name);
+  for (const auto& [k, v] : buffers_)
+    TG_CHECK(k != name, "{}: \"{}\" is already registered as a buffer", type_name_, name);
+  for (const auto& [k, v] : children_)
+    TG_CHECK(k != name, "{}: \"{}\" is already registered as a submodule", type_name_, name);
+}
+
 Tensor Module::register_parameter(const std::string& name, Tensor value, bool requires_grad) {
   check_name(name, type_name_);
   TG_CHECK(value.defined(), "{}: parameter \"{}\" is undefined", type_name_, name);
   TG_CHECK(value.is_leaf(), "{}: parameter \"{}\" must be a leaf tensor (detach() it first)", type_name_, name);
-  for (const auto& [k, v] : parameters_) TG_CHECK(k != name, "{}: parameter \"{}\" is already registered", type_name_, name);
+  check_unused(name);
   value.requires_grad_(requires_grad);
   parameters_.emplace_back(name, value);
   return value;
@@ -68,7 +79,7 @@ Tensor Module::register_parameter(const std::string& name, Tensor value, bool re
 
 Tensor Module::register_buffer(const std::string& name, Tensor value) {
   check_name(name, type_name_);
-  for (const auto& [k, v] : buffers_) TG_CHECK(k != name, "{}: buffer \"{}\" is already registered", type_name_, name);
+  check_unused(name);
   buffers_.emplace_back(name, value);
   return value;
 }
@@ -76,7 +87,7 @@ Tensor Module::register_buffer(const std::string& name, Tensor value) {
 void Module::add_child(const std::string& name, std::shared_ptr<Module> module) {
   check_name(name, type_name_);
   TG_CHECK(module != nullptr, "{}: submodule \"{}\" is null", type_name_, name);
-  for (const auto& [k, v] : children_) TG_CHECK(k != name, "{}: submodule \"{}\" is already registered", type_name_, name);
+  check_unused(name);
   children_.emplace_back(name, std::move(module));
 }
 
@@ -277,9 +288,11 @@ std::string summary(Module& module, IntArrayRef input_shape, DType dtype) {
     w1 = std::max(w1, r.type.size());
     w2 = std::max(w2, r.shape.size());
   }
-  std::string out = fmt::format("{:<{}}  {:<{}}  {:<{}}  {:>10}\n", "Layer", w0, "Type", w1, "Output shape", w2, "Params");
+  std::string out =
+      fmt::format("{:<{}}  {:<{}}  {:<{}}  {:>10}\n", "Layer", w0, "Type", w1, "Output shape", w2, "Params");
   out += std::string(w0 + w1 + w2 + 16, '-') + "\n";
-  for (const Row& r : rows) out += fmt::format("{:<{}}  {:<{}}  {:<{}}  {:>10}\n", r.name, w0, r.type, w1, r.shape, w2, r.params);
+  for (const Row& r : rows)
+    out += fmt::format("{:<{}}  {:<{}}  {:<{}}  {:>10}\n", r.name, w0, r.type, w1, r.shape, w2, r.params);
   out += std::string(w0 + w1 + w2 + 16, '-') + "\n";
   out += fmt::format("Total parameters: {}\nTrainable parameters: {}\n", total, trainable);
   return out;
