@@ -208,21 +208,17 @@ class LstmAttention : public tg::nn::Module {
   std::shared_ptr<tg::nn::Linear> out;
 };
 
-/// The reference's lstm_attention training step: tokens randint(0, 10000, [32, 64]), classes
-/// randint(0, 5, [32]), zero_grad, cross_entropy, backward, Adam(lr=1e-3). lstm_attention_sgd
-/// is the same step with SGD(lr=1e-3) (torch_extra.py has its peer): the difference between
-/// the two is the optimizer's share of a step. zero_grad(false) zeroes in place, as torch
-/// 1.13's Optimizer.zero_grad() does by default.
+/// One training step of a classifier, as the reference writes it: zero_grad (in place, as torch
+/// 1.13's Optimizer.zero_grad() does by default), cross_entropy, backward, the optimizer's step.
+/// Opt is built from Options(1e-3) over the model's parameters.
 template <typename Opt, typename Options>
-Step make_lstm_attention_with() {
+Step make_classifier_step(std::shared_ptr<tg::nn::Module> model, tg::Tensor x, tg::Tensor y) {
   struct State {
-    std::shared_ptr<LstmAttention> model;
+    std::shared_ptr<tg::nn::Module> model;
     Opt opt;
     tg::Tensor x, y;
   };
-  auto model = std::make_shared<LstmAttention>();
-  auto s = std::make_shared<State>(
-      State{model, Opt(model->parameters(), Options(1e-3)), tg::randint(0, 10000, {32, 64}), tg::randint(0, 5, {32})});
+  auto s = std::make_shared<State>(State{model, Opt(model->parameters(), Options(1e-3)), x, y});
   return [s] {
     s->opt.zero_grad(/*set_to_none=*/false);
     tg::Tensor loss = tg::nn::functional::cross_entropy(s->model->forward(s->x), s->y);
@@ -230,6 +226,17 @@ Step make_lstm_attention_with() {
     s->opt.step();
     consume(loss);
   };
+}
+
+/// The reference's lstm_attention training step: tokens randint(0, 10000, [32, 64]), classes
+/// randint(0, 5, [32]), Adam(lr=1e-3). lstm_attention_sgd is the same step with SGD(lr=1e-3)
+/// (torch_extra.py has its peer): the difference between the two is the optimizer's share.
+template <typename Opt, typename Options>
+Step make_lstm_attention_with() {
+  auto model = std::make_shared<LstmAttention>();
+  tg::Tensor x = tg::randint(0, 10000, {32, 64});  // drawn in the reference's order
+  tg::Tensor y = tg::randint(0, 5, {32});
+  return make_classifier_step<Opt, Options>(model, x, y);
 }
 Step make_lstm_attention() { return make_lstm_attention_with<tg::optim::Adam, tg::optim::AdamOptions>(); }
 Step make_lstm_attention_sgd() { return make_lstm_attention_with<tg::optim::SGD, tg::optim::SGDOptions>(); }
@@ -243,20 +250,9 @@ Step make_mlp() {
   auto model = std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
       std::make_shared<nn::Linear>(784, 512), std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(512, 512),
       std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(512, 10)});
-  struct State {
-    std::shared_ptr<nn::Sequential> model;
-    tg::optim::Adam opt;
-    tg::Tensor x, y;
-  };
-  auto s = std::make_shared<State>(State{model, tg::optim::Adam(model->parameters(), tg::optim::AdamOptions(1e-3)),
-                                         tg::randn({128, 784}), tg::randint(0, 10, {128})});
-  return [s] {
-    s->opt.zero_grad(/*set_to_none=*/false);
-    tg::Tensor loss = tg::nn::functional::cross_entropy(s->model->forward(s->x), s->y);
-    loss.backward();
-    s->opt.step();
-    consume(loss);
-  };
+  tg::Tensor x = tg::randn({128, 784});  // drawn in the reference's order
+  tg::Tensor y = tg::randint(0, 10, {128});
+  return make_classifier_step<tg::optim::Adam, tg::optim::AdamOptions>(model, x, y);
 }
 
 /// nn::LayerNorm(1024) on x randn [4096, 1024] requiring grad: forward, backward of sum().

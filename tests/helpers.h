@@ -2,7 +2,6 @@
 // Small helpers shared by the core tests: deterministic float64 inputs for gradient checks and
 // element-wise comparison of tensors with expected numbers.
 #include <catch2/catch.hpp>
-
 #include <cstdint>
 #include <string>
 #include <vector>

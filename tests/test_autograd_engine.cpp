@@ -1,7 +1,6 @@
 // The tape's structural promises: no recursion, memory that follows the tensors, results
 // that do not depend on the thread count, and one tape per thread.
 #include <catch2/catch.hpp>
-
 #include <cstring>
 #include <fstream>
 #include <thread>
@@ -128,7 +127,7 @@ TEST_CASE("results are bit-identical with 1 and 2 threads", "[autograd][determin
     out.push_back(big.view({64, 256, 256}).amax({0, 2}));  // mixed dims (the copying path)
     out.push_back(softmax(big.view({4096, 1024}), -1));
     out.push_back(log_softmax(big.view({1024, 4096}), 0));
-    out.push_back(matmul(sq, sq.t()));                                        // multithreaded BLAS
+    out.push_back(matmul(sq, sq.t()));                                            // multithreaded BLAS
     out.push_back(matmul(big.view({256, 128, 128}), big.view({256, 128, 128})));  // TBB over the batch
     out.push_back(tanh(big) * sigmoid(big) + exp(big) / (abs(big) + 1));
     // A few training steps: forward, backward (gradient accumulation), update.

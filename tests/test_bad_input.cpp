@@ -1,7 +1,6 @@
 // Bad input: every shape, dtype, index, option or state error is a tg::Error whose message
 // names the op and the offending values.
 #include <catch2/catch.hpp>
-
 #include <functional>
 #include <string>
 
@@ -14,10 +13,10 @@ using Catch::Matchers::StartsWith;
 using tg::Tensor;
 
 /// expr throws a tg::Error (not merely some std::exception) whose message matches.
-#define CHECK_TG_ERROR(expr, matcher)    \
-  do {                                   \
-    CHECK_THROWS_AS(expr, tg::Error);    \
-    CHECK_THROWS_WITH(expr, matcher);    \
+#define CHECK_TG_ERROR(expr, matcher) \
+  do {                                \
+    CHECK_THROWS_AS(expr, tg::Error); \
+    CHECK_THROWS_WITH(expr, matcher); \
   } while (0)
 
 namespace {
@@ -60,15 +59,15 @@ TEST_CASE("in-place ops reject operands that do not broadcast to self's shape", 
   CHECK_TG_ERROR(tg::ones({3}).add_(tg::ones({2, 3})),
                  Equals("add_: the other tensor's shape [2, 3] does not broadcast to self's shape [3]"));
   CHECK_TG_ERROR(tg::ones({2, 3}).mul_(tg::ones({4})), Contains("mul_") && Contains("[2, 3]") && Contains("[4]"));
-  CHECK_TG_ERROR(tg::ones({3}).copy_(tg::ones({2, 3})),
-                 Contains("copy_") && Contains("[2, 3]") && Contains("[3]"));
+  CHECK_TG_ERROR(tg::ones({3}).copy_(tg::ones({2, 3})), Contains("copy_") && Contains("[2, 3]") && Contains("[3]"));
   CHECK_TG_ERROR(tg::ones({3}).copy_(tg::ones({2})), Contains("copy_") && Contains("[3]") && Contains("[2]"));
 }
 
 // ---- matmul -----------------------------------------------------------------------------------------
 
 TEST_CASE("matmul with mismatched inner dims names both shapes and both sizes", "[bad_input][matmul]") {
-  CHECK_TG_ERROR(tg::matmul(tg::ones({2, 3}), tg::ones({4, 5})), Equals("matmul: cannot multiply [2, 3] by [4, 5] (3 != 4)"));
+  CHECK_TG_ERROR(tg::matmul(tg::ones({2, 3}), tg::ones({4, 5})),
+                 Equals("matmul: cannot multiply [2, 3] by [4, 5] (3 != 4)"));
   CHECK_TG_ERROR(tg::matmul(tg::ones({3}), tg::ones({4})), Equals("matmul: cannot multiply [3] by [4] (3 != 4)"));
   CHECK_TG_ERROR(tg::matmul(tg::ones({2, 3}), tg::ones({2})), Equals("matmul: cannot multiply [2, 3] by [2] (3 != 2)"));
   CHECK_TG_ERROR(tg::matmul(tg::ones({5, 2, 3}), tg::ones({4, 2})),
@@ -97,8 +96,7 @@ TEST_CASE("matmul of different dtypes, or of integers, names the dtypes", "[bad_
 
 TEST_CASE("a dim out of range names the op, the dim and the valid range", "[bad_input][dims]") {
   const Tensor x = tg::ones({2, 3, 4});
-  CHECK_TG_ERROR(x.sum({3}),
-                 Equals("sum: dim 3 is out of range for a tensor of 3 dimensions (expected in [-3, 2])"));
+  CHECK_TG_ERROR(x.sum({3}), Equals("sum: dim 3 is out of range for a tensor of 3 dimensions (expected in [-3, 2])"));
   CHECK_TG_ERROR(x.sum({-4}), Contains("sum: dim -4") && Contains("[-3, 2]"));
   CHECK_TG_ERROR(x.mean({5}, true), Contains("mean: dim 5") && Contains("[-3, 2]"));
   CHECK_TG_ERROR(x.amax({3}), Contains("amax: dim 3") && Contains("[-3, 2]"));
@@ -162,14 +160,17 @@ TEST_CASE("view and reshape to a shape with another number of elements name both
 TEST_CASE("two -1 in a shape is an error naming the shape", "[bad_input][views]") {
   const Tensor x = tg::ones({2, 3});
   CHECK_TG_ERROR(x.view({-1, -1}), Equals("view: only one dimension can be inferred (-1) in shape [-1, -1]"));
-  CHECK_TG_ERROR(x.reshape({-1, 3, -1}), Contains("reshape: only one dimension can be inferred") && Contains("[-1, 3, -1]"));
+  CHECK_TG_ERROR(x.reshape({-1, 3, -1}),
+                 Contains("reshape: only one dimension can be inferred") && Contains("[-1, 3, -1]"));
 }
 
 TEST_CASE("expand to an incompatible shape names the dim and both shapes", "[bad_input][views]") {
   const Tensor x = tg::ones({3, 2});
-  CHECK_TG_ERROR(x.expand({3, 4}),
-                 Equals("expand: the size of dim 1 (2) must match the requested size 4 or be 1 (shape [3, 2] to [3, 4])"));
-  CHECK_TG_ERROR(x.expand({4}), Contains("expand: the requested shape [4] has fewer dims than the tensor's shape [3, 2]"));
+  CHECK_TG_ERROR(
+      x.expand({3, 4}),
+      Equals("expand: the size of dim 1 (2) must match the requested size 4 or be 1 (shape [3, 2] to [3, 4])"));
+  CHECK_TG_ERROR(x.expand({4}),
+                 Contains("expand: the requested shape [4] has fewer dims than the tensor's shape [3, 2]"));
   CHECK_TG_ERROR(x.expand({-1, 3, 2}), Contains("expand") && Contains("-1") && Contains("[-1, 3, 2]"));
 }
 
@@ -207,9 +208,9 @@ TEST_CASE("more than 12 dims is an error", "[bad_input][views]") {
 // ---- autograd misuse -----------------------------------------------------------------------------------
 
 TEST_CASE("requires_grad_ on an integer or bool tensor names the dtype and shape", "[bad_input][autograd]") {
-  CHECK_TG_ERROR(tg::arange(3).requires_grad_(),
-                 Contains("requires_grad_: only floating-point tensors can require grad") && Contains("int64") &&
-                     Contains("[3]"));
+  CHECK_TG_ERROR(
+      tg::arange(3).requires_grad_(),
+      Contains("requires_grad_: only floating-point tensors can require grad") && Contains("int64") && Contains("[3]"));
   CHECK_TG_ERROR(tg::ones({2}, tg::kBool).requires_grad_(), Contains("requires_grad_") && Contains("bool"));
   CHECK_TG_ERROR(tg::zeros({2}, tg::Options().dtype(tg::kInt64).requires_grad()), Contains("requires_grad_"));
   CHECK_NOTHROW(tg::arange(3).requires_grad_(false));
@@ -217,7 +218,8 @@ TEST_CASE("requires_grad_ on an integer or bool tensor names the dtype and shape
 
 TEST_CASE("requires_grad_(false) on a non-leaf points to detach", "[bad_input][autograd]") {
   const Tensor y = leaf({2}) * 2.0;
-  CHECK_TG_ERROR(y.requires_grad_(false), Contains("requires_grad_") && Contains("MulBackward") && Contains("detach()"));
+  CHECK_TG_ERROR(y.requires_grad_(false),
+                 Contains("requires_grad_") && Contains("MulBackward") && Contains("detach()"));
 }
 
 TEST_CASE("backward on a non-scalar without a gradient names the shape", "[bad_input][autograd]") {
@@ -249,8 +251,9 @@ TEST_CASE("a second backward without retain_graph names the node and retain_grap
   const Tensor x = leaf({3});
   const Tensor z = (x * x).sum();
   z.backward();
-  CHECK_THAT(tg_error_message([&] { z.backward(); }), StartsWith("backward: trying to backward through the graph a second time") &&
-                                   Contains("Backward") && Contains("retain_graph=true"));
+  CHECK_THAT(tg_error_message([&] { z.backward(); }),
+             StartsWith("backward: trying to backward through the graph a second time") && Contains("Backward") &&
+                 Contains("retain_graph=true"));
   // A new graph over the same leaf still works.
   (x * x).sum().backward();
   CHECK(tg_test::values(x.grad()) == std::vector<double>{4, 4, 4});
@@ -263,7 +266,7 @@ TEST_CASE("a saved output modified in place is detected at backward, naming the 
   CHECK_NOTHROW(y.add_(1.0));  // allowed on a non-leaf: the error comes at backward
   CHECK_THAT(tg_error_message([&] { y.sum().backward(); }),
              StartsWith("backward of ExpBackward: a tensor it saved (shape [3]) was modified by the in-place op "
-                            "'add_' after it was saved (version 1, expected 0)"));
+                        "'add_' after it was saved (version 1, expected 0)"));
 }
 
 TEST_CASE("a saved input modified in place is detected at backward, naming the node and the in-place op",
@@ -273,7 +276,8 @@ TEST_CASE("a saved input modified in place is detected at backward, naming the n
     const Tensor a = x * 1.0;
     const Tensor b = a * w;
     a.mul_(2.0);
-    CHECK_THAT(tg_error_message([&] { b.sum().backward(); }), Contains("backward of MulBackward") && Contains("'mul_'"));
+    CHECK_THAT(tg_error_message([&] { b.sum().backward(); }),
+               Contains("backward of MulBackward") && Contains("'mul_'"));
   }
   SECTION("copy_ into an intermediate that matmul saved") {
     const Tensor a = x * 1.0;
@@ -285,7 +289,8 @@ TEST_CASE("a saved input modified in place is detected at backward, naming the n
     const Tensor a = x * 1.0;
     const Tensor b = w / a;
     a.fill_(3.0);
-    CHECK_THAT(tg_error_message([&] { b.sum().backward(); }), Contains("backward of DivBackward") && Contains("'fill_'"));
+    CHECK_THAT(tg_error_message([&] { b.sum().backward(); }),
+               Contains("backward of DivBackward") && Contains("'fill_'"));
   }
   SECTION("a leaf updated under NoGradGuard before backward") {
     const Tensor b = x * w;
@@ -293,11 +298,13 @@ TEST_CASE("a saved input modified in place is detected at backward, naming the n
       tg::NoGradGuard guard;
       x.add_(1.0);
     }
-    CHECK_THAT(tg_error_message([&] { b.sum().backward(); }), Contains("backward of MulBackward") && Contains("'add_'"));
+    CHECK_THAT(tg_error_message([&] { b.sum().backward(); }),
+               Contains("backward of MulBackward") && Contains("'add_'"));
   }
 }
 
-TEST_CASE("in-place ops on a leaf that requires grad are errors while grad mode is on", "[bad_input][autograd][inplace]") {
+TEST_CASE("in-place ops on a leaf that requires grad are errors while grad mode is on",
+          "[bad_input][autograd][inplace]") {
   const Tensor x = leaf({3});
   const std::string leaf_msg = "a leaf tensor that requires grad (shape [3]) cannot be modified in place";
   CHECK_TG_ERROR(x.add_(1.0), StartsWith("add_: ") && Contains(leaf_msg) && Contains("NoGradGuard"));
@@ -311,9 +318,9 @@ TEST_CASE("in-place ops on a leaf that requires grad are errors while grad mode 
 
 TEST_CASE("in-place ops on a view are errors while autograd records them", "[bad_input][autograd][inplace]") {
   const Tensor y = leaf({2, 3}) * 1.0;
-  CHECK_TG_ERROR(y.select(0, 0).mul_(2.0),
-                 StartsWith("mul_: in-place modification of a view is not supported when autograd records it") &&
-                     Contains("[3]"));
+  CHECK_TG_ERROR(
+      y.select(0, 0).mul_(2.0),
+      StartsWith("mul_: in-place modification of a view is not supported when autograd records it") && Contains("[3]"));
   CHECK_TG_ERROR(tg::zeros({2, 3}).select(0, 1).copy_(leaf({3})), Contains("copy_") && Contains("view"));
 }
 
@@ -329,7 +336,8 @@ TEST_CASE("in-place writes into an expanded tensor are errors naming the stride-
 
 TEST_CASE("in-place ops that would need a wider dtype are errors naming both dtypes", "[bad_input][inplace]") {
   const Tensor i = tg::arange(3);
-  CHECK_TG_ERROR(i.add_(tg::ones({3})), Equals("add_: the result type float32 cannot be written in place into a int64 tensor"));
+  CHECK_TG_ERROR(i.add_(tg::ones({3})),
+                 Equals("add_: the result type float32 cannot be written in place into a int64 tensor"));
   CHECK_TG_ERROR(i.add_(0.5), Contains("add_") && Contains("0.5") && Contains("int64"));
   CHECK_TG_ERROR(i.mul_(1.5), Contains("mul_") && Contains("1.5") && Contains("int64"));
 }
@@ -337,7 +345,8 @@ TEST_CASE("in-place ops that would need a wider dtype are errors naming both dty
 TEST_CASE("set_grad with a gradient of another shape or dtype names both", "[bad_input][autograd]") {
   const Tensor x = leaf({3});
   CHECK_TG_ERROR(x.set_grad(tg::ones({2})), Contains("set_grad") && Contains("[2]") && Contains("[3]"));
-  CHECK_TG_ERROR(x.set_grad(tg::ones({3}, tg::kFloat64)), Contains("set_grad") && Contains("float64") && Contains("float32"));
+  CHECK_TG_ERROR(x.set_grad(tg::ones({3}, tg::kFloat64)),
+                 Contains("set_grad") && Contains("float64") && Contains("float32"));
 }
 
 // ---- element access ---------------------------------------------------------------------------------------
@@ -397,7 +406,8 @@ TEST_CASE("factories reject negative sizes and mismatched value counts", "[bad_i
   CHECK_TG_ERROR(tg::eye(-1), Equals("eye: n must be non-negative, got -1"));
   CHECK_TG_ERROR(tg::from_vector(std::vector<float>{1, 2, 3, 4, 5}, {2, 3}),
                  Equals("from_vector: 5 values cannot fill shape [2, 3] (6 elements)"));
-  CHECK_TG_ERROR(tg::from_vector(std::vector<bool>{true}, {2}), Contains("from_vector: 1 values cannot fill shape [2]"));
+  CHECK_TG_ERROR(tg::from_vector(std::vector<bool>{true}, {2}),
+                 Contains("from_vector: 1 values cannot fill shape [2]"));
 }
 
 // ---- dtypes ----------------------------------------------------------------------------------------------
@@ -414,7 +424,8 @@ TEST_CASE("subtraction and negation of bool tensors are errors", "[bad_input][dt
 }
 
 TEST_CASE("floating-only ops on integer tensors name the op and dtype", "[bad_input][dtype]") {
-  CHECK_TG_ERROR(tg::softmax(tg::arange(3), 0), Equals("softmax: expected a floating-point tensor (float32 or float64), got int64"));
+  CHECK_TG_ERROR(tg::softmax(tg::arange(3), 0),
+                 Equals("softmax: expected a floating-point tensor (float32 or float64), got int64"));
   CHECK_TG_ERROR(tg::abs(tg::ones({2}, tg::kBool)), Equals("abs: not defined for bool tensors"));
   CHECK_TG_ERROR(tg::ones({2}, tg::kBool).amax(), Equals("amax: not defined for bool tensors"));
   CHECK_TG_ERROR(tg::ones({2}, tg::kBool).max(0), Equals("max: not defined for bool tensors"));
@@ -435,7 +446,8 @@ TEST_CASE("set_num_threads(0) is an error naming the value", "[bad_input][thread
   CHECK(tg::get_num_threads() == before);
 }
 
-TEST_CASE("gradcheck with float32 inputs, non-leaf inputs or an output without grad says which", "[bad_input][gradcheck]") {
+TEST_CASE("gradcheck with float32 inputs, non-leaf inputs or an output without grad says which",
+          "[bad_input][gradcheck]") {
   auto square = [](const std::vector<Tensor>& in) { return in[0] * in[0]; };
   CHECK_TG_ERROR(tg::gradcheck(square, {tg::ones({2}).requires_grad_()}),
                  Equals("gradcheck: input 0 is float32; gradient checks need float64 inputs"));

@@ -33,48 +33,72 @@ std::string error_of(F&& fn) {
 TEST_CASE("feed-forward modules name themselves and the expected and actual sizes of a wrong input", "[nn-errors]") {
   nn::Linear fc(8, 3);
   CHECK_THROWS_AS(fc(zeros({2, 5, 7})), Error);
-  CHECK_THAT(error_of([&] { fc(zeros({2, 5, 7})); }),
-             Contains("Linear") && Contains("expected input with 8 features") && Contains("got 7") &&
-                 Contains("[2, 5, 7]"));
+  CHECK_THAT(
+      error_of([&] {
+        fc(zeros({2, 5, 7}));
+      }),
+      Contains("Linear") && Contains("expected input with 8 features") && Contains("got 7") && Contains("[2, 5, 7]"));
 
   nn::Bilinear bil(nn::BilinearOptions(3, 4, 2));
-  CHECK_THAT(error_of([&] { bil.forward(zeros({5, 3}), zeros({5, 5})); }),
+  CHECK_THAT(error_of([&] {
+               bil.forward(zeros({5, 3}), zeros({5, 5}));
+             }),
              Contains("Bilinear") && Contains("input2 with 4 features") && Contains("[5, 5]"));
-  CHECK_THAT(error_of([&] { bil.forward(zeros({5, 2}), zeros({5, 4})); }),
+  CHECK_THAT(error_of([&] {
+               bil.forward(zeros({5, 2}), zeros({5, 4}));
+             }),
              Contains("Bilinear") && Contains("input1 with 3 features") && Contains("[5, 2]"));
-  CHECK_THAT(error_of([&] { bil.forward(zeros({5, 3}), zeros({4, 4})); }),  // batch dims 5 and 4
+  CHECK_THAT(error_of([&] {
+               bil.forward(zeros({5, 3}), zeros({4, 4}));
+             }),  // batch dims 5 and 4
              Contains("Bilinear") && Contains("[5, 3]") && Contains("[4, 4]"));
 
   nn::Conv2d conv(nn::ConvOptions(3, 4, 3));
-  CHECK_THAT(error_of([&] { conv(zeros({2, 5, 8, 8})); }),
+  CHECK_THAT(error_of([&] {
+               conv(zeros({2, 5, 8, 8}));
+             }),
              Contains("Conv2d") && Contains("expected input [N, 3, H, W]") && Contains("[2, 5, 8, 8]"));
   CHECK_THAT(error_of([&] { conv(zeros({8, 8})); }), Contains("Conv2d") && Contains("[8, 8]"));
 
   nn::BatchNorm1d bn(4);
-  CHECK_THAT(error_of([&] { bn(zeros({6, 5})); }),
+  CHECK_THAT(error_of([&] {
+               bn(zeros({6, 5}));
+             }),
              Contains("BatchNorm1d") && Contains("expected 4 channels") && Contains("got 5"));
-  CHECK_THAT(error_of([&] { bn(zeros({6, 4, 2, 2})); }),
+  CHECK_THAT(error_of([&] {
+               bn(zeros({6, 4, 2, 2}));
+             }),
              Contains("BatchNorm1d") && Contains("2 or 3 dims") && Contains("[6, 4, 2, 2]"));
 
   // The inner module of a Sequential reports itself.
-  nn::Sequential seq{std::make_shared<nn::Linear>(4, 5), std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(6, 3)};
-  CHECK_THAT(error_of([&] { seq(zeros({2, 4})); }),
+  nn::Sequential seq{std::make_shared<nn::Linear>(4, 5), std::make_shared<nn::ReLU>(),
+                     std::make_shared<nn::Linear>(6, 3)};
+  CHECK_THAT(error_of([&] {
+               seq(zeros({2, 4}));
+             }),
              Contains("Linear") && Contains("expected input with 6 features") && Contains("got 5"));
 }
 
 TEST_CASE("LayerNorm names itself, the normalized_shape it expects and the input's shape", "[nn-errors]") {
   nn::LayerNorm ln(nn::LayerNormOptions({4, 5}));
   CHECK_THROWS_AS(ln(zeros({2, 4, 6})), Error);
-  CHECK_THAT(error_of([&] { ln(zeros({2, 4, 6})); }), Contains("LayerNorm") && Contains("[4, 5]") && Contains("[2, 4, 6]"));
+  CHECK_THAT(error_of([&] {
+               ln(zeros({2, 4, 6}));
+             }),
+             Contains("LayerNorm") && Contains("[4, 5]") && Contains("[2, 4, 6]"));
   CHECK_THAT(error_of([&] { ln(zeros({5})); }), Contains("LayerNorm") && Contains("[5]") && Contains("[4, 5]"));
 }
 
 TEST_CASE("Embedding rejects an index out of range and non-integer indices", "[nn-errors]") {
   nn::Embedding emb(5, 3);
-  CHECK_THAT(error_of([&] { emb(tensor({{1, 5}}, kInt64)); }),
+  CHECK_THAT(error_of([&] {
+               emb(tensor({{1, 5}}, kInt64));
+             }),
              Contains("embedding", Catch::CaseSensitive::No) && Contains("index 5") && Contains("5 rows"));
   CHECK_THAT(error_of([&] { emb(tensor({{1, -1}}, kInt64)); }), Contains("index -1"));
-  CHECK_THAT(error_of([&] { emb(zeros({2, 2})); }),
+  CHECK_THAT(error_of([&] {
+               emb(zeros({2, 2}));
+             }),
              Contains("embedding", Catch::CaseSensitive::No) && Contains("int64") && Contains("float32"));
 }
 
@@ -94,10 +118,14 @@ TEST_CASE("LSTM and GRU reject an input of the wrong rank or feature size, namin
     const std::string name = m->type_name();
     INFO(name);
     CHECK_THROWS_AS(m->forward(zeros({5, 2, 3, 4}), std::nullopt), Error);
-    CHECK_THAT(error_of([&] { m->forward(zeros({5, 2, 3, 4}), std::nullopt); }),
+    CHECK_THAT(error_of([&] {
+                 m->forward(zeros({5, 2, 3, 4}), std::nullopt);
+               }),
                Contains(name + ":") && Contains("2-D (unbatched) or 3-D") && Contains("[5, 2, 3, 4]"));
     CHECK_THAT(error_of([&] { m->forward(zeros({4}), std::nullopt); }), Contains(name + ":") && Contains("[4]"));
-    CHECK_THAT(error_of([&] { m->forward(zeros({5, 2, 6}), std::nullopt); }),
+    CHECK_THAT(error_of([&] {
+                 m->forward(zeros({5, 2, 6}), std::nullopt);
+               }),
                Contains(name + ":") && Contains("input_size 4") && Contains("got 6") && Contains("[5, 2, 6]"));
     CHECK_THAT(error_of([&] { m->forward(zeros({5, 6})); }), Contains(name + ":") && Contains("got 6"));
   }
@@ -107,18 +135,28 @@ TEST_CASE("LSTM and GRU reject an initial state of the wrong shape, naming h0 or
   // 2 layers, bidirectional: the state is [4, B, 3] whatever batch_first says.
   nn::LSTM lstm(nn::RNNOptions(2, 3).num_layers(2).bidirectional(true).batch_first(true));
   const Tensor x = zeros({5, 7, 2});  // B = 5, T = 7
-  CHECK_THAT(error_of([&] { lstm.forward(x, nn::RNNState{zeros({4, 7, 3}), zeros({4, 5, 3})}); }),
+  CHECK_THAT(error_of([&] {
+               lstm.forward(x, nn::RNNState{zeros({4, 7, 3}), zeros({4, 5, 3})});
+             }),
              Contains("LSTM") && Contains("h0") && Contains("[4, 5, 3]") && Contains("[4, 7, 3]"));
-  CHECK_THAT(error_of([&] { lstm.forward(x, nn::RNNState{zeros({4, 5, 3}), zeros({2, 5, 3})}); }),
+  CHECK_THAT(error_of([&] {
+               lstm.forward(x, nn::RNNState{zeros({4, 5, 3}), zeros({2, 5, 3})});
+             }),
              Contains("LSTM") && Contains("c0") && Contains("[4, 5, 3]") && Contains("[2, 5, 3]"));
-  CHECK_THAT(error_of([&] { lstm.forward(x, nn::RNNState{zeros({5, 4, 3}), Tensor()}); }),
+  CHECK_THAT(error_of([&] {
+               lstm.forward(x, nn::RNNState{zeros({5, 4, 3}), Tensor()});
+             }),
              Contains("h0") && Contains("[5, 4, 3]"));
   // Unbatched input: the state is [L*D, H].
-  CHECK_THAT(error_of([&] { lstm.forward(zeros({7, 2}), nn::RNNState{zeros({4, 1, 3}), Tensor()}); }),
+  CHECK_THAT(error_of([&] {
+               lstm.forward(zeros({7, 2}), nn::RNNState{zeros({4, 1, 3}), Tensor()});
+             }),
              Contains("h0") && Contains("[4, 3]") && Contains("[4, 1, 3]"));
 
   nn::GRU gru(nn::RNNOptions(2, 3));
-  CHECK_THAT(error_of([&] { gru.forward(zeros({7, 5, 2}), nn::RNNState{zeros({1, 5, 4}), Tensor()}); }),
+  CHECK_THAT(error_of([&] {
+               gru.forward(zeros({7, 5, 2}), nn::RNNState{zeros({1, 5, 4}), Tensor()});
+             }),
              Contains("GRU") && Contains("h0") && Contains("[1, 5, 3]") && Contains("[1, 5, 4]"));
 }
 
@@ -130,30 +168,49 @@ TEST_CASE("LSTM and GRU reject lengths of the wrong dtype, shape or range", "[nn
     const std::string name = m->type_name();
     INFO(name);
     const Tensor x = zeros({4, 3, 2});  // T = 4, B = 3
-    CHECK_THAT(error_of([&] { m->forward(x, std::nullopt, tensor({1.0, 2.0, 3.0})); }),
+    CHECK_THAT(error_of([&] {
+                 m->forward(x, std::nullopt, tensor({1.0, 2.0, 3.0}));
+               }),
                Contains(name + ":") && Contains("lengths must be int64") && Contains("float32"));
-    CHECK_THAT(error_of([&] { m->forward(x, std::nullopt, tensor({1, 2}, kInt64)); }),
+    CHECK_THAT(error_of([&] {
+                 m->forward(x, std::nullopt, tensor({1, 2}, kInt64));
+               }),
                Contains(name + ":") && Contains("lengths must have shape [3]") && Contains("[2]"));
-    CHECK_THAT(error_of([&] { m->forward(x, std::nullopt, tensor({1, 0, 3}, kInt64)); }),
+    CHECK_THAT(error_of([&] {
+                 m->forward(x, std::nullopt, tensor({1, 0, 3}, kInt64));
+               }),
                Contains("each length must be in [1, 4]") && Contains("got 0"));
-    CHECK_THAT(error_of([&] { m->forward(x, std::nullopt, tensor({1, 5, 3}, kInt64)); }),
+    CHECK_THAT(error_of([&] {
+                 m->forward(x, std::nullopt, tensor({1, 5, 3}, kInt64));
+               }),
                Contains("each length must be in [1, 4]") && Contains("got 5"));
   }
 }
 
 TEST_CASE("LSTMCell and GRUCell reject a wrong input or state shape, naming both", "[nn-errors]") {
   nn::LSTMCell lc(4, 3);
-  CHECK_THAT(error_of([&] { lc.forward(zeros({2, 5}), std::nullopt); }),
+  CHECK_THAT(error_of([&] {
+               lc.forward(zeros({2, 5}), std::nullopt);
+             }),
              Contains("LSTMCell") && Contains("[B, 4]") && Contains("[2, 5]"));
-  CHECK_THAT(error_of([&] { lc.forward(zeros({2, 3, 4}), std::nullopt); }), Contains("LSTMCell") && Contains("[2, 3, 4]"));
-  CHECK_THAT(error_of([&] { lc.forward(zeros({2, 4}), nn::RNNState{zeros({2, 4}), zeros({2, 3})}); }),
+  CHECK_THAT(error_of([&] {
+               lc.forward(zeros({2, 3, 4}), std::nullopt);
+             }),
+             Contains("LSTMCell") && Contains("[2, 3, 4]"));
+  CHECK_THAT(error_of([&] {
+               lc.forward(zeros({2, 4}), nn::RNNState{zeros({2, 4}), zeros({2, 3})});
+             }),
              Contains("LSTMCell") && Contains("h") && Contains("[2, 3]") && Contains("[2, 4]"));
-  CHECK_THAT(error_of([&] { lc.forward(zeros({2, 4}), nn::RNNState{zeros({2, 3}), zeros({1, 3})}); }),
+  CHECK_THAT(error_of([&] {
+               lc.forward(zeros({2, 4}), nn::RNNState{zeros({2, 3}), zeros({1, 3})});
+             }),
              Contains("LSTMCell") && Contains("c of shape [2, 3]") && Contains("[1, 3]"));
 
   nn::GRUCell gc(4, 3);
   CHECK_THAT(error_of([&] { gc.forward(zeros({2, 6}), Tensor()); }), Contains("GRUCell") && Contains("[2, 6]"));
-  CHECK_THAT(error_of([&] { gc.forward(zeros({2, 4}), zeros({3, 3})); }),
+  CHECK_THAT(error_of([&] {
+               gc.forward(zeros({2, 4}), zeros({3, 3}));
+             }),
              Contains("GRUCell") && Contains("h of shape [2, 3]") && Contains("[3, 3]"));
 }
 
@@ -205,20 +262,26 @@ TEST_CASE("RNN options are checked when the module is built, naming the option a
   CHECK_THAT(error_of([] { nn::GRU(nn::RNNOptions(4, 3).dropout(1.5)); }), Contains("GRU") && Contains("1.5"));
   CHECK_THAT(error_of([] { nn::LSTM(nn::RNNOptions(4, 0)); }),
              Contains("LSTM") && Contains("hidden_size must be positive, got 0"));
-  CHECK_THAT(error_of([] { nn::GRU(nn::RNNOptions(4, -2)); }), Contains("GRU") && Contains("hidden_size") && Contains("-2"));
-  CHECK_THAT(error_of([] { nn::GRU(nn::RNNOptions(0, 3)); }), Contains("GRU") && Contains("input_size must be positive, got 0"));
+  CHECK_THAT(error_of([] { nn::GRU(nn::RNNOptions(4, -2)); }),
+             Contains("GRU") && Contains("hidden_size") && Contains("-2"));
+  CHECK_THAT(error_of([] { nn::GRU(nn::RNNOptions(0, 3)); }),
+             Contains("GRU") && Contains("input_size must be positive, got 0"));
   CHECK_THAT(error_of([] { nn::LSTM(nn::RNNOptions(4, 3).num_layers(0)); }),
              Contains("LSTM") && Contains("num_layers must be positive, got 0"));
-  CHECK_THAT(error_of([] { nn::LSTMCell(4, 0); }), Contains("LSTMCell") && Contains("hidden_size must be positive, got 0"));
-  CHECK_THAT(error_of([] { nn::GRUCell(0, 3); }), Contains("GRUCell") && Contains("input_size must be positive, got 0"));
+  CHECK_THAT(error_of([] { nn::LSTMCell(4, 0); }),
+             Contains("LSTMCell") && Contains("hidden_size must be positive, got 0"));
+  CHECK_THAT(error_of([] { nn::GRUCell(0, 3); }),
+             Contains("GRUCell") && Contains("input_size must be positive, got 0"));
 }
 
 TEST_CASE("feed-forward module options are checked when the module is built, naming the value", "[nn-errors]") {
-  CHECK_THAT(error_of([] { nn::Linear(4, -1); }), Contains("Linear") && Contains("out_features must be positive, got -1"));
-  CHECK_THAT(error_of([] { nn::Bilinear(nn::BilinearOptions(3, 0, 2)); }),
-             Contains("Bilinear") && Contains("in2=0"));
-  CHECK_THAT(error_of([] { nn::Embedding(0, 3); }), Contains("Embedding") && Contains("num_embeddings must be positive, got 0"));
-  CHECK_THAT(error_of([] { nn::Embedding(5, 0); }), Contains("Embedding") && Contains("embedding_dim must be positive, got 0"));
+  CHECK_THAT(error_of([] { nn::Linear(4, -1); }),
+             Contains("Linear") && Contains("out_features must be positive, got -1"));
+  CHECK_THAT(error_of([] { nn::Bilinear(nn::BilinearOptions(3, 0, 2)); }), Contains("Bilinear") && Contains("in2=0"));
+  CHECK_THAT(error_of([] { nn::Embedding(0, 3); }),
+             Contains("Embedding") && Contains("num_embeddings must be positive, got 0"));
+  CHECK_THAT(error_of([] { nn::Embedding(5, 0); }),
+             Contains("Embedding") && Contains("embedding_dim must be positive, got 0"));
   CHECK_THAT(error_of([] { nn::Embedding(nn::EmbeddingOptions(5, 3).max_norm(-1.0)); }),
              Contains("Embedding") && Contains("max_norm") && Contains("-1"));
   CHECK_THAT(error_of([] { nn::Embedding(nn::EmbeddingOptions(5, 3).padding_idx(-6)); }),
@@ -226,11 +289,14 @@ TEST_CASE("feed-forward module options are checked when the module is built, nam
   CHECK_THAT(error_of([] { nn::Dropout(1.5); }), Contains("Dropout") && Contains("1.5"));
   CHECK_THAT(error_of([] { nn::LayerNorm(nn::LayerNormOptions(std::vector<std::int64_t>{})); }),
              Contains("LayerNorm") && Contains("normalized_shape must not be empty"));
-  CHECK_THAT(error_of([] { nn::LayerNorm(nn::LayerNormOptions({4, 0})); }),
+  CHECK_THAT(error_of([] {
+               nn::LayerNorm(nn::LayerNormOptions({4, 0}));
+             }),
              Contains("LayerNorm") && Contains("[4, 0]"));
   CHECK_THAT(error_of([] { nn::LayerNorm(nn::LayerNormOptions({4}).eps(-1e-5)); }),
              Contains("LayerNorm") && Contains("eps"));
-  CHECK_THAT(error_of([] { nn::BatchNorm1d(0); }), Contains("BatchNorm1d") && Contains("num_features must be positive, got 0"));
+  CHECK_THAT(error_of([] { nn::BatchNorm1d(0); }),
+             Contains("BatchNorm1d") && Contains("num_features must be positive, got 0"));
   CHECK_THAT(error_of([] { nn::BatchNorm2d(nn::BatchNormOptions(3).eps(0)); }),
              Contains("BatchNorm2d") && Contains("eps must be positive, got 0"));
   CHECK_THAT(error_of([] { nn::BatchNorm1d(nn::BatchNormOptions(3).momentum(-0.1)); }),

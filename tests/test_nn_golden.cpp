@@ -138,12 +138,14 @@ void run_family(const std::string& family, const std::function<std::shared_ptr<n
 // ---- builders ------------------------------------------------------------------------------------
 
 std::shared_ptr<nn::Module> build_linear(const Case& c) {
-  return std::make_shared<nn::Linear>(nn::LinearOptions(c.integer("in_features"), c.integer("out_features")).bias(c.flag("bias")));
+  return std::make_shared<nn::Linear>(
+      nn::LinearOptions(c.integer("in_features"), c.integer("out_features")).bias(c.flag("bias")));
 }
 
 std::shared_ptr<nn::Module> build_bilinear(const Case& c) {
   return std::make_shared<nn::Bilinear>(
-      nn::BilinearOptions(c.integer("in1_features"), c.integer("in2_features"), c.integer("out_features")).bias(c.flag("bias")));
+      nn::BilinearOptions(c.integer("in1_features"), c.integer("in2_features"), c.integer("out_features"))
+          .bias(c.flag("bias")));
 }
 
 std::shared_ptr<nn::Module> build_embedding(const Case& c) {
@@ -154,8 +156,9 @@ std::shared_ptr<nn::Module> build_embedding(const Case& c) {
 }
 
 std::shared_ptr<nn::Module> build_layer_norm(const Case& c) {
-  return std::make_shared<nn::LayerNorm>(
-      nn::LayerNormOptions(c.integers("normalized_shape")).eps(c.num("eps")).elementwise_affine(c.flag("elementwise_affine")));
+  return std::make_shared<nn::LayerNorm>(nn::LayerNormOptions(c.integers("normalized_shape"))
+                                             .eps(c.num("eps"))
+                                             .elementwise_affine(c.flag("elementwise_affine")));
 }
 
 std::shared_ptr<nn::Module> build_batch_norm(const Case& c) {
@@ -176,12 +179,13 @@ std::shared_ptr<nn::Module> build_conv2d(const Case& c) {
     const auto v = c.integers(k);
     return tg::Int2(v.at(0), v.at(1));
   };
-  return std::make_shared<nn::Conv2d>(nn::ConvOptions(c.integer("in_channels"), c.integer("out_channels"), i2("kernel_size"))
-                                          .stride(i2("stride"))
-                                          .padding(i2("padding"))
-                                          .dilation(i2("dilation"))
-                                          .groups(c.integer("groups"))
-                                          .bias(c.flag("bias")));
+  return std::make_shared<nn::Conv2d>(
+      nn::ConvOptions(c.integer("in_channels"), c.integer("out_channels"), i2("kernel_size"))
+          .stride(i2("stride"))
+          .padding(i2("padding"))
+          .dilation(i2("dilation"))
+          .groups(c.integer("groups"))
+          .bias(c.flag("bias")));
 }
 
 nn::RNNOptions rnn_options(const Case& c) {
@@ -248,27 +252,31 @@ TEST_CASE("Sequential of Linear-ReLU-Linear matches PyTorch under the keys 0.wei
 
 TEST_CASE("LSTM matches PyTorch: 1 and 2 layers, both directions, batch_first, initial state, no bias, unbatched",
           "[nn-golden][rnn]") {
-  run_family("lstm", [](const Case& c) { return std::make_shared<nn::LSTM>(rnn_options(c)); }, rnn_forward, no_lengths);
+  run_family(
+      "lstm", [](const Case& c) { return std::make_shared<nn::LSTM>(rnn_options(c)); }, rnn_forward, no_lengths);
 }
 
 TEST_CASE("LSTM with lengths matches PyTorch's packed sequences", "[nn-golden][rnn]") {
-  run_family("lstm", [](const Case& c) { return std::make_shared<nn::LSTM>(rnn_options(c)); }, rnn_forward, has_lengths);
+  run_family(
+      "lstm", [](const Case& c) { return std::make_shared<nn::LSTM>(rnn_options(c)); }, rnn_forward, has_lengths);
 }
 
 TEST_CASE("GRU matches PyTorch: 1 and 2 layers, both directions, batch_first, initial state, no bias, unbatched",
           "[nn-golden][rnn]") {
-  run_family("gru", [](const Case& c) { return std::make_shared<nn::GRU>(rnn_options(c)); }, rnn_forward, no_lengths);
+  run_family(
+      "gru", [](const Case& c) { return std::make_shared<nn::GRU>(rnn_options(c)); }, rnn_forward, no_lengths);
 }
 
 TEST_CASE("GRU with lengths matches PyTorch's packed sequences", "[nn-golden][rnn]") {
-  run_family("gru", [](const Case& c) { return std::make_shared<nn::GRU>(rnn_options(c)); }, rnn_forward, has_lengths);
+  run_family(
+      "gru", [](const Case& c) { return std::make_shared<nn::GRU>(rnn_options(c)); }, rnn_forward, has_lengths);
 }
 
 TEST_CASE("LSTMCell matches PyTorch with and without state, bias and batch dim", "[nn-golden][rnn]") {
   run_family(
       "lstm_cell",
       [](const Case& c) {
-        return std::make_shared<nn::LSTMCell>(c.integer("input_size"), c.integer("hidden_size"), c.flag("bias"));
+    return std::make_shared<nn::LSTMCell>(c.integer("input_size"), c.integer("hidden_size"), c.flag("bias"));
       },
       [](nn::Module& m, const Inputs& in) -> Outputs {
         std::optional<nn::RNNState> state;
@@ -282,7 +290,7 @@ TEST_CASE("GRUCell matches PyTorch with and without state, bias and batch dim", 
   run_family(
       "gru_cell",
       [](const Case& c) {
-        return std::make_shared<nn::GRUCell>(c.integer("input_size"), c.integer("hidden_size"), c.flag("bias"));
+    return std::make_shared<nn::GRUCell>(c.integer("input_size"), c.integer("hidden_size"), c.flag("bias"));
       },
       [](nn::Module& m, const Inputs& in) -> Outputs {
         const Tensor h0 = in.count("h0") ? in.at("h0") : Tensor();
@@ -291,8 +299,8 @@ TEST_CASE("GRUCell matches PyTorch with and without state, bias and batch dim", 
 }
 
 TEST_CASE("every module fixture file parses and every case has its outputs and parameter gradients", "[nn-golden]") {
-  for (const char* family : {"linear", "bilinear", "embedding", "layer_norm", "batch_norm", "conv2d", "sequential", "lstm",
-                             "gru", "lstm_cell", "gru_cell"}) {
+  for (const char* family : {"linear", "bilinear", "embedding", "layer_norm", "batch_norm", "conv2d", "sequential",
+                             "lstm", "gru", "lstm_cell", "gru_cell"}) {
     for (const Case& c : tg_golden_modules::load_fixtures(family)) {
       INFO(family << ": " << c.name);
       CHECK((c.has("output") || c.has("h_n")));

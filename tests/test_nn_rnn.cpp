@@ -70,11 +70,12 @@ TEST_CASE("RNN output is (T, B, D*H), or (B, T, D*H) with batch_first, h_n and c
           const std::int64_t D = bidirectional ? 2 : 1;
           INFO((lstm ? "LSTM" : "GRU") << " layers " << L << " bidirectional " << bidirectional << " batch_first "
                                        << batch_first);
-          auto m = make_rnn(lstm, nn::RNNOptions(I, H).num_layers(L).bidirectional(bidirectional).batch_first(batch_first));
+          auto m =
+              make_rnn(lstm, nn::RNNOptions(I, H).num_layers(L).bidirectional(bidirectional).batch_first(batch_first));
           const Tensor x = batch_first ? zeros({B, T, I}, kFloat64) : zeros({T, B, I}, kFloat64);
           const nn::RNNOutput out = m->forward(x, std::nullopt);
-          CHECK(shape_of(out.output) == (batch_first ? std::vector<std::int64_t>{B, T, D * H}
-                                                     : std::vector<std::int64_t>{T, B, D * H}));
+          CHECK(shape_of(out.output) ==
+                (batch_first ? std::vector<std::int64_t>{B, T, D * H} : std::vector<std::int64_t>{T, B, D * H}));
           CHECK(shape_of(out.state.h) == std::vector<std::int64_t>{L * D, B, H});
           CHECK(out.state.c.defined() == lstm);
           if (lstm) CHECK(shape_of(out.state.c) == std::vector<std::int64_t>{L * D, B, H});
@@ -99,8 +100,7 @@ TEST_CASE("an unbatched (T, I) input gives (T, D*H) and (L*D, H), equal to a bat
       if (lstm) CHECK(shape_of(out.state.c) == std::vector<std::int64_t>{L * D, H});
 
       const Tensor xb = batch_first ? x.unsqueeze(0) : x.unsqueeze(1);
-      const nn::RNNOutput ref =
-          m->forward(xb, nn::RNNState{h0.unsqueeze(1), lstm ? c0.unsqueeze(1) : Tensor()});
+      const nn::RNNOutput ref = m->forward(xb, nn::RNNState{h0.unsqueeze(1), lstm ? c0.unsqueeze(1) : Tensor()});
       CHECK(max_diff(out.output, batch_first ? ref.output.squeeze(0) : ref.output.squeeze(1)) <= 1e-14);
       CHECK(max_diff(out.state.h, ref.state.h.squeeze(1)) <= 1e-14);
       if (lstm) CHECK(max_diff(out.state.c, ref.state.c.squeeze(1)) <= 1e-14);
@@ -161,8 +161,8 @@ TEST_CASE("gradcheck of LSTMCell and GRUCell with respect to the input and the s
   const std::vector<Tensor> in{randn64({2, 3}, 1), randn64({2, 2}, 2), randn64({2, 2}, 3)};
   CHECK(gradcheck(
       [&](const std::vector<Tensor>& v) {
-        const nn::RNNState s = lstm.forward(v[0], nn::RNNState{v[1], v[2]});
-        return cat({s.h.reshape({-1}), s.c.reshape({-1})}, 0);
+    const nn::RNNState s = lstm.forward(v[0], nn::RNNState{v[1], v[2]});
+    return cat({s.h.reshape({-1}), s.c.reshape({-1})}, 0);
       },
       in, 1e-6, 1e-7, 1e-5));
   CHECK(gradcheck([&](const std::vector<Tensor>& v) { return gru.forward(v[0], v[1]); }, {in[0], in[1]}, 1e-6, 1e-7,
@@ -234,8 +234,7 @@ TEST_CASE("with lengths, a padded step's input changes nothing and gets an exact
     }
 }
 
-TEST_CASE("with lengths, NaN or infinite values at padded steps do not reach the outputs or the gradients",
-          "[rnn]") {
+TEST_CASE("with lengths, NaN or infinite values at padded steps do not reach the outputs or the gradients", "[rnn]") {
   // PyTorch's packed sequences never read the padding; garbage there (NaN, inf) must stay out.
   const std::int64_t T = 4, B = 2, I = 3, H = 2;
   for (bool lstm : {true, false})

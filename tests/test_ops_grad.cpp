@@ -45,8 +45,7 @@ TEST_CASE("add, sub, mul, div: gradients through broadcasting (3,1) with (1,4)",
   CHECK(tg::gradcheck([](const Inputs& in) { return in[0] / in[1]; }, {a, d}));
 }
 
-TEST_CASE("add, sub, mul, div: gradients through broadcasting (2,3,4) with (4), both orders",
-          "[grad][elementwise]") {
+TEST_CASE("add, sub, mul, div: gradients through broadcasting (2,3,4) with (4), both orders", "[grad][elementwise]") {
   const Tensor big = any64({2, 3, 4}, 20), small = any64({4}, 21);
   CHECK(tg::gradcheck([](const Inputs& in) { return in[0] + in[1]; }, {big, small}));
   CHECK(tg::gradcheck([](const Inputs& in) { return in[1] + in[0]; }, {big, small}));
@@ -120,7 +119,8 @@ TEST_CASE("pow(x, 3) has gradient 3x^2", "[grad][pow]") {
 TEST_CASE("pow with a tensor exponent: gradients for base and exponent, with broadcasting", "[grad][pow]") {
   const Tensor base = positive64({2, 3}, 61), expo = uniform64({3}, -1.5, 2.5, 62);
   CHECK(tg::gradcheck([](const Inputs& in) { return tg::pow(in[0], in[1]); }, {base, expo}));
-  CHECK(tg::gradcheck([](const Inputs& in) { return in[0].pow(in[1]); }, {positive64({3}, 63), uniform64({2, 3}, -1, 2, 64)}));
+  CHECK(tg::gradcheck([](const Inputs& in) { return in[0].pow(in[1]); },
+                      {positive64({3}, 63), uniform64({2, 3}, -1, 2, 64)}));
 }
 
 // ---- unary functions -------------------------------------------------------------------------------
@@ -151,15 +151,14 @@ TEST_CASE("abs and relu have gradient 0 at 0, like PyTorch", "[grad][unary]") {
 }
 
 TEST_CASE("a composition of unary ops: gradient", "[grad][unary]") {
-  CHECK(tg::gradcheck(
-      [](const Inputs& in) { return tg::sigmoid(tg::tanh(in[0]) * 3.0) + tg::log(tg::exp(in[0]) + 1.0); },
-      {any64({5}, 73)}));
+  CHECK(
+      tg::gradcheck([](const Inputs& in) { return tg::sigmoid(tg::tanh(in[0]) * 3.0) + tg::log(tg::exp(in[0]) + 1.0); },
+                    {any64({5}, 73)}));
 }
 
 // ---- reductions ---------------------------------------------------------------------------------------
 
-TEST_CASE("sum: gradients over all elements, a list of dims, keepdim both ways, negative dims",
-          "[grad][reduce]") {
+TEST_CASE("sum: gradients over all elements, a list of dims, keepdim both ways, negative dims", "[grad][reduce]") {
   const Tensor x = any64({2, 3, 4}, 80);
   CHECK(tg::gradcheck([](const Inputs& in) { return in[0].sum(); }, {x}));
   CHECK(tg::gradcheck([](const Inputs& in) { return in[0].sum({0, 2}); }, {x}));
@@ -178,8 +177,7 @@ TEST_CASE("sum over dims of a non-contiguous (permuted) input: gradient", "[grad
   CHECK(tg::gradcheck([](const Inputs& in) { return in[0].permute({2, 0, 1}).sum({0, 2}); }, {any64({2, 3, 4}, 81)}));
 }
 
-TEST_CASE("mean: gradients over all elements, a list of dims, keepdim both ways, negative dims",
-          "[grad][reduce]") {
+TEST_CASE("mean: gradients over all elements, a list of dims, keepdim both ways, negative dims", "[grad][reduce]") {
   const Tensor x = any64({2, 3, 4}, 90);
   CHECK(tg::gradcheck([](const Inputs& in) { return in[0].mean(); }, {x}));
   CHECK(tg::gradcheck([](const Inputs& in) { return in[0].mean({0, 2}); }, {x}));
@@ -276,8 +274,11 @@ TEST_CASE("matmul: gradients with transposed and otherwise non-contiguous operan
   CHECK(tg::gradcheck([](const Inputs& in) { return tg::matmul(in[0].slice(1, 0, 8, 2), in[1]); },
                       {any64({3, 8}, 157), any64({4, 2}, 158)}));
   // An expanded (stride-0) operand.
-  CHECK(tg::gradcheck([](const Inputs& in) { return tg::matmul(in[0], in[1].expand({4, 3})); },
-                      {any64({2, 4}, 159), any64({4, 1}, 160)}));
+  CHECK(tg::gradcheck(
+      [](const Inputs& in) {
+    return tg::matmul(in[0], in[1].expand({4, 3}));
+      },
+      {any64({2, 4}, 159), any64({4, 1}, 160)}));
 }
 
 // ---- softmax family -----------------------------------------------------------------------------------
@@ -291,8 +292,7 @@ TEST_CASE("softmax and log_softmax: gradients over the last dim", "[grad][softma
   CHECK(tg::gradcheck([](const Inputs& in) { return in[0].log_softmax(-1); }, {y}));
 }
 
-TEST_CASE("softmax and log_softmax: gradients over an inner dim (dim 0 and dim 1 of a 3-D tensor)",
-          "[grad][softmax]") {
+TEST_CASE("softmax and log_softmax: gradients over an inner dim (dim 0 and dim 1 of a 3-D tensor)", "[grad][softmax]") {
   const Tensor x = any64({2, 3, 4}, 180);
   for (std::int64_t d : {0, 1, -2}) {
     INFO("dim " << d);
@@ -317,14 +317,24 @@ TEST_CASE("log_softmax with a one-hot upstream gradient has gradient onehot - so
 
 TEST_CASE("view ops: gradients", "[grad][views]") {
   const Tensor x = any64({2, 3, 4}, 190);
-  SECTION("view") { CHECK(tg::gradcheck([](const Inputs& in) { return in[0].view({4, -1}) * 2.0; }, {x})); }
-  SECTION("reshape as a view") { CHECK(tg::gradcheck([](const Inputs& in) { return in[0].reshape({6, 4}); }, {x})); }
+  SECTION("view") {
+    CHECK(tg::gradcheck([](const Inputs& in) { return in[0].view({4, -1}) * 2.0; }, {x}));
+  }
+  SECTION("reshape as a view") {
+    CHECK(tg::gradcheck([](const Inputs& in) { return in[0].reshape({6, 4}); }, {x}));
+  }
   SECTION("reshape that copies (of a permuted tensor)") {
     CHECK(tg::gradcheck([](const Inputs& in) { return in[0].permute({2, 0, 1}).reshape({-1}); }, {x}));
   }
-  SECTION("permute") { CHECK(tg::gradcheck([](const Inputs& in) { return in[0].permute({1, 2, 0}); }, {x})); }
-  SECTION("transpose") { CHECK(tg::gradcheck([](const Inputs& in) { return in[0].transpose(0, -1); }, {x})); }
-  SECTION("t") { CHECK(tg::gradcheck([](const Inputs& in) { return in[0].t(); }, {any64({3, 2}, 191)})); }
+  SECTION("permute") {
+    CHECK(tg::gradcheck([](const Inputs& in) { return in[0].permute({1, 2, 0}); }, {x}));
+  }
+  SECTION("transpose") {
+    CHECK(tg::gradcheck([](const Inputs& in) { return in[0].transpose(0, -1); }, {x}));
+  }
+  SECTION("t") {
+    CHECK(tg::gradcheck([](const Inputs& in) { return in[0].t(); }, {any64({3, 2}, 191)}));
+  }
   SECTION("unsqueeze") {
     CHECK(tg::gradcheck([](const Inputs& in) { return in[0].unsqueeze(1); }, {x}));
     CHECK(tg::gradcheck([](const Inputs& in) { return in[0].unsqueeze(-1); }, {x}));
@@ -351,7 +361,9 @@ TEST_CASE("view ops: gradients", "[grad][views]") {
   SECTION("contiguous of a transposed tensor") {
     CHECK(tg::gradcheck([](const Inputs& in) { return in[0].transpose(0, 1).contiguous(); }, {x}));
   }
-  SECTION("clone") { CHECK(tg::gradcheck([](const Inputs& in) { return in[0].clone() * in[0]; }, {x})); }
+  SECTION("clone") {
+    CHECK(tg::gradcheck([](const Inputs& in) { return in[0].clone() * in[0]; }, {x}));
+  }
 }
 
 TEST_CASE("overlapping slices accumulate their gradients into the base", "[grad][views]") {
@@ -386,17 +398,17 @@ TEST_CASE("to() with the same dtype is the identity and keeps the graph", "[grad
 TEST_CASE("add_ on a non-leaf: gradients of the composition, with a broadcast operand", "[grad][inplace]") {
   CHECK(tg::gradcheck(
       [](const Inputs& in) {
-        Tensor y = in[0] * 1.0;
-        y.add_(in[1]);
-        return y * y;
+    Tensor y = in[0] * 1.0;
+    y.add_(in[1]);
+    return y * y;
       },
       {any64({3, 4}, 210), any64({4}, 211)}));
   CHECK(tg::gradcheck(
       [](const Inputs& in) {
-        Tensor y = in[0].exp();
-        Tensor z = y * 2.0;
-        z.add_(3.0);
-        return z * in[0];
+    Tensor y = in[0].exp();
+    Tensor z = y * 2.0;
+    z.add_(3.0);
+    return z * in[0];
       },
       {any64({5}, 212)}));
 }
@@ -404,18 +416,18 @@ TEST_CASE("add_ on a non-leaf: gradients of the composition, with a broadcast op
 TEST_CASE("mul_ on a non-leaf: gradients of the composition", "[grad][inplace]") {
   CHECK(tg::gradcheck(
       [](const Inputs& in) {
-        Tensor y = in[0] * 1.0;
-        y.mul_(in[1]);
-        return y;
+    Tensor y = in[0] * 1.0;
+    y.mul_(in[1]);
+    return y;
       },
       {any64({3, 4}, 220), any64({3, 4}, 221)}));
   CHECK(tg::gradcheck(
       [](const Inputs& in) {
-        Tensor y = in[0].tanh();
-        Tensor z = y * 1.0;
-        z.mul_(in[1]);  // broadcast [4] into [3, 4]
-        z.mul_(-2.5);
-        return z.sum({0});
+    Tensor y = in[0].tanh();
+    Tensor z = y * 1.0;
+    z.mul_(in[1]);  // broadcast [4] into [3, 4]
+    z.mul_(-2.5);
+    return z.sum({0});
       },
       {any64({3, 4}, 222), any64({4}, 223)}));
 }
@@ -441,20 +453,19 @@ TEST_CASE("y.mul_(y) squares y and gives x the gradient 2x", "[grad][inplace]") 
   CHECK(values(x.grad()) == std::vector<double>{2, 4, 6});
   CHECK(tg::gradcheck(
       [](const Inputs& in) {
-        Tensor t = in[0] * 1.0;
-        t.mul_(t);
-        return t;
+    Tensor t = in[0] * 1.0;
+    t.mul_(t);
+    return t;
       },
       {any64({4}, 224)}));
 }
 
-TEST_CASE("copy_ into a non-leaf: the gradient goes to the source, none to the overwritten values",
-          "[grad][inplace]") {
+TEST_CASE("copy_ into a non-leaf: the gradient goes to the source, none to the overwritten values", "[grad][inplace]") {
   CHECK(tg::gradcheck(
       [](const Inputs& in) {
-        Tensor y = in[0] * 1.0;
-        y.copy_(tg::tanh(in[1]));  // [4] broadcast into [3, 4]
-        return y * in[0];
+    Tensor y = in[0] * 1.0;
+    y.copy_(tg::tanh(in[1]));  // [4] broadcast into [3, 4]
+    return y * in[0];
       },
       {any64({3, 4}, 230), any64({4}, 231)}));
   const Tensor x = leaf64({1, 2}), z = leaf64({7, 8});
@@ -468,9 +479,9 @@ TEST_CASE("copy_ into a non-leaf: the gradient goes to the source, none to the o
 TEST_CASE("copy_ into a tensor that does not require grad makes it part of the graph", "[grad][inplace]") {
   CHECK(tg::gradcheck(
       [](const Inputs& in) {
-        Tensor d = tg::zeros({2, 3}, tg::kFloat64);
-        d.copy_(in[0]);
-        return d * in[0];
+    Tensor d = tg::zeros({2, 3}, tg::kFloat64);
+    d.copy_(in[0]);
+    return d * in[0];
       },
       {any64({2, 3}, 232)}));
   const Tensor src = leaf64({1.0, 2.0});
@@ -485,9 +496,9 @@ TEST_CASE("copy_ into a tensor that does not require grad makes it part of the g
 TEST_CASE("fill_ on a non-leaf cuts the gradient to the filled values", "[grad][inplace]") {
   CHECK(tg::gradcheck(
       [](const Inputs& in) {
-        Tensor y = in[0] * 1.0;
-        y.fill_(2.0);
-        return y * in[0];
+    Tensor y = in[0] * 1.0;
+    y.fill_(2.0);
+    return y * in[0];
       },
       {any64({3}, 240)}));
   const Tensor x = leaf64({1, 2, 3});
@@ -500,12 +511,12 @@ TEST_CASE("fill_ on a non-leaf cuts the gradient to the filled values", "[grad][
 TEST_CASE("a chain of in-place ops on one non-leaf: gradient", "[grad][inplace]") {
   CHECK(tg::gradcheck(
       [](const Inputs& in) {
-        Tensor y = in[0] * 1.0;
-        y.mul_(in[1]);
-        y.add_(in[1]);
-        y.mul_(0.5);
-        y.add_(-1.0);
-        return y.exp();
+    Tensor y = in[0] * 1.0;
+    y.mul_(in[1]);
+    y.add_(in[1]);
+    y.mul_(0.5);
+    y.add_(-1.0);
+    return y.exp();
       },
       {any64({2, 3}, 250), any64({3}, 251)}));
 }

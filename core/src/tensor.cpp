@@ -92,8 +92,7 @@ bool Tensor::is_contiguous() const {
 
 template <typename T>
 T* Tensor::data() const {
-  TG_CHECK(dtype() == dtype_of<T>, "data: the tensor holds {}, not {}", dtype_name(dtype()),
-           dtype_name(dtype_of<T>));
+  TG_CHECK(dtype() == dtype_of<T>, "data: the tensor holds {}, not {}", dtype_name(dtype()), dtype_name(dtype_of<T>));
   return static_cast<T*>(data_ptr());
 }
 template float* Tensor::data<float>() const;
@@ -163,8 +162,8 @@ void Tensor::set_data(const Tensor& other) const {
   TensorImpl* t = checked();
   TG_CHECK(t->grad_fn == nullptr, "set_data: only a leaf tensor's data can be replaced (this one was made by {})",
            t->grad_fn ? t->grad_fn->display_name() : "");
-  TG_CHECK(!t->requires_grad || is_floating(other.dtype()),
-           "set_data: a tensor that requires grad cannot hold {} data", dtype_name(other.dtype()));
+  TG_CHECK(!t->requires_grad || is_floating(other.dtype()), "set_data: a tensor that requires grad cannot hold {} data",
+           dtype_name(other.dtype()));
   const TensorImpl* o = other.checked();
   t->storage = o->storage;
   t->shape = o->shape;

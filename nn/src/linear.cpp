@@ -44,7 +44,8 @@ Bilinear::Bilinear(BilinearOptions options) : Cloneable("Bilinear"), options_(op
 
 void Bilinear::reset() {
   const double bound = 1.0 / std::sqrt(static_cast<double>(options_.in1_features()));
-  weight = register_parameter("weight", empty({options_.out_features(), options_.in1_features(), options_.in2_features()}));
+  weight =
+      register_parameter("weight", empty({options_.out_features(), options_.in1_features(), options_.in2_features()}));
   init::uniform_(weight, -bound, bound);
   bias = Tensor();
   if (options_.bias()) {
@@ -58,7 +59,8 @@ Tensor Bilinear::forward(const Tensor& x1, const Tensor& x2) {
            "Bilinear: expected input1 with {} features, got shape {}", options_.in1_features(), x1.shape());
   TG_CHECK(x2.dim() >= 1 && x2.size(-1) == options_.in2_features(),
            "Bilinear: expected input2 with {} features, got shape {}", options_.in2_features(), x2.shape());
-  TG_CHECK(same_values(IntArrayRef(x1.shape().data(), x1.shape().size() - 1), IntArrayRef(x2.shape().data(), x2.shape().size() - 1)),
+  TG_CHECK(same_values(IntArrayRef(x1.shape().data(), x1.shape().size() - 1),
+                       IntArrayRef(x2.shape().data(), x2.shape().size() - 1)),
            "Bilinear: inputs of shapes {} and {} have different batch dims", x1.shape(), x2.shape());
   return functional::bilinear(x1, x2, weight, bias);
 }

@@ -28,8 +28,10 @@ Tensor LayerNorm::forward(const Tensor& input) {
   const auto& ns = options_.normalized_shape();
   const auto nd = static_cast<std::int64_t>(ns.size());
   bool ok = input.dim() >= nd;
-  for (std::int64_t i = 0; ok && i < nd; ++i) ok = input.shape()[input.dim() - nd + i] == ns[static_cast<std::size_t>(i)];
-  TG_CHECK(ok, "LayerNorm: expected an input whose last dims are {}, got last dims {} (input shape {})", IntArrayRef(ns),
+  for (std::int64_t i = 0; ok && i < nd; ++i)
+    ok = input.shape()[input.dim() - nd + i] == ns[static_cast<std::size_t>(i)];
+  TG_CHECK(ok, "LayerNorm: expected an input whose last dims are {}, got last dims {} (input shape {})",
+           IntArrayRef(ns),
            IntArrayRef(input.shape().data() + std::max<std::int64_t>(input.dim() - nd, 0),
                        static_cast<std::size_t>(std::min<std::int64_t>(nd, input.dim()))),
            input.shape());
@@ -72,10 +74,11 @@ Tensor BatchNormCore::run(const Module& m, const BatchNormOptions& o, const Tens
                           std::initializer_list<std::int64_t> ranks) {
   TG_CHECK(std::find(ranks.begin(), ranks.end(), input.dim()) != ranks.end(),
            "{}: expected an input of {} dims, got shape {}", m.type_name(),
-           ranks.size() == 1 ? fmt::format("{}", *ranks.begin()) : fmt::format("{} or {}", *ranks.begin(), *(ranks.end() - 1)),
+           ranks.size() == 1 ? fmt::format("{}", *ranks.begin())
+                             : fmt::format("{} or {}", *ranks.begin(), *(ranks.end() - 1)),
            input.shape());
-  TG_CHECK(input.size(1) == o.num_features(), "{}: expected {} channels in dim 1, got {} (input shape {})", m.type_name(),
-           o.num_features(), input.size(1), input.shape());
+  TG_CHECK(input.size(1) == o.num_features(), "{}: expected {} channels in dim 1, got {} (input shape {})",
+           m.type_name(), o.num_features(), input.size(1), input.shape());
   const bool use_batch_stats = m.is_training() || !running_mean.defined();
   if (m.is_training() && num_batches_tracked.defined()) {
     NoGradGuard guard;

@@ -119,8 +119,8 @@ RNNOutput RNNBase::forward(const Tensor& input, const std::optional<RNNState>& s
   const std::string& name = type_name();
   TG_CHECK(input.dim() == 2 || input.dim() == 3, "{}: expected a 2-D (unbatched) or 3-D input, got shape {}", name,
            input.shape());
-  TG_CHECK(input.size(-1) == o.input_size(), "{}: expected input_size {} in the last dim, got {} (input shape {})", name,
-           o.input_size(), input.size(-1), input.shape());
+  TG_CHECK(input.size(-1) == o.input_size(), "{}: expected input_size {} in the last dim, got {} (input shape {})",
+           name, o.input_size(), input.size(-1), input.shape());
   const bool unbatched = input.dim() == 2;
   Tensor x = unbatched ? input.unsqueeze(1) : (o.batch_first() ? input.transpose(0, 1) : input);  // [T, B, I]
   const std::int64_t T = x.size(0), B = x.size(1), H = o.hidden_size(), D = o.bidirectional() ? 2 : 1;
@@ -205,8 +205,8 @@ RNNState LSTMCell::forward(const Tensor& input, const std::optional<RNNState>& s
   auto init = [&](const Tensor& s, const char* what) {
     if (!s.defined()) return zeros({B, hidden_size_}, input.dtype());
     const Tensor v = unbatched ? s.unsqueeze(0) : s;
-    TG_CHECK(v.dim() == 2 && v.size(0) == B && v.size(1) == hidden_size_, "LSTMCell: expected {} of shape [{}, {}], got {}",
-             what, B, hidden_size_, s.shape());
+    TG_CHECK(v.dim() == 2 && v.size(0) == B && v.size(1) == hidden_size_,
+             "LSTMCell: expected {} of shape [{}, {}], got {}", what, B, hidden_size_, s.shape());
     return v;
   };
   const Tensor h = init(state ? state->h : Tensor(), "h"), c = init(state ? state->c : Tensor(), "c");

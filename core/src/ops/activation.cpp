@@ -49,9 +49,11 @@ constexpr double kGeluCubic = 0.044715;
 }  // namespace
 
 Tensor leaky_relu(const Tensor& x, double slope) {
-  Tensor out = unary_floating(x, "leaky_relu", [slope](auto v) { return v > 0 ? v : v * static_cast<decltype(v)>(slope); });
+  Tensor out =
+      unary_floating(x, "leaky_relu", [slope](auto v) { return v > 0 ? v : v * static_cast<decltype(v)>(slope); });
   if (autograd::needs_grad(x))
-    record_by_input("leaky_relu", out, x, [slope](auto v) { return v > 0 ? decltype(v)(1) : static_cast<decltype(v)>(slope); });
+    record_by_input("leaky_relu", out, x,
+                    [slope](auto v) { return v > 0 ? decltype(v)(1) : static_cast<decltype(v)>(slope); });
   return out;
 }
 
@@ -194,7 +196,8 @@ Tensor extremum2(const Tensor& a, const Tensor& b, bool is_max) {
   });
   if (autograd::needs_grad(a, b)) {
     // The larger (smaller) input takes the gradient; a tie splits it evenly.
-    autograd::record(op, out, {&a, &b}, [sa = SavedTensor::input(x), sb = SavedTensor::input(y), is_max](BackwardContext& c) {
+    autograd::record(op, out, {&a, &b},
+                     [sa = SavedTensor::input(x), sb = SavedTensor::input(y), is_max](BackwardContext& c) {
       const Tensor& u = c.unpack(sa);
       const Tensor& v = c.unpack(sb);
       auto share = [is_max](auto g, auto p, auto q) {
@@ -219,7 +222,8 @@ Tensor var(const Tensor& x, IntArrayRef dims, bool unbiased, bool keepdim) {
   TG_CHECK(is_floating(x.dtype()), "var: expected a floating-point tensor, got {}", dtype_name(x.dtype()));
   const Tensor centered = dims.empty() ? sub(x, mean(x)) : sub(x, mean(x, dims, true));
   const Tensor sq = mul(centered, centered);
-  const Tensor total = dims.empty() ? (keepdim ? sum(sq).reshape(DimVec::filled(x.dim(), 1)) : sum(sq)) : sum(sq, dims, keepdim);
+  const Tensor total =
+      dims.empty() ? (keepdim ? sum(sq).reshape(DimVec::filled(x.dim(), 1)) : sum(sq)) : sum(sq, dims, keepdim);
   const std::int64_t n = x.numel() / std::max<std::int64_t>(total.numel(), 1);
   return div(total, static_cast<double>(unbiased ? n - 1 : n));  // n - 1 = 0 gives inf/NaN, as in PyTorch
 }
@@ -254,11 +258,11 @@ Tensor norm(const Tensor& x, double p, IntArrayRef dims, bool keepdim) {
       for (auto d : dims) keep_shape[normalize_dim(d, x.dim(), "norm")] = 1;
     autograd::record("norm", out, {&x},
                      [sx = SavedTensor::input(x), so = SavedTensor::output(out), keep_shape](BackwardContext& c) {
-                       const Tensor n = c.unpack(so).reshape(keep_shape);
-                       const Tensor g = c.grad().reshape(keep_shape);
-                       c.set(0, ternary_floating(c.unpack(sx), g, n, "norm_backward",
-                                                 [](auto v, auto gv, auto nv) { return nv == 0 ? decltype(v)(0) : v * gv / nv; }));
-                     });
+      const Tensor n = c.unpack(so).reshape(keep_shape);
+      const Tensor g = c.grad().reshape(keep_shape);
+      c.set(0, ternary_floating(c.unpack(sx), g, n, "norm_backward",
+                                [](auto v, auto gv, auto nv) { return nv == 0 ? decltype(v)(0) : v * gv / nv; }));
+    });
   }
   return out;
 }
@@ -317,14 +321,16 @@ const Tensor& leaky_relu_(const Tensor& x, double slope) {
   detail::check_inplace(x, nullptr, "leaky_relu_", recording);
   // The output's sign tells the input's only for a slope >= 0.
   TG_CHECK(!recording || slope >= 0,
-           "leaky_relu_: in-place leaky_relu with a negative slope ({}) cannot be differentiated; use leaky_relu", slope);
+           "leaky_relu_: in-place leaky_relu with a negative slope ({}) cannot be differentiated; use leaky_relu",
+           slope);
   dispatch_floating(x.dtype(), "leaky_relu_", [&](auto tag) {
     using T = typename decltype(tag)::type;
     kernels::map1<T, T>(x, x, [slope](T v) { return v > 0 ? v : v * static_cast<T>(slope); });
   });
   x.impl()->storage->bump_version("leaky_relu_");
   if (recording)
-    record_by_output("leaky_relu_", x, x, [slope](auto y) { return y > 0 ? decltype(y)(1) : static_cast<decltype(y)>(slope); });
+    record_by_output("leaky_relu_", x, x,
+                     [slope](auto y) { return y > 0 ? decltype(y)(1) : static_cast<decltype(y)>(slope); });
   return x;
 }
 
@@ -340,7 +346,8 @@ const Tensor& clamp_(const Tensor& x, std::optional<double> min, std::optional<d
     pass = detail::new_empty(x.shape(), kBool);
     dispatch_numeric(x.dtype(), "clamp_", [&](auto tag) {
       using T = typename decltype(tag)::type;
-      kernels::map1<bool, T>(pass, x, [lo, hi](T v) { return static_cast<double>(v) >= lo && static_cast<double>(v) <= hi; });
+      kernels::map1<bool, T>(pass, x,
+                             [lo, hi](T v) { return static_cast<double>(v) >= lo && static_cast<double>(v) <= hi; });
     });
   }
   dispatch_numeric(x.dtype(), "clamp_", [&](auto tag) {

@@ -7,6 +7,8 @@
 // Samples run in parallel as TBB tasks (each GEMM single-threaded). The weight gradient is
 // summed per fixed chunk of samples and the chunks are added in order, so the result does not
 // depend on the thread count.
+#include "tapegrad/core/conv.h"
+
 #include <algorithm>
 #include <vector>
 
@@ -14,7 +16,6 @@
 #include "kernels/parallel.h"
 #include "ops/common.h"
 #include "tapegrad/core/autograd.h"
-#include "tapegrad/core/conv.h"
 #include "tapegrad/core/factory.h"
 #include "tapegrad/core/ops.h"
 
@@ -115,7 +116,8 @@ void conv_forward(const T* x, const T* w, const T* b, T* out, const ConvGeom& g)
 template <typename T>
 void conv_backward(const T* x, const T* w, const T* gout, T* gx, T* gw, const ConvGeom& g) {
   const std::int64_t K = g.K(), P = g.P(), Og = g.Og(), Cg = g.Cg();
-  const std::int64_t chunks = std::max<std::int64_t>(1, std::min<std::int64_t>(g.N, 16));  // by the shape, not the threads
+  const std::int64_t chunks =
+      std::max<std::int64_t>(1, std::min<std::int64_t>(g.N, 16));  // by the shape, not the threads
   const std::int64_t per_chunk = (g.N + chunks - 1) / chunks;
   const std::int64_t wsize = g.O * K;
   std::vector<T> partial(gw != nullptr ? static_cast<std::size_t>(chunks * wsize) : 0, T(0));
@@ -171,9 +173,12 @@ Tensor conv_nd(const Tensor& input, const Tensor& weight, const Tensor& bias, In
            dtype_name(weight.dtype()));
   dispatch_floating(input.dtype(), op, [](auto) {});
   TG_CHECK(groups > 0, "{}: groups must be positive, got {}", op, groups);
-  TG_CHECK(stride.h > 0 && stride.w > 0, "{}: stride must be positive, got {}", op, one_d ? fmt::format("{}", stride.w) : fmt::format("({}, {})", stride.h, stride.w));
-  TG_CHECK(dilation.h > 0 && dilation.w > 0, "{}: dilation must be positive, got {}", op, one_d ? fmt::format("{}", dilation.w) : fmt::format("({}, {})", dilation.h, dilation.w));
-  TG_CHECK(padding.h >= 0 && padding.w >= 0, "{}: negative padding {} is not supported", op, one_d ? fmt::format("{}", padding.w) : fmt::format("({}, {})", padding.h, padding.w));
+  TG_CHECK(stride.h > 0 && stride.w > 0, "{}: stride must be positive, got {}", op,
+           one_d ? fmt::format("{}", stride.w) : fmt::format("({}, {})", stride.h, stride.w));
+  TG_CHECK(dilation.h > 0 && dilation.w > 0, "{}: dilation must be positive, got {}", op,
+           one_d ? fmt::format("{}", dilation.w) : fmt::format("({}, {})", dilation.h, dilation.w));
+  TG_CHECK(padding.h >= 0 && padding.w >= 0, "{}: negative padding {} is not supported", op,
+           one_d ? fmt::format("{}", padding.w) : fmt::format("({}, {})", padding.h, padding.w));
   ConvGeom g{};
   g.N = input.size(0), g.C = input.size(1), g.H = input.size(2), g.W = input.size(3);
   g.O = weight.size(0), g.kh = weight.size(2), g.kw = weight.size(3);
@@ -209,24 +214,25 @@ Tensor conv_nd(const Tensor& input, const Tensor& weight, const Tensor& bias, In
   if (autograd::needs_grad(input, weight) || (bias.defined() && autograd::needs_grad(bias))) {
     std::vector<const Tensor*> inputs{&input, &weight};
     if (bias.defined()) inputs.push_back(&bias);
-    autograd::record(op, out, inputs,
-                     [sx = SavedTensor::input(x), sw = SavedTensor::input(w), g, has_bias = bias.defined()](BackwardContext& c) {
-                       const Tensor gout = detail::as_contiguous(c.grad());
-                       const Tensor& xv = c.unpack(sx);
-                       const Tensor& wv = c.unpack(sw);
-                       Tensor gx = c.needs(0) ? zeros(xv.shape(), xv.dtype()) : Tensor();
-                       Tensor gw = c.needs(1) ? detail::new_empty(wv.shape(), wv.dtype()) : Tensor();
-                       if (gx.defined() || gw.defined()) {
-                         dispatch_floating(xv.dtype(), "conv_backward", [&](auto tag) {
-                           using T = typename decltype(tag)::type;
-                           conv_backward<T>(xv.data<T>(), wv.data<T>(), gout.data<T>(), gx.defined() ? gx.data<T>() : nullptr,
-                                            gw.defined() ? gw.data<T>() : nullptr, g);
-                         });
-                       }
-                       if (gx.defined()) c.set(0, gx);
-                       if (gw.defined()) c.set(1, gw);
-                       if (has_bias && c.needs(2)) c.set(2, sum(gout, {0, 2, 3}));
-                     });
+    autograd::record(
+        op, out, inputs,
+        [sx = SavedTensor::input(x), sw = SavedTensor::input(w), g, has_bias = bias.defined()](BackwardContext& c) {
+      const Tensor gout = detail::as_contiguous(c.grad());
+      const Tensor& xv = c.unpack(sx);
+      const Tensor& wv = c.unpack(sw);
+      Tensor gx = c.needs(0) ? zeros(xv.shape(), xv.dtype()) : Tensor();
+      Tensor gw = c.needs(1) ? detail::new_empty(wv.shape(), wv.dtype()) : Tensor();
+      if (gx.defined() || gw.defined()) {
+        dispatch_floating(xv.dtype(), "conv_backward", [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          conv_backward<T>(xv.data<T>(), wv.data<T>(), gout.data<T>(), gx.defined() ? gx.data<T>() : nullptr,
+                           gw.defined() ? gw.data<T>() : nullptr, g);
+        });
+      }
+      if (gx.defined()) c.set(0, gx);
+      if (gw.defined()) c.set(1, gw);
+      if (has_bias && c.needs(2)) c.set(2, sum(gout, {0, 2, 3}));
+        });
   }
   return out;
 }

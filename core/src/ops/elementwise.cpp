@@ -192,7 +192,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 
 Tensor mul(const Tensor& a, double b) {
   Tensor out = arith_scalar_forward(a, b, Arith::Mul, false);
-  if (autograd::needs_grad(a)) autograd::record("mul", out, {&a}, [b](BackwardContext& c) { c.set(0, mul(c.grad(), b)); });
+  if (autograd::needs_grad(a))
+    autograd::record("mul", out, {&a}, [b](BackwardContext& c) { c.set(0, mul(c.grad(), b)); });
   return out;
 }
 
@@ -213,7 +214,8 @@ Tensor div(const Tensor& a, const Tensor& b) {
 
 Tensor div(const Tensor& a, double b) {
   Tensor out = arith_scalar_forward(a, b, Arith::Div, false);
-  if (autograd::needs_grad(a)) autograd::record("div", out, {&a}, [b](BackwardContext& c) { c.set(0, div(c.grad(), b)); });
+  if (autograd::needs_grad(a))
+    autograd::record("div", out, {&a}, [b](BackwardContext& c) { c.set(0, div(c.grad(), b)); });
   return out;
 }
 
@@ -221,7 +223,8 @@ Tensor rdiv(const Tensor& a, double b) {
   Tensor out = arith_scalar_forward(a, b, Arith::Div, true);
   if (autograd::needs_grad(a)) {
     // d(b/a)/da = -b/a^2 = -out/a.
-    autograd::record("rdiv", out, {&a}, [sa = SavedTensor::input(a), so = SavedTensor::output(out)](BackwardContext& c) {
+    autograd::record("rdiv", out, {&a},
+                     [sa = SavedTensor::input(a), so = SavedTensor::output(out)](BackwardContext& c) {
       c.set(0, neg(div(mul(c.grad(), c.unpack(so)), c.unpack(sa))));
     });
   }
@@ -266,18 +269,18 @@ Tensor pow(const Tensor& a, const Tensor& e) {
   Tensor out = binary_floating(x, e, "pow", [](auto u, auto v) { return std::pow(u, v); });
   if (autograd::needs_grad(a, e)) {
     // d(a^e)/da = e a^(e-1); d(a^e)/de = a^e ln a (0 where a == 0, as PyTorch does).
-    autograd::record("pow", out, {&a, &e},
-                     [sa = SavedTensor::input(a), se = SavedTensor::input(e), so = SavedTensor::output(out)](
-                         BackwardContext& c) {
-                       const Tensor& av = c.unpack(sa);
-                       const Tensor& ev = c.unpack(se);
-                       if (c.needs(0)) c.set(0, mul(c.grad(), mul(ev, pow(av, sub(ev, 1.0)))));
-                       if (c.needs(1)) {
-                         const Tensor log_a = unary_floating(detail::convert(av, c.grad().dtype()), "pow",
-                                                             [](auto u) { return u == 0 ? decltype(u)(0) : std::log(u); });
-                         c.set(1, mul(c.grad(), mul(c.unpack(so), log_a)));
-                       }
-                     });
+    autograd::record(
+        "pow", out, {&a, &e},
+        [sa = SavedTensor::input(a), se = SavedTensor::input(e), so = SavedTensor::output(out)](BackwardContext& c) {
+      const Tensor& av = c.unpack(sa);
+      const Tensor& ev = c.unpack(se);
+      if (c.needs(0)) c.set(0, mul(c.grad(), mul(ev, pow(av, sub(ev, 1.0)))));
+      if (c.needs(1)) {
+        const Tensor log_a = unary_floating(detail::convert(av, c.grad().dtype()), "pow",
+                                            [](auto u) { return u == 0 ? decltype(u)(0) : std::log(u); });
+        c.set(1, mul(c.grad(), mul(c.unpack(so), log_a)));
+      }
+        });
   }
   return out;
 }
@@ -287,18 +290,16 @@ Tensor pow(const Tensor& a, const Tensor& e) {
 Tensor exp(const Tensor& a) {
   Tensor out = unary_floating(a, "exp", [](auto x) { return kernels::exp_impl(x); });
   if (autograd::needs_grad(a))  // d exp(x) = exp(x): save the output, not the input
-    autograd::record("exp", out, {&a}, [so = SavedTensor::output(out)](BackwardContext& c) {
-      c.set(0, mul(c.grad(), c.unpack(so)));
-    });
+    autograd::record("exp", out, {&a},
+                     [so = SavedTensor::output(out)](BackwardContext& c) { c.set(0, mul(c.grad(), c.unpack(so))); });
   return out;
 }
 
 Tensor log(const Tensor& a) {
   Tensor out = unary_floating(a, "log", [](auto x) { return std::log(x); });
   if (autograd::needs_grad(a))
-    autograd::record("log", out, {&a}, [sa = SavedTensor::input(a)](BackwardContext& c) {
-      c.set(0, div(c.grad(), c.unpack(sa)));
-    });
+    autograd::record("log", out, {&a},
+                     [sa = SavedTensor::input(a)](BackwardContext& c) { c.set(0, div(c.grad(), c.unpack(sa))); });
   return out;
 }
 
@@ -329,7 +330,8 @@ Tensor tanh(const Tensor& a) {
   Tensor out = unary_floating(a, "tanh", [](auto x) { return kernels::tanh_impl(x); });
   if (autograd::needs_grad(a))  // d tanh(x) = 1 - tanh(x)^2
     autograd::record("tanh", out, {&a}, [so = SavedTensor::output(out)](BackwardContext& c) {
-      c.set(0, binary_floating(c.grad(), c.unpack(so), "tanh_backward", [](auto g, auto y) { return g * (1 - y * y); }));
+      c.set(0,
+            binary_floating(c.grad(), c.unpack(so), "tanh_backward", [](auto g, auto y) { return g * (1 - y * y); }));
     });
   return out;
 }
@@ -338,7 +340,8 @@ Tensor sigmoid(const Tensor& a) {
   Tensor out = unary_floating(a, "sigmoid", [](auto x) { return kernels::sigmoid_impl(x); });
   if (autograd::needs_grad(a))  // d sigmoid(x) = s (1 - s)
     autograd::record("sigmoid", out, {&a}, [so = SavedTensor::output(out)](BackwardContext& c) {
-      c.set(0, binary_floating(c.grad(), c.unpack(so), "sigmoid_backward", [](auto g, auto y) { return g * y * (1 - y); }));
+      c.set(0, binary_floating(c.grad(), c.unpack(so), "sigmoid_backward",
+                               [](auto g, auto y) { return g * y * (1 - y); }));
     });
   return out;
 }
@@ -351,7 +354,8 @@ Tensor relu(const Tensor& a) {
   });
   if (autograd::needs_grad(a))  // gradient passes where the output is positive
     autograd::record("relu", out, {&a}, [so = SavedTensor::output(out)](BackwardContext& c) {
-      c.set(0, binary_floating(c.grad(), c.unpack(so), "relu_backward", [](auto g, auto y) { return y > 0 ? g : decltype(g)(0); }));
+      c.set(0, binary_floating(c.grad(), c.unpack(so), "relu_backward",
+                               [](auto g, auto y) { return y > 0 ? g : decltype(g)(0); }));
     });
   return out;
 }

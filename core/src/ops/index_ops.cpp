@@ -94,8 +94,8 @@ void check_gather_shapes(const Tensor& t, const Tensor& index, std::int64_t d, c
            index.shape(), t.dim(), t.shape());
   for (std::int64_t k = 0; k < t.dim(); ++k) {
     TG_CHECK(k == d || index.shape()[k] <= t.shape()[k],
-             "{}: index shape {} is larger than the tensor's shape {} in dim {} ({} > {})", op, index.shape(), t.shape(),
-             k, index.shape()[k], t.shape()[k]);
+             "{}: index shape {} is larger than the tensor's shape {} in dim {} ({} > {})", op, index.shape(),
+             t.shape(), k, index.shape()[k], t.shape()[k]);
   }
 }
 
@@ -144,16 +144,15 @@ Tensor index_select(const Tensor& t, std::int64_t dim, const Tensor& index) {
   char* op = static_cast<char*>(out.data_ptr());
   kernels::parallel_for(s.outer * n, std::max<std::int64_t>(1, kernels::kGrain / std::max<std::int64_t>(s.inner, 1)),
                         [&](std::int64_t r0, std::int64_t r1) {
-                          for (std::int64_t r = r0; r < r1; ++r) {
-                            const std::int64_t o = r / n, i = r % n;
-                            std::memcpy(op + r * s.inner * item, xp + (o * s.size + idx[i]) * s.inner * item,
-                                        static_cast<std::size_t>(s.inner) * item);
-                          }
-                        });
+    for (std::int64_t r = r0; r < r1; ++r) {
+      const std::int64_t o = r / n, i = r % n;
+      std::memcpy(op + r * s.inner * item, xp + (o * s.size + idx[i]) * s.inner * item,
+                  static_cast<std::size_t>(s.inner) * item);
+    }
+  });
   if (autograd::needs_grad(t)) {
-    autograd::record("index_select", out, {&t}, [in_shape, d, idx](BackwardContext& c) {
-      c.set(0, index_add_zeros(in_shape, d, idx, c.grad()));
-    });
+    autograd::record("index_select", out, {&t},
+                     [in_shape, d, idx](BackwardContext& c) { c.set(0, index_add_zeros(in_shape, d, idx, c.grad())); });
   }
   return out;
 }
@@ -200,20 +199,20 @@ Tensor scatter_add(const Tensor& self, std::int64_t dim, const Tensor& index, co
   if (autograd::needs_grad(self, src)) {
     autograd::record("scatter_add", out, {&self, &src},
                      [d, si = SavedTensor::input(index), src_shape = src.shape()](BackwardContext& c) {
-                       if (c.needs(0)) c.set(0, c.grad());
-                       if (c.needs(1)) {
-                         const Tensor& idx = c.unpack(si);
-                         Tensor g = gather(c.grad(), d, idx);
-                         if (!same_values(g.shape(), src_shape)) {  // src larger than index: zeros elsewhere
-                           Tensor full = zeros(src_shape, g.dtype());
-                           Tensor view = full;
-                           for (std::int64_t k = 0; k < idx.dim(); ++k) view = view.slice(k, 0, idx.shape()[k]);
-                           view.copy_(g);
-                           g = full;
-                         }
-                         c.set(1, g);
-                       }
-                     });
+      if (c.needs(0)) c.set(0, c.grad());
+      if (c.needs(1)) {
+        const Tensor& idx = c.unpack(si);
+        Tensor g = gather(c.grad(), d, idx);
+        if (!same_values(g.shape(), src_shape)) {  // src larger than index: zeros elsewhere
+          Tensor full = zeros(src_shape, g.dtype());
+          Tensor view = full;
+          for (std::int64_t k = 0; k < idx.dim(); ++k) view = view.slice(k, 0, idx.shape()[k]);
+          view.copy_(g);
+          g = full;
+        }
+        c.set(1, g);
+      }
+    });
   }
   return out;
 }
@@ -226,8 +225,7 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, std::int64_t paddi
   TG_CHECK(padding_idx >= -1 && padding_idx < V,
            "embedding: padding_idx {} must be within num_embeddings ({}), or -1 for none", padding_idx, V);
   const std::vector<std::int64_t> idx = indices.to_vector<std::int64_t>();
-  for (auto i : idx)
-    TG_CHECK(i >= 0 && i < V, "embedding: index {} is out of range for an embedding of {} rows", i, V);
+  for (auto i : idx) TG_CHECK(i >= 0 && i < V, "embedding: index {} is out of range for an embedding of {} rows", i, V);
   DimVec shape = indices.shape();
   shape.push_back(E);
   const Tensor w = detail::as_contiguous(weight);
@@ -238,8 +236,8 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, std::int64_t paddi
   const auto n = static_cast<std::int64_t>(idx.size());
   kernels::parallel_for(n, std::max<std::int64_t>(1, kernels::kGrain / std::max<std::int64_t>(E, 1)),
                         [&](std::int64_t i0, std::int64_t i1) {
-                          for (std::int64_t i = i0; i < i1; ++i) std::memcpy(op + i * row, wp + idx[i] * row, row);
-                        });
+    for (std::int64_t i = i0; i < i1; ++i) std::memcpy(op + i * row, wp + idx[i] * row, row);
+  });
   if (autograd::needs_grad(weight)) {
     // Rows of repeated indices add up; the padding row gets nothing.
     autograd::record("embedding", out, {&weight}, [idx, V, E, padding_idx](BackwardContext& c) {
@@ -320,7 +318,8 @@ Tensor triangle(const Tensor& t, std::int64_t diagonal, bool lower) {
       // Keep j - i <= diagonal (lower) or j - i >= diagonal (upper); zero the rest of the row.
       char* row = p + (m * R + i) * C * static_cast<std::int64_t>(item);
       const std::int64_t split = std::clamp<std::int64_t>(lower ? i + diagonal + 1 : i + diagonal, 0, C);
-      if (lower) std::memset(row + split * static_cast<std::int64_t>(item), 0, static_cast<std::size_t>(C - split) * item);
+      if (lower)
+        std::memset(row + split * static_cast<std::int64_t>(item), 0, static_cast<std::size_t>(C - split) * item);
       else std::memset(row, 0, static_cast<std::size_t>(split) * item);
     }
   if (autograd::needs_grad(t)) {
@@ -368,7 +367,8 @@ ValuesIndices topk(const Tensor& t, std::int64_t k, std::int64_t dim, bool large
     using T = typename decltype(tag)::type;
     const T* xp = static_cast<const T*>(rows.data_ptr());
     std::int64_t* ip = indices.data<std::int64_t>();
-    kernels::parallel_for(nrows, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(n, 1)), [&](std::int64_t r0, std::int64_t r1) {
+    kernels::parallel_for(nrows, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(n, 1)),
+                          [&](std::int64_t r0, std::int64_t r1) {
       std::vector<std::int64_t> order(static_cast<std::size_t>(n));
       for (std::int64_t r = r0; r < r1; ++r) {
         const T* x = xp + r * n;
@@ -408,13 +408,15 @@ Tensor cumsum(const Tensor& t, std::int64_t dim) {
         T* dst = op + o * s.size * s.inner;
         for (std::int64_t j = 0; j < s.inner; ++j) dst[j] = src[j];
         for (std::int64_t i = 1; i < s.size; ++i)
-          for (std::int64_t j = 0; j < s.inner; ++j) dst[i * s.inner + j] = dst[(i - 1) * s.inner + j] + src[i * s.inner + j];
+          for (std::int64_t j = 0; j < s.inner; ++j)
+            dst[i * s.inner + j] = dst[(i - 1) * s.inner + j] + src[i * s.inner + j];
       }
     });
   });
   if (autograd::needs_grad(t)) {
     // d/dx_i of sum_{k <= j} x_k is 1 for every j >= i: the gradient is a reversed running sum.
-    autograd::record("cumsum", out, {&t}, [d](BackwardContext& c) { c.set(0, flip(cumsum(flip(c.grad(), {d}), d), {d})); });
+    autograd::record("cumsum", out, {&t},
+                     [d](BackwardContext& c) { c.set(0, flip(cumsum(flip(c.grad(), {d}), d), {d})); });
   }
   return out;
 }

@@ -92,8 +92,8 @@ const Tensor& Tensor::add_(const Tensor& o) const {
 const Tensor& Tensor::add_(double s) const {
   const bool recording = autograd::needs_grad(*this);
   check_inplace(*this, nullptr, "add_", recording);
-  TG_CHECK(is_floating(dtype()) || std::floor(s) == s, "add_: cannot add the non-integral {} in place to a {} tensor", s,
-           dtype_name(dtype()));
+  TG_CHECK(is_floating(dtype()) || std::floor(s) == s, "add_: cannot add the non-integral {} in place to a {} tensor",
+           s, dtype_name(dtype()));
   write_unary(*this, [s](auto u) { return u + s; });
   impl()->storage->bump_version("add_");
   if (recording) autograd::record("add_", *this, {this}, [](BackwardContext& c) { c.set(0, c.grad()); });

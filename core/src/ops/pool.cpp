@@ -17,7 +17,8 @@ using autograd::BackwardContext;
 
 /// Output length of a pooling window sweep, PyTorch's rule: in ceil_mode, a last window that
 /// would start in the right padding is dropped.
-std::int64_t pooled_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t p, std::int64_t d, bool ceil_mode) {
+std::int64_t pooled_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t p, std::int64_t d,
+                         bool ceil_mode) {
   const std::int64_t span = in + 2 * p - d * (k - 1) - 1;
   std::int64_t out = (span + (ceil_mode ? s - 1 : 0)) / s + 1;
   if (ceil_mode && (out - 1) * s >= in + p) --out;
@@ -89,28 +90,28 @@ ValuesIndices max_over_windows(const PoolInput& in, std::int64_t dh, std::int64_
     std::int64_t* ip = idx.data<std::int64_t>();
     kernels::parallel_for(g.planes, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(g.H * g.W, 1)),
                           [&](std::int64_t p0, std::int64_t p1) {
-                            for (std::int64_t pl = p0; pl < p1; ++pl) {
-                              const T* plane = xp + pl * g.H * g.W;
-                              for (std::int64_t oh = 0; oh < g.Ho; ++oh)
-                                for (std::int64_t ow = 0; ow < g.Wo; ++ow) {
-                                  const auto [h0, h1, w0, w1] = window(oh, ow);
-                                  T best = -std::numeric_limits<T>::infinity();
-                                  std::int64_t arg = -1;  // stays -1 when every tap is padding
-                                  for (std::int64_t h = h0; h < h1; h += dh)
-                                    for (std::int64_t w = w0; w < w1; w += dw) {
-                                      const T v = plane[h * g.W + w];
-                                      if (arg < 0 || v > best || v != v) {
-                                        best = v;
-                                        arg = h * g.W + w;
-                                        if (v != v) goto done;
-                                      }
-                                    }
-                                done:
-                                  op[(pl * g.Ho + oh) * g.Wo + ow] = best;
-                                  ip[(pl * g.Ho + oh) * g.Wo + ow] = arg;
-                                }
-                            }
-                          });
+      for (std::int64_t pl = p0; pl < p1; ++pl) {
+        const T* plane = xp + pl * g.H * g.W;
+        for (std::int64_t oh = 0; oh < g.Ho; ++oh)
+          for (std::int64_t ow = 0; ow < g.Wo; ++ow) {
+            const auto [h0, h1, w0, w1] = window(oh, ow);
+            T best = -std::numeric_limits<T>::infinity();
+            std::int64_t arg = -1;  // stays -1 when every tap is padding
+            for (std::int64_t h = h0; h < h1; h += dh)
+              for (std::int64_t w = w0; w < w1; w += dw) {
+                const T v = plane[h * g.W + w];
+                if (arg < 0 || v > best || v != v) {
+                  best = v;
+                  arg = h * g.W + w;
+                  if (v != v) goto done;
+                }
+              }
+          done:
+            op[(pl * g.Ho + oh) * g.Wo + ow] = best;
+            ip[(pl * g.Ho + oh) * g.Wo + ow] = arg;
+          }
+      }
+    });
   });
   return {out, idx};
 }
@@ -126,18 +127,18 @@ Tensor average_over_windows(const Tensor& input, const PoolInput& in, Window win
     T* o = out.data<T>();
     kernels::parallel_for(g.planes, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(g.H * g.W, 1)),
                           [&](std::int64_t p0, std::int64_t p1) {
-                            for (std::int64_t pl = p0; pl < p1; ++pl) {
-                              const T* plane = xp + pl * g.H * g.W;
-                              for (std::int64_t oh = 0; oh < g.Ho; ++oh)
-                                for (std::int64_t ow = 0; ow < g.Wo; ++ow) {
-                                  const auto [h0, h1, w0, w1, divisor] = window(oh, ow);
-                                  T s = 0;
-                                  for (std::int64_t h = h0; h < h1; ++h)
-                                    for (std::int64_t w = w0; w < w1; ++w) s += plane[h * g.W + w];
-                                  o[(pl * g.Ho + oh) * g.Wo + ow] = s / static_cast<T>(divisor);
-                                }
-                            }
-                          });
+      for (std::int64_t pl = p0; pl < p1; ++pl) {
+        const T* plane = xp + pl * g.H * g.W;
+        for (std::int64_t oh = 0; oh < g.Ho; ++oh)
+          for (std::int64_t ow = 0; ow < g.Wo; ++ow) {
+            const auto [h0, h1, w0, w1, divisor] = window(oh, ow);
+            T s = 0;
+            for (std::int64_t h = h0; h < h1; ++h)
+              for (std::int64_t w = w0; w < w1; ++w) s += plane[h * g.W + w];
+            o[(pl * g.Ho + oh) * g.Wo + ow] = s / static_cast<T>(divisor);
+          }
+      }
+    });
   });
   if (autograd::needs_grad(input)) {
     autograd::record(op, out, {&input}, [g, window, in_shape = input.shape()](BackwardContext& c) {
@@ -189,7 +190,8 @@ Int2 check_window_sweep(const Tensor& input, Int2 kernel, std::optional<Int2> st
   check_positive(kernel, "kernel size", op);
   check_positive(stride, "stride", op);
   check_positive(dilation, "dilation", op);
-  TG_CHECK(padding.h >= 0 && padding.w >= 0, "{}: negative padding ({}, {}) is not supported", op, padding.h, padding.w);
+  TG_CHECK(padding.h >= 0 && padding.w >= 0, "{}: negative padding ({}, {}) is not supported", op, padding.h,
+           padding.w);
   TG_CHECK(padding.h * 2 <= kernel.h && padding.w * 2 <= kernel.w,
            "{}: padding ({}, {}) must be at most half the kernel size ({}, {})", op, padding.h, padding.w, kernel.h,
            kernel.w);

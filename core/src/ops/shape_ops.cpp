@@ -82,7 +82,8 @@ std::vector<Tensor> split(const Tensor& t, std::int64_t split_size, std::int64_t
            "split: split_size must be positive, got {} (dim {} has size {})", split_size, d, t.shape()[d]);
   std::vector<Tensor> out;
   const std::int64_t n = t.shape()[d];
-  for (std::int64_t start = 0; start < n; start += split_size) out.push_back(t.slice(d, start, std::min(n, start + split_size)));
+  for (std::int64_t start = 0; start < n; start += split_size)
+    out.push_back(t.slice(d, start, std::min(n, start + split_size)));
   if (out.empty()) out.push_back(t);
   return out;
 }

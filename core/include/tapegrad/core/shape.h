@@ -56,8 +56,7 @@ class DimVec {
     return v;
   }
   void assign(IntArrayRef values) {
-    TG_CHECK(values.size() <= kMaxDims, "tensor: at most {} dimensions are supported, got {}", kMaxDims,
-             values.size());
+    TG_CHECK(values.size() <= kMaxDims, "tensor: at most {} dimensions are supported, got {}", kMaxDims, values.size());
     size_ = static_cast<std::uint8_t>(values.size());
     std::copy(values.begin(), values.end(), data_);
   }
@@ -128,8 +127,8 @@ inline DimVec contiguous_strides(IntArrayRef shape) {
 /// Turns a possibly negative dim into [0, ndim); names the op and the range otherwise.
 inline std::int64_t normalize_dim(std::int64_t dim, std::int64_t ndim, const char* op) {
   const std::int64_t n = std::max<std::int64_t>(ndim, 1);  // a 0-d tensor takes dims 0 and -1
-  TG_CHECK(dim >= -n && dim < n, "{}: dim {} is out of range for a tensor of {} dimensions (expected in [{}, {}])",
-           op, dim, ndim, -n, n - 1);
+  TG_CHECK(dim >= -n && dim < n, "{}: dim {} is out of range for a tensor of {} dimensions (expected in [{}, {}])", op,
+           dim, ndim, -n, n - 1);
   return dim < 0 ? dim + n : dim;
 }
 

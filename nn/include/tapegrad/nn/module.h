@@ -119,7 +119,8 @@ class Module {
   void add_child(const std::string& name, std::shared_ptr<Module> module);
   /// Errors when name is already a parameter, buffer or submodule of this module.
   void check_unused(const std::string& name) const;
-  void collect(const std::string& prefix, bool recurse, bool params, std::vector<std::pair<std::string, Tensor>>& out) const;
+  void collect(const std::string& prefix, bool recurse, bool params,
+               std::vector<std::pair<std::string, Tensor>>& out) const;
 
   std::string type_name_;
   std::vector<std::pair<std::string, Tensor>> parameters_;
