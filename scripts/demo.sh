@@ -9,8 +9,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."   # the repository root, whatever the cal
 
 example=fit_mlp   # the flagship example: examples/fit_mlp/main.cpp
 
-# ---- Debian packages (the same list as scripts/test.sh) ------------------------------------
-packages=(cmake ninja-build g++ pkg-config libopenblas-dev libtbb-dev libfmt-dev catch2)
+# ---- Debian packages: scripts/test.sh's list less python3-numpy/python3-torch (interop tests) ----
+packages=(cmake ninja-build g++ pkg-config libopenblas-dev libtbb-dev libfmt-dev catch2 nlohmann-json3-dev)
 
 install_missing_packages() {
   if ! command -v dpkg >/dev/null; then
