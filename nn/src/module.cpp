@@ -11,19 +11,17 @@ namespace tg::nn {
 // ---- StateDict --------------------------------------------------------------------------------
 
 void StateDict::insert(std::string name, Tensor value) {
-  for (auto& [k, v] : entries_) {
-    if (k == name) {
-      v = std::move(value);
-      return;
-    }
+  const auto [it, added] = index_.try_emplace(name, entries_.size());
+  if (added) {
+    entries_.emplace_back(std::move(name), std::move(value));
+  } else {
+    entries_[it->second].second = std::move(value);
   }
-  entries_.emplace_back(std::move(name), std::move(value));
 }
 
 Tensor StateDict::find(const std::string& name) const {
-  for (const auto& [k, v] : entries_)
-    if (k == name) return v;
-  return {};
+  const auto it = index_.find(name);
+  return it == index_.end() ? Tensor() : entries_[it->second].second;
 }
 
 std::vector<std::string> StateDict::keys() const {

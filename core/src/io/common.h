@@ -1,9 +1,11 @@
 #pragma once
 // What the safetensors and npy readers share: a shape read from a file checked before any
-// tensor is made from it, bytes copied into a fresh tensor, and the little-endian assumption.
+// tensor is made from it, the bool-byte check, the little-endian assumption, and the name of a
+// kind of file for messages.
+#include <sys/stat.h>
+
 #include <bit>
 #include <cstdint>
-#include <cstring>
 #include <string>
 
 #include "tapegrad/core/factory.h"
@@ -41,11 +43,16 @@ inline std::size_t first_invalid_bool(const unsigned char* p, std::size_t n) {
   return n;
 }
 
-/// A new contiguous tensor holding a copy of nbytes bytes (numel * itemsize, checked by the caller).
-inline Tensor tensor_from_bytes(IntArrayRef shape, DType dtype, const void* src, std::size_t nbytes) {
-  Tensor t = empty(shape, dtype);
-  if (nbytes > 0) std::memcpy(t.data_ptr(), src, nbytes);
-  return t;
+/// "a directory", "a character device", ...: what a file that is not a regular one is, for messages.
+inline const char* file_kind(mode_t mode) {
+  if (S_ISREG(mode)) return "a regular file";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  return "a special file";
 }
 
 }  // namespace tg::io

@@ -3,12 +3,13 @@
 // evaluated. Writing reproduces numpy.save's bytes, including its padding.
 #include "tapegrad/core/npy.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
 
 #include "io/common.h"
-#include "io/mapped_file.h"
+#include "io/input_file.h"
 #include "tapegrad/core/atomic_file.h"
 #include "tapegrad/core/error.h"
 
@@ -212,10 +213,16 @@ std::string shape_repr(IntArrayRef shape) {
   return s + ")";
 }
 
-}  // namespace
+/// Where the data starts and what it holds, from a validated header.
+struct Layout {
+  DType dtype;
+  std::vector<std::int64_t> shape;
+  std::size_t data_start, nbytes;
+};
 
-Tensor parse_npy(const void* data, std::size_t size, const std::string& source) {
-  const auto* bytes = static_cast<const unsigned char*>(data);
+/// How many bytes the magic, version, header length and header take: the bytes parse_layout
+/// needs. bytes holds the file's first min(size, 12) bytes.
+std::size_t header_end(const unsigned char* bytes, std::uint64_t size, const std::string& source) {
   TG_CHECK(size >= kMagicSize && std::memcmp(bytes, kMagic, kMagicSize) == 0,
            "npy: '{}': not a .npy file (it does not start with \\x93NUMPY)", source);
   TG_CHECK(size >= kMagicSize + 2, "npy: '{}': file is truncated before its version", source);
@@ -228,11 +235,17 @@ Tensor parse_npy(const void* data, std::size_t size, const std::string& source) 
   const std::size_t header_len = read_le(bytes + 8, static_cast<int>(length_bytes));
   TG_CHECK(header_len <= size - prefix, "npy: '{}': header length {} exceeds the {} bytes that follow it (truncated?)",
            source, header_len, size - prefix);
+  return prefix + header_len;
+}
 
+/// Validates the header (bytes holds the first header_end() bytes of a file of size bytes).
+Layout parse_layout(const unsigned char* bytes, std::uint64_t size, const std::string& source) {
+  const std::size_t end = header_end(bytes, size, source);
+  const std::size_t prefix = kMagicSize + 2 + (bytes[6] == 1 ? 2 : 4);  // magic, version, header length
   std::string descr;
   bool fortran_order = false;
   std::vector<std::int64_t> shape;
-  HeaderReader(std::string_view(reinterpret_cast<const char*>(bytes + prefix), header_len), source)
+  HeaderReader(std::string_view(reinterpret_cast<const char*>(bytes + prefix), end - prefix), source)
       .read(descr, fortran_order, shape);
 
   const Descr d = parse_descr(descr);
@@ -244,8 +257,7 @@ Tensor parse_npy(const void* data, std::size_t size, const std::string& source) 
   const std::string problem = io::shape_problem(shape, &numel);
   TG_CHECK(problem.empty(), "npy: '{}': {}", source, problem);
 
-  const std::size_t data_start = prefix + header_len;
-  const std::size_t available = size - data_start;
+  const std::uint64_t available = size - end;
   const std::size_t item = itemsize(d.dtype);
   const auto n = static_cast<std::uint64_t>(numel);
   std::uint64_t needed = 0;
@@ -254,18 +266,46 @@ Tensor parse_npy(const void* data, std::size_t size, const std::string& source) 
            "npy: '{}': shape {} of {} needs {} bytes of data but the file has {} after the header ({})", source,
            DimVec(shape), descr, overflow ? fmt::format("{} x {}", n, item) : fmt::format("{}", needed), available,
            !overflow && needed < available ? "extra bytes at the end" : "truncated data");
-  const unsigned char* src = bytes + data_start;
-  if (d.dtype == kBool) {
-    const std::size_t bad = io::first_invalid_bool(src, available);
-    TG_CHECK(bad == available, "npy: '{}': bool data holds byte {} at element {} (must be 0 or 1)", source,
-             static_cast<int>(src[bad]), bad);
+  return {d.dtype, std::move(shape), end, static_cast<std::size_t>(needed)};
+}
+
+/// The tensor of a validated layout; read(dst, n, offset) fills dst with the file's bytes.
+template <typename Read>
+Tensor read_data(const Layout& layout, Read&& read, const std::string& source) {
+  Tensor t = empty(layout.shape, layout.dtype);
+  if (layout.nbytes > 0) read(t.data_ptr(), layout.nbytes, layout.data_start);
+  if (layout.dtype == kBool) {
+    const auto* p = static_cast<const unsigned char*>(t.data_ptr());
+    const std::size_t bad = io::first_invalid_bool(p, layout.nbytes);
+    TG_CHECK(bad == layout.nbytes, "npy: '{}': bool data holds byte {} at element {} (must be 0 or 1)", source,
+             static_cast<int>(p[bad]), bad);
   }
-  return io::tensor_from_bytes(shape, d.dtype, src, available);
+  return t;
+}
+
+}  // namespace
+
+Tensor parse_npy(const void* data, std::size_t size, const std::string& source) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  return read_data(
+      parse_layout(bytes, size, source),
+      [&](void* dst, std::size_t n, std::size_t offset) { std::memcpy(dst, bytes + offset, n); }, source);
 }
 
 Tensor load_npy(const std::string& path) {
-  const io::MappedFile file(path, "load_npy");
-  return parse_npy(file.data(), file.size(), path);
+  // The header is read and validated first, then the data with pread straight into the tensor's
+  // storage; a file that changes underneath is an error, never a signal (see InputFile).
+  const io::InputFile file(path, "load_npy");
+  unsigned char first[12];
+  const std::size_t have = static_cast<std::size_t>(std::min<std::uint64_t>(file.size(), sizeof first));
+  file.read(first, have, 0);
+  std::string head(header_end(first, file.size(), path), '\0');
+  file.read(head.data(), head.size(), 0);
+  Tensor t = read_data(
+      parse_layout(reinterpret_cast<const unsigned char*>(head.data()), file.size(), path),
+      [&](void* dst, std::size_t n, std::size_t offset) { file.read(dst, n, offset); }, path);
+  file.check_unchanged();
+  return t;
 }
 
 void save_npy(const std::string& path, const Tensor& tensor) {

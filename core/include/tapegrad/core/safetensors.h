@@ -27,7 +27,8 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 /// The bytes save_safetensors would write.
 std::string safetensors_bytes(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata = {});
-/// mmaps the file, validates everything, copies each tensor once into its own storage.
+/// Reads and validates the header, then reads each tensor once into its own storage (pread;
+/// only regular files). A file that shrinks or changes while it is read is a tg::Error.
 SafetensorsFile load_safetensors(const std::string& path);
 /// The same from memory; source names the origin in error messages.
 SafetensorsFile parse_safetensors(const void* data, std::size_t size, const std::string& source);

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -16,8 +17,11 @@
 namespace tg::nn {
 
 /// An ordered list of (dotted name, tensor): what state_dict() returns and load_state_dict() takes.
+/// Names are indexed by a hash map, so insert and find take constant time (a checkpoint of 200,000
+/// tensors builds in linear time).
 class StateDict {
  public:
+  /// Appends (name, value), or replaces the value of an existing name in its place.
   void insert(std::string name, Tensor value);
   /// The tensor under name, or an undefined tensor.
   Tensor find(const std::string& name) const;
@@ -29,6 +33,7 @@ class StateDict {
 
  private:
   std::vector<std::pair<std::string, Tensor>> entries_;
+  std::unordered_map<std::string, std::size_t> index_;  // name -> position in entries_
 };
 
 class Module {
