@@ -76,6 +76,10 @@ Tensor sum_to_size(const Tensor& a, IntArrayRef shape);
 /// dim prepended (left) or appended (right) that is removed after; batch dims broadcast.
 /// [..., M, K] x [..., K, N] -> [..., M, N], through cblas sgemm/dgemm.
 Tensor matmul(const Tensor& a, const Tensor& b);
+/// torch.nn.functional.linear: x W^T + b, x [..., in], weight [out, in], bias [out] (optional)
+/// -> [..., out]. One GEMM and one tape node (backward: two GEMMs and a column sum); the
+/// composition matmul(x, weight.t()) + bias is its test oracle.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
 
 // ---- softmax family (numerically stable: the row maximum is subtracted first) ----
 Tensor softmax(const Tensor& a, std::int64_t dim);
