@@ -12,6 +12,7 @@
 #include "tapegrad/core/index_ops.h"
 #include "tapegrad/core/norm.h"
 #include "tapegrad/core/npy.h"
+#include "tapegrad/core/ops/loss.h"
 #include "tapegrad/core/ops.h"
 #include "tapegrad/core/parallel.h"
 #include "tapegrad/core/random.h"

@@ -213,7 +213,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     SavedTensor sw = x.requires_grad() ? SavedTensor::input(weight) : SavedTensor();
     const Tensor* inputs[] = {&x, &weight, &bias};
     autograd::record("linear", out, inputs, bias.defined() ? 3 : 2,
-                     [sx, sw, R, K, N, x_shape = x.shape()](BackwardContext& c) {
+                     [sx, sw, R, K, N, x_shape = x.shape(), has_bias = bias.defined()](BackwardContext& c) {
       const Tensor gc = detail::as_contiguous(c.grad());
       const Tensor g = detail::make_view(gc, {R, N}, {N, 1}, gc.offset());
       if (c.needs(0)) {
@@ -224,7 +224,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
         const Tensor xc = detail::as_contiguous(c.unpack(sx));
         c.set(1, matmul_nd(g.t(), detail::make_view(xc, {R, K}, {K, 1}, xc.offset())));
       }
-      if (c.needs(2)) c.set(2, sum(g, {0}));
+      if (has_bias && c.needs(2)) c.set(2, sum(g, {0}));
     });
   }
   return out;
