@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <cmath>
 
-#include "tapegrad/core/activation.h"
 #include "tapegrad/core/autograd.h"
-#include "tapegrad/core/index_ops.h"
 #include "tapegrad/core/ops.h"
+#include "tapegrad/core/ops/activation.h"
+#include "tapegrad/core/ops/dropout.h"
+#include "tapegrad/core/ops/elementwise.h"
+#include "tapegrad/core/ops/index.h"
+#include "tapegrad/core/ops/reduce.h"
 
 namespace tg::nn::functional {
 

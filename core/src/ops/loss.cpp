@@ -25,11 +25,14 @@
 #include <cmath>
 #include <vector>
 
-#include "tapegrad/core/activation.h"
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/factory.h"
-#include "tapegrad/core/index_ops.h"
 #include "tapegrad/core/ops.h"
+#include "tapegrad/core/ops/activation.h"
+#include "tapegrad/core/ops/dropout.h"
+#include "tapegrad/core/ops/elementwise.h"
+#include "tapegrad/core/ops/index.h"
+#include "tapegrad/core/ops/reduce.h"
 
 namespace tg {
 namespace {

@@ -12,14 +12,16 @@
 // depends on the shape alone, never on the thread count: OpenBLAS's result for an element can
 // depend on how the matrix is blocked, so a thread-dependent cut (OpenBLAS's own threading
 // included) would give different bits with 1 and 2 threads.
+#include "tapegrad/core/ops/linalg.h"
+
 #include <algorithm>
 #include <utility>
 
 #include "kernels/blas.h"
 #include "kernels/parallel.h"
-#include "ops/common.h"
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/ops.h"
+#include "tensor_detail.h"
 
 namespace tg {
 namespace {
