@@ -6,14 +6,15 @@ include(CMakePackageConfigHelpers)
 set_target_properties(tapegrad_core PROPERTIES EXPORT_NAME core)
 set_target_properties(tapegrad_nn PROPERTIES EXPORT_NAME nn)
 set_target_properties(tapegrad_optim PROPERTIES EXPORT_NAME optim)
+set_target_properties(tapegrad_train PROPERTIES EXPORT_NAME train)
 set_target_properties(tapegrad PROPERTIES EXPORT_NAME tapegrad)
 
-install(TARGETS tapegrad tapegrad_core tapegrad_nn tapegrad_optim
+install(TARGETS tapegrad tapegrad_core tapegrad_nn tapegrad_optim tapegrad_train
   EXPORT tapegradTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-foreach(dir core/include nn/include optim/include include)
+foreach(dir core/include nn/include optim/include train/include include)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endforeach()
 

@@ -7,7 +7,7 @@
 #include <numbers>
 
 #include "kernels/parallel.h"
-#include "ops/common.h"
+#include "tensor_detail.h"
 
 namespace tg {
 namespace {
@@ -54,8 +54,8 @@ Tensor arange(std::int64_t end, Options o) { return arange(0.0, static_cast<doub
 
 Tensor arange(double start, double end, double step, Options o) {
   TG_CHECK(step != 0, "arange: step must be nonzero");
-  TG_CHECK((end - start) / step >= 0 || start == end,
-           "arange: the range from {} to {} cannot be reached with step {}", start, end, step);
+  TG_CHECK((end - start) / step >= 0 || start == end, "arange: the range from {} to {} cannot be reached with step {}",
+           start, end, step);
   const auto n = static_cast<std::int64_t>(std::ceil((end - start) / step));
   Tensor t = detail::new_empty({std::max<std::int64_t>(n, 0)}, o.dtype());
   dispatch(o.dtype(), [&](auto tag) {
@@ -112,8 +112,7 @@ Tensor rand(IntArrayRef shape, Options o, Generator* gen) {
       for (std::int64_t i = i0; i < i1; ++i) {
         if constexpr (std::is_same_v<T, float>)
           p[i] = static_cast<float>(gen->bits(base + i) >> 40) * (1.0f / 16777216.0f);  // 24 bits: [0, 1)
-        else
-          p[i] = uniform01(gen->bits(base + i));
+        else p[i] = uniform01(gen->bits(base + i));
       }
     });
   });
@@ -175,7 +174,9 @@ void collect(const NestedList& list, std::size_t depth, DimVec& shape, std::vect
 
 Tensor from_vector(const std::vector<float>& v, IntArrayRef shape, Options o) { return from_values(v, shape, o); }
 Tensor from_vector(const std::vector<double>& v, IntArrayRef shape, Options o) { return from_values(v, shape, o); }
-Tensor from_vector(const std::vector<std::int64_t>& v, IntArrayRef shape, Options o) { return from_values(v, shape, o); }
+Tensor from_vector(const std::vector<std::int64_t>& v, IntArrayRef shape, Options o) {
+  return from_values(v, shape, o);
+}
 Tensor from_vector(const std::vector<bool>& v, IntArrayRef shape, Options o) {
   TG_CHECK(static_cast<std::int64_t>(v.size()) == numel_of(shape),
            "from_vector: {} values cannot fill shape {} ({} elements)", v.size(), shape, numel_of(shape));

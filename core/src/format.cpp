@@ -2,16 +2,16 @@
 //
 // One number format for the whole tensor, chosen from the values shown (PyTorch's rules):
 // scientific "1.2346e+05" when the nonzero magnitudes span more than a factor of 1000 or reach
-// 1e8, or (for non-integers) go below 1e-4; otherwise integers as "3." and others as "0.1235". Past 1000 elements every dim shows its first and
-// last 3 entries around "...". Then shape, dtype, and grad_fn or requires_grad.
+// 1e8, or (for non-integers) go below 1e-4; otherwise integers as "3." and others as "0.1235". Past 1000 elements every
+// dim shows its first and last 3 entries around "...". Then shape, dtype, and grad_fn or requires_grad.
 #include "tapegrad/core/format.h"
 
 #include <cmath>
 #include <functional>
 #include <ostream>
 
-#include "ops/common.h"
 #include "tapegrad/core/autograd.h"
+#include "tensor_detail.h"
 
 namespace tg {
 namespace {

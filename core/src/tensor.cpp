@@ -5,9 +5,9 @@
 #include <cstring>
 
 #include "kernels/loop.h"
-#include "ops/common.h"
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/ops.h"
+#include "tensor_detail.h"
 
 namespace tg {
 
@@ -179,31 +179,6 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
 }
 
 // ---- conversion and access -------------------------------------------------------------------
-
-Tensor Tensor::to(DType dtype) const {
-  if (this->dtype() == dtype) return *this;
-  Tensor out = detail::convert(*this, dtype);
-  if (is_floating(dtype) && autograd::needs_grad(*this)) {
-    // The engine casts the incoming gradient back to the input's dtype.
-    autograd::record("to", out, {this}, [](autograd::BackwardContext& c) { c.set(0, c.grad()); });
-  }
-  return out;
-}
-
-Tensor Tensor::contiguous() const {
-  if (is_contiguous()) return *this;
-  Tensor out = detail::contiguous_copy(*this);
-  if (autograd::needs_grad(*this))
-    autograd::record("contiguous", out, {this}, [](autograd::BackwardContext& c) { c.set(0, c.grad()); });
-  return out;
-}
-
-Tensor Tensor::clone() const {
-  Tensor out = detail::contiguous_copy(*this);
-  if (autograd::needs_grad(*this))
-    autograd::record("clone", out, {this}, [](autograd::BackwardContext& c) { c.set(0, c.grad()); });
-  return out;
-}
 
 double Tensor::item() const { return item<double>(); }
 

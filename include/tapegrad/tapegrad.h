@@ -3,3 +3,4 @@
 #include "tapegrad/core.h"
 #include "tapegrad/nn.h"
 #include "tapegrad/optim.h"
+#include "tapegrad/train.h"

@@ -1,15 +1,19 @@
 #include "tapegrad/nn/embedding.h"
 
-#include "tapegrad/core/activation.h"
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/factory.h"
+#include "tapegrad/core/ops/activation.h"
+#include "tapegrad/core/ops/dropout.h"
+#include "tapegrad/core/ops/elementwise.h"
+#include "tapegrad/core/ops/reduce.h"
 #include "tapegrad/nn/functional.h"
 #include "tapegrad/nn/init.h"
 
 namespace tg::nn {
 
 Embedding::Embedding(EmbeddingOptions options) : Cloneable("Embedding"), options_(options) {
-  TG_CHECK(options_.num_embeddings() > 0, "Embedding: num_embeddings must be positive, got {}", options_.num_embeddings());
+  TG_CHECK(options_.num_embeddings() > 0, "Embedding: num_embeddings must be positive, got {}",
+           options_.num_embeddings());
   TG_CHECK(options_.embedding_dim() > 0, "Embedding: embedding_dim must be positive, got {}", options_.embedding_dim());
   if (auto p = options_.padding_idx()) {
     const std::int64_t n = options_.num_embeddings();

@@ -3,26 +3,17 @@
 #include <algorithm>
 #include <cmath>
 
-#include "tapegrad/core/activation.h"
 #include "tapegrad/core/autograd.h"
-#include "tapegrad/core/index_ops.h"
 #include "tapegrad/core/ops.h"
+#include "tapegrad/core/ops/activation.h"
+#include "tapegrad/core/ops/dropout.h"
+#include "tapegrad/core/ops/elementwise.h"
+#include "tapegrad/core/ops/index.h"
+#include "tapegrad/core/ops/reduce.h"
 
 namespace tg::nn::functional {
 
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  TG_CHECK(weight.dim() == 2, "linear: weight must be 2-D [out_features, in_features], got shape {}", weight.shape());
-  TG_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1),
-           "linear: input has {} features (shape {}) but the weight expects {} (weight shape {})",
-           x.dim() >= 1 ? x.size(-1) : 0, x.shape(), weight.size(1), weight.shape());
-  Tensor y = matmul(x, weight.t());
-  if (bias.defined()) {
-    TG_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), "linear: bias must have shape [{}], got {}",
-             weight.size(0), bias.shape());
-    y = add(y, bias);
-  }
-  return y;
-}
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) { return tg::linear(x, weight, bias); }
 
 Tensor bilinear(const Tensor& x1, const Tensor& x2, const Tensor& weight, const Tensor& bias) {
   TG_CHECK(weight.dim() == 3, "bilinear: weight must be 3-D [out, in1, in2], got shape {}", weight.shape());
@@ -66,7 +57,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   for (std::int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
   shape[1] = C;
   for (const Tensor* t : {&running_mean, &running_var, &weight, &bias})
-    TG_CHECK(!t->defined() || (t->dim() == 1 && t->size(0) == C), "batch_norm: expected per-channel tensors of shape [{}], got {}", C, t->shape());
+    TG_CHECK(!t->defined() || (t->dim() == 1 && t->size(0) == C),
+             "batch_norm: expected per-channel tensors of shape [{}], got {}", C, t->shape());
   Tensor mean, var;
   if (training || !running_mean.defined()) {
     const std::int64_t n = x.numel() / C;

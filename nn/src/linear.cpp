@@ -4,7 +4,7 @@
 
 #include "tapegrad/core/factory.h"
 #include "tapegrad/core/ops.h"
-#include "tapegrad/core/shape_ops.h"
+#include "tapegrad/core/ops/shape.h"
 #include "tapegrad/nn/functional.h"
 #include "tapegrad/nn/init.h"
 

@@ -15,9 +15,9 @@
 
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/factory.h"
-#include "tapegrad/core/index_ops.h"
 #include "tapegrad/core/ops.h"
-#include "tapegrad/core/shape_ops.h"
+#include "tapegrad/core/ops/index.h"
+#include "tapegrad/core/ops/shape.h"
 #include "tapegrad/nn/functional.h"
 #include "tapegrad/nn/init.h"
 

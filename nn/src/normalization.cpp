@@ -4,7 +4,7 @@
 
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/factory.h"
-#include "tapegrad/core/norm.h"
+#include "tapegrad/core/ops/norm.h"
 #include "tapegrad/nn/functional.h"
 
 namespace tg::nn {

@@ -10,12 +10,15 @@
 
 #include <cmath>
 
-#include "tapegrad/core/activation.h"
 #include "tapegrad/core/factory.h"
-#include "tapegrad/core/index_ops.h"
 #include "tapegrad/core/ops.h"
-#include "tapegrad/core/rnn.h"
-#include "tapegrad/core/shape_ops.h"
+#include "tapegrad/core/ops/activation.h"
+#include "tapegrad/core/ops/dropout.h"
+#include "tapegrad/core/ops/elementwise.h"
+#include "tapegrad/core/ops/index.h"
+#include "tapegrad/core/ops/reduce.h"
+#include "tapegrad/core/ops/rnn.h"
+#include "tapegrad/core/ops/shape.h"
 #include "tapegrad/nn/init.h"
 
 namespace tg::nn {

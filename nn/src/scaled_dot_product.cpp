@@ -7,10 +7,13 @@
 #include <cmath>
 #include <limits>
 
-#include "tapegrad/core/activation.h"
 #include "tapegrad/core/factory.h"
-#include "tapegrad/core/index_ops.h"
 #include "tapegrad/core/ops.h"
+#include "tapegrad/core/ops/activation.h"
+#include "tapegrad/core/ops/dropout.h"
+#include "tapegrad/core/ops/elementwise.h"
+#include "tapegrad/core/ops/index.h"
+#include "tapegrad/core/ops/reduce.h"
 
 namespace tg::nn::functional {
 namespace {

@@ -2,8 +2,11 @@
 // composed from MultiheadAttention, Linear, LayerNorm and Dropout.
 #include "tapegrad/nn/transformer.h"
 
-#include "tapegrad/core/activation.h"
 #include "tapegrad/core/ops.h"
+#include "tapegrad/core/ops/activation.h"
+#include "tapegrad/core/ops/dropout.h"
+#include "tapegrad/core/ops/elementwise.h"
+#include "tapegrad/core/ops/reduce.h"
 
 namespace tg::nn {
 namespace {

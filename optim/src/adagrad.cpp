@@ -8,33 +8,6 @@
 
 namespace tg::optim {
 
-void AdagradOptions::validate() const {
-  detail::check_nonnegative("Adagrad", "learning rate", lr_);
-  detail::check_nonnegative("Adagrad", "lr_decay", lr_decay_);
-  detail::check_nonnegative("Adagrad", "weight_decay", weight_decay_);
-  detail::check_nonnegative("Adagrad", "initial_accumulator_value", initial_accumulator_value_);
-  detail::check_nonnegative("Adagrad", "eps", eps_);
-}
-
-std::map<std::string, double> AdagradOptions::to_map() const {
-  return {{"lr", lr_},
-          {"lr_decay", lr_decay_},
-          {"weight_decay", weight_decay_},
-          {"initial_accumulator_value", initial_accumulator_value_},
-          {"eps", eps_},
-          {"maximize", maximize_ ? 1.0 : 0.0}};
-}
-
-void AdagradOptions::from_map(const std::map<std::string, double>& values) {
-  detail::OptionReader r(values, type_name());
-  AdagradOptions o(r.num("lr"));
-  o.lr_decay(r.num("lr_decay")).weight_decay(r.num("weight_decay"));
-  o.initial_accumulator_value(r.num("initial_accumulator_value")).eps(r.num("eps")).maximize(r.flag("maximize"));
-  r.finish();
-  o.validate();
-  *this = o;
-}
-
 Adagrad::Adagrad(std::vector<Tensor> params, const AdagradOptions& options)
     : Adagrad(std::vector<ParamGroup>{ParamGroup(std::move(params))}, options) {}
 

@@ -14,36 +14,6 @@ struct AdamHyper {
   bool amsgrad, maximize, decoupled;  // decoupled: AdamW's weight decay
 };
 
-void validate_adam(const char* who, const AdamHyper& h) {
-  detail::check_nonnegative(who, "learning rate", h.lr);
-  detail::check_nonnegative(who, "eps", h.eps);
-  detail::check_unit_open(who, "beta1", h.beta1);
-  detail::check_unit_open(who, "beta2", h.beta2);
-  detail::check_nonnegative(who, "weight_decay", h.weight_decay);
-}
-
-std::map<std::string, double> adam_map(const AdamHyper& h) {
-  return {{"lr", h.lr},
-          {"beta1", h.beta1},
-          {"beta2", h.beta2},
-          {"eps", h.eps},
-          {"weight_decay", h.weight_decay},
-          {"amsgrad", h.amsgrad ? 1.0 : 0.0},
-          {"maximize", h.maximize ? 1.0 : 0.0}};
-}
-
-template <typename O>
-void adam_from_map(O& self, const std::map<std::string, double>& values) {
-  detail::OptionReader r(values, self.type_name());
-  O o(r.num("lr"));
-  const double beta1 = r.num("beta1");
-  o.betas(beta1, r.num("beta2")).eps(r.num("eps")).weight_decay(r.num("weight_decay"));
-  o.amsgrad(r.flag("amsgrad")).maximize(r.flag("maximize"));
-  r.finish();
-  o.validate();
-  self = o;
-}
-
 template <typename O>
 AdamHyper hyper_of(const O& o, bool decoupled) {
   return {o.lr(), o.beta1(), o.beta2(), o.eps(), o.weight_decay(), o.amsgrad(), o.maximize(), decoupled};
@@ -137,10 +107,6 @@ void adam_update(const Tensor& param, const Tensor& grad, ParamState& state, con
 
 // ---- Adam ---------------------------------------------------------------------------------------
 
-void AdamOptions::validate() const { validate_adam("Adam", hyper_of(*this, false)); }
-std::map<std::string, double> AdamOptions::to_map() const { return adam_map(hyper_of(*this, false)); }
-void AdamOptions::from_map(const std::map<std::string, double>& values) { adam_from_map(*this, values); }
-
 Adam::Adam(std::vector<Tensor> params, const AdamOptions& options)
     : Adam(std::vector<ParamGroup>{ParamGroup(std::move(params))}, options) {}
 
@@ -152,10 +118,6 @@ void Adam::update(const Tensor& param, const Tensor& grad, ParamState& state, co
 }
 
 // ---- AdamW --------------------------------------------------------------------------------------
-
-void AdamWOptions::validate() const { validate_adam("AdamW", hyper_of(*this, true)); }
-std::map<std::string, double> AdamWOptions::to_map() const { return adam_map(hyper_of(*this, true)); }
-void AdamWOptions::from_map(const std::map<std::string, double>& values) { adam_from_map(*this, values); }
 
 AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& options)
     : AdamW(std::vector<ParamGroup>{ParamGroup(std::move(params))}, options) {}

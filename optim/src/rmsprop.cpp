@@ -8,34 +8,6 @@
 
 namespace tg::optim {
 
-void RMSpropOptions::validate() const {
-  detail::check_nonnegative("RMSprop", "learning rate", lr_);
-  detail::check_nonnegative("RMSprop", "eps", eps_);
-  detail::check_nonnegative("RMSprop", "momentum", momentum_);
-  detail::check_nonnegative("RMSprop", "weight_decay", weight_decay_);
-  detail::check_unit_closed("RMSprop", "alpha", alpha_);
-}
-
-std::map<std::string, double> RMSpropOptions::to_map() const {
-  return {{"lr", lr_},
-          {"alpha", alpha_},
-          {"eps", eps_},
-          {"weight_decay", weight_decay_},
-          {"momentum", momentum_},
-          {"centered", centered_ ? 1.0 : 0.0},
-          {"maximize", maximize_ ? 1.0 : 0.0}};
-}
-
-void RMSpropOptions::from_map(const std::map<std::string, double>& values) {
-  detail::OptionReader r(values, type_name());
-  RMSpropOptions o(r.num("lr"));
-  o.alpha(r.num("alpha")).eps(r.num("eps")).weight_decay(r.num("weight_decay")).momentum(r.num("momentum"));
-  o.centered(r.flag("centered")).maximize(r.flag("maximize"));
-  r.finish();
-  o.validate();
-  *this = o;
-}
-
 RMSprop::RMSprop(std::vector<Tensor> params, const RMSpropOptions& options)
     : RMSprop(std::vector<ParamGroup>{ParamGroup(std::move(params))}, options) {}
 

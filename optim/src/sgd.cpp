@@ -6,33 +6,10 @@
 
 namespace tg::optim {
 
-void SGDOptions::validate() const {
-  detail::check_nonnegative("SGD", "learning rate", lr_);
-  detail::check_nonnegative("SGD", "momentum", momentum_);
-  detail::check_finite("SGD", "dampening", dampening_);
-  detail::check_nonnegative("SGD", "weight_decay", weight_decay_);
+void SGDOptions::check_more() const {
   TG_CHECK(!nesterov_ || (momentum_ > 0 && dampening_ == 0),
            "SGD: nesterov momentum requires a momentum > 0 and zero dampening (got momentum {}, dampening {})",
            momentum_, dampening_);
-}
-
-std::map<std::string, double> SGDOptions::to_map() const {
-  return {{"lr", lr_},
-          {"momentum", momentum_},
-          {"dampening", dampening_},
-          {"weight_decay", weight_decay_},
-          {"nesterov", nesterov_ ? 1.0 : 0.0},
-          {"maximize", maximize_ ? 1.0 : 0.0}};
-}
-
-void SGDOptions::from_map(const std::map<std::string, double>& values) {
-  detail::OptionReader r(values, type_name());
-  SGDOptions o(r.num("lr"));
-  o.momentum(r.num("momentum")).dampening(r.num("dampening")).weight_decay(r.num("weight_decay"));
-  o.nesterov(r.flag("nesterov")).maximize(r.flag("maximize"));
-  r.finish();
-  o.validate();
-  *this = o;
 }
 
 SGD::SGD(std::vector<Tensor> params, double lr) : SGD(std::move(params), SGDOptions(lr)) {}

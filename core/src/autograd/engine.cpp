@@ -14,10 +14,10 @@
 #include <algorithm>
 #include <atomic>
 
-#include "ops/common.h"
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/factory.h"
 #include "tapegrad/core/ops.h"
+#include "tensor_detail.h"
 
 namespace tg {
 namespace {

@@ -3,10 +3,10 @@
 
 #include <cmath>
 
-#include "ops/common.h"
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/factory.h"
 #include "tapegrad/core/ops.h"
+#include "tensor_detail.h"
 
 namespace tg {
 
@@ -59,9 +59,10 @@ bool gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn, cons
         const double a = row[static_cast<std::size_t>(j)];
         const double num = numerical[static_cast<std::size_t>(i * n_in + j)];
         if (!(std::abs(a - num) <= opt.atol + opt.rtol * std::abs(num))) {
-          fail("gradcheck: Jacobian mismatch for input {} (shape {}), output element {}, input element {}: "
-               "numerical {:.10g}, analytical {:.10g}",
-               k, x.shape(), i, j, num, a);
+          fail(
+              "gradcheck: Jacobian mismatch for input {} (shape {}), output element {}, input element {}: "
+              "numerical {:.10g}, analytical {:.10g}",
+              k, x.shape(), i, j, num, a);
         }
       }
     }

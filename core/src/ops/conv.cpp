@@ -7,17 +7,18 @@
 // Samples run in parallel as TBB tasks (each GEMM single-threaded). The weight gradient is
 // summed per fixed chunk of samples and the chunks are added in order, so the result does not
 // depend on the thread count.
-#include "tapegrad/core/conv.h"
+#include "tapegrad/core/ops/conv.h"
 
 #include <algorithm>
 #include <vector>
 
 #include "kernels/blas.h"
 #include "kernels/parallel.h"
-#include "ops/common.h"
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/factory.h"
 #include "tapegrad/core/ops.h"
+#include "tapegrad/core/ops/pool.h"
+#include "tensor_detail.h"
 
 namespace tg {
 namespace {

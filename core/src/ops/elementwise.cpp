@@ -1,15 +1,21 @@
 // Elementwise ops: arithmetic, pow, comparisons and the unary functions, each forward with its
 // backward right below it. Broadcast gradients are reduced by the engine (sum_to_size), so a
 // backward here only states the math for the broadcast shape.
+#include "tapegrad/core/ops/elementwise.h"
+
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <numbers>
+#include <optional>
 
 #include "kernels/loop.h"
 #include "kernels/vec_math.h"
-#include "ops/common.h"
 #include "ops/pointwise.h"
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/factory.h"
 #include "tapegrad/core/ops.h"
+#include "tensor_detail.h"
 
 namespace tg {
 namespace {
@@ -374,5 +380,136 @@ Tensor lt(const Tensor& a, double b) { return compare_scalar(a, b, Cmp::Lt); }
 Tensor le(const Tensor& a, double b) { return compare_scalar(a, b, Cmp::Le); }
 Tensor gt(const Tensor& a, double b) { return compare_scalar(a, b, Cmp::Gt); }
 Tensor ge(const Tensor& a, double b) { return compare_scalar(a, b, Cmp::Ge); }
+
+// ---- more pointwise math (log1p, expm1, erf, sign, reciprocal, clamp, maximum, minimum) --------
+// Derivatives: log1p: 1 / (1 + x)   expm1: y + 1   erf: 2/sqrt(pi) e^(-x^2)   reciprocal: -y^2
+
+namespace {
+using detail::binary_floating;
+using detail::record_by_input;
+using detail::record_by_output;
+using detail::ternary_floating;
+using detail::unary_floating;
+}  // namespace
+
+Tensor log1p(const Tensor& x) {
+  Tensor out = unary_floating(x, "log1p", [](auto v) { return std::log1p(v); });
+  if (autograd::needs_grad(x)) record_by_input("log1p", out, x, [](auto v) { return 1 / (1 + v); });
+  return out;
+}
+
+Tensor expm1(const Tensor& x) {
+  Tensor out = unary_floating(x, "expm1", [](auto v) { return std::expm1(v); });
+  if (autograd::needs_grad(x)) record_by_output("expm1", out, x, [](auto y) { return y + 1; });
+  return out;
+}
+
+Tensor erf(const Tensor& x) {
+  Tensor out = unary_floating(x, "erf", [](auto v) { return std::erf(v); });
+  if (autograd::needs_grad(x))
+    record_by_input("erf", out, x, [](auto v) {
+      using T = decltype(v);
+      return static_cast<T>(2 * std::numbers::inv_sqrtpi) * kernels::exp_impl(-v * v);
+    });
+  return out;
+}
+
+Tensor sign(const Tensor& x) {
+  Tensor out = detail::new_empty(x.shape(), x.dtype());
+  dispatch_numeric(x.dtype(), "sign", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::map1<T, T>(out, x, [](T v) { return static_cast<T>((v > 0) - (v < 0)); });
+  });
+  return out;
+}
+
+Tensor reciprocal(const Tensor& x) {
+  Tensor out = unary_floating(is_floating(x.dtype()) ? x : detail::convert(x, kFloat32), "reciprocal",
+                              [](auto v) { return 1 / v; });
+  if (autograd::needs_grad(x)) record_by_output("reciprocal", out, x, [](auto y) { return -y * y; });
+  return out;
+}
+
+Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max) {
+  TG_CHECK(min || max, "clamp: at least one of min and max must be given");
+  const double lo = min.value_or(-std::numeric_limits<double>::infinity());
+  const double hi = max.value_or(std::numeric_limits<double>::infinity());
+  Tensor out = detail::new_empty(x.shape(), x.dtype());
+  dispatch_numeric(x.dtype(), "clamp", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::map1<T, T>(out, x, [lo, hi](T v) {
+      const double d = static_cast<double>(v);
+      return d != d ? v : static_cast<T>(std::min(std::max(d, lo), hi));  // NaN passes; min > max gives max, as PyTorch
+    });
+  });
+  if (autograd::needs_grad(x))
+    record_by_input("clamp", out, x, [lo, hi](auto v) { return decltype(v)(v >= lo && v <= hi ? 1 : 0); });
+  return out;
+}
+
+namespace {
+Tensor extremum2(const Tensor& a, const Tensor& b, bool is_max) {
+  const char* op = is_max ? "maximum" : "minimum";
+  const DType dt = promote_types(a.dtype(), b.dtype());
+  const DimVec shape = broadcast_shapes(a.shape(), b.shape(), op);
+  const Tensor x = detail::convert(a, dt), y = detail::convert(b, dt);
+  Tensor out = detail::new_empty(shape, dt);
+  dispatch_numeric(dt, op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::map2<T, T, T>(out, x, y, [is_max](T u, T v) {
+      if (u != u || v != v) return u != u ? u : v;  // NaN propagates
+      return is_max ? (u > v ? u : v) : (u < v ? u : v);
+    });
+  });
+  if (autograd::needs_grad(a, b)) {
+    // The larger (smaller) input takes the gradient; a tie splits it evenly.
+    autograd::record(op, out, {&a, &b},
+                     [sa = SavedTensor::input(x), sb = SavedTensor::input(y), is_max](BackwardContext& c) {
+      const Tensor& u = c.unpack(sa);
+      const Tensor& v = c.unpack(sb);
+      auto share = [is_max](auto g, auto p, auto q) {
+        using T = decltype(g);
+        if (p == q) return g / T(2);
+        return (is_max ? p > q : p < q) ? g : T(0);
+      };
+      if (c.needs(0)) c.set(0, ternary_floating(c.grad(), u, v, "maximum_backward", share));
+      if (c.needs(1)) c.set(1, ternary_floating(c.grad(), v, u, "maximum_backward", share));
+    });
+  }
+  return out;
+}
+}  // namespace
+
+Tensor maximum(const Tensor& a, const Tensor& b) { return extremum2(a, b, true); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return extremum2(a, b, false); }
+
+const Tensor& clamp_(const Tensor& x, std::optional<double> min, std::optional<double> max) {
+  TG_CHECK(min || max, "clamp_: at least one of min and max must be given");
+  const bool recording = autograd::needs_grad(x);
+  detail::check_inplace(x, nullptr, "clamp_", recording);
+  const double lo = min.value_or(-std::numeric_limits<double>::infinity());
+  const double hi = max.value_or(std::numeric_limits<double>::infinity());
+  // Which elements pass the gradient is decided by the values about to be overwritten.
+  Tensor pass;
+  if (recording) {
+    pass = detail::new_empty(x.shape(), kBool);
+    dispatch_numeric(x.dtype(), "clamp_", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      kernels::map1<bool, T>(pass, x,
+                             [lo, hi](T v) { return static_cast<double>(v) >= lo && static_cast<double>(v) <= hi; });
+    });
+  }
+  dispatch_numeric(x.dtype(), "clamp_", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::map1<T, T>(x, x, [lo, hi](T v) {
+      const double d = static_cast<double>(v);
+      return d != d ? v : static_cast<T>(std::min(std::max(d, lo), hi));  // min > max gives max, as PyTorch
+    });
+  });
+  x.impl()->storage->bump_version("clamp_");
+  if (recording)
+    autograd::record("clamp_", x, {&x}, [pass](BackwardContext& c) { c.set(0, where(pass, c.grad(), 0.0)); });
+  return x;
+}
 
 }  // namespace tg

@@ -5,13 +5,14 @@
 //   dw = sum over rows of g * xhat,  db = sum over rows of g.
 // The weight and bias gradients are summed per fixed block of rows and the blocks added in
 // order, so they do not depend on the thread count. Statistics accumulate in double.
+#include "tapegrad/core/ops/norm.h"
+
 #include <cmath>
 #include <vector>
 
 #include "kernels/parallel.h"
-#include "ops/common.h"
 #include "tapegrad/core/autograd.h"
-#include "tapegrad/core/norm.h"
+#include "tensor_detail.h"
 
 namespace tg {
 namespace {
@@ -24,7 +25,8 @@ constexpr std::int64_t kRowsPerBlock = 64;
 template <typename T>
 void layer_norm_forward(const T* x, const T* w, const T* b, T* y, T* mean_out, T* rstd_out, std::int64_t rows,
                         std::int64_t D, double eps) {
-  kernels::parallel_for(rows, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(D, 1)), [&](std::int64_t r0, std::int64_t r1) {
+  kernels::parallel_for(rows, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(D, 1)),
+                        [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t r = r0; r < r1; ++r) {
       const T* xr = x + r * D;
       double s[4] = {}, q[4] = {};
@@ -151,28 +153,27 @@ Tensor layer_norm(const Tensor& x, IntArrayRef normalized_shape, const Tensor& w
     std::vector<const Tensor*> inputs{&x};
     if (weight.defined()) inputs.push_back(&weight);
     if (bias.defined()) inputs.push_back(&bias);
-    autograd::record("layer_norm", y, inputs,
-                     [sx = SavedTensor::input(xc), sw = wc.defined() ? SavedTensor::input(wc) : SavedTensor(), mean,
-                      rstd, rows, D, nshape = DimVec(normalized_shape), has_w = weight.defined(),
-                      has_b = bias.defined()](BackwardContext& c) {
-                       const Tensor g = detail::as_contiguous(c.grad());
-                       const Tensor& xv = c.unpack(sx);
-                       const Tensor wv = has_w ? c.unpack(sw) : Tensor();
-                       const std::size_t iw = 1, ib = has_w ? 2 : 1;
-                       Tensor gx = c.needs(0) ? detail::new_empty(xv.shape(), xv.dtype()) : Tensor();
-                       Tensor gw = has_w && c.needs(iw) ? detail::new_empty(wv.shape(), xv.dtype()) : Tensor();
-                       Tensor gb = has_b && c.needs(ib) ? detail::new_empty({D}, xv.dtype()) : Tensor();
-                       dispatch_floating(xv.dtype(), "layer_norm_backward", [&](auto tag) {
-                         using T = typename decltype(tag)::type;
-                         layer_norm_backward<T>(xv.data<T>(), has_w ? wv.data<T>() : nullptr, g.data<T>(), mean.data<T>(),
-                                                rstd.data<T>(), gx.defined() ? gx.data<T>() : nullptr,
-                                                gw.defined() ? gw.data<T>() : nullptr, gb.defined() ? gb.data<T>() : nullptr,
-                                                rows, D);
-                       });
-                       if (gx.defined()) c.set(0, gx);
-                       if (gw.defined()) c.set(iw, gw);
-                       if (gb.defined()) c.set(ib, gb.view(nshape));
-                     });
+    autograd::record(
+        "layer_norm", y, inputs,
+        [sx = SavedTensor::input(xc), sw = wc.defined() ? SavedTensor::input(wc) : SavedTensor(), mean, rstd, rows, D,
+         nshape = DimVec(normalized_shape), has_w = weight.defined(), has_b = bias.defined()](BackwardContext& c) {
+      const Tensor g = detail::as_contiguous(c.grad());
+      const Tensor& xv = c.unpack(sx);
+      const Tensor wv = has_w ? c.unpack(sw) : Tensor();
+      const std::size_t iw = 1, ib = has_w ? 2 : 1;
+      Tensor gx = c.needs(0) ? detail::new_empty(xv.shape(), xv.dtype()) : Tensor();
+      Tensor gw = has_w && c.needs(iw) ? detail::new_empty(wv.shape(), xv.dtype()) : Tensor();
+      Tensor gb = has_b && c.needs(ib) ? detail::new_empty({D}, xv.dtype()) : Tensor();
+      dispatch_floating(xv.dtype(), "layer_norm_backward", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        layer_norm_backward<T>(xv.data<T>(), has_w ? wv.data<T>() : nullptr, g.data<T>(), mean.data<T>(),
+                               rstd.data<T>(), gx.defined() ? gx.data<T>() : nullptr,
+                               gw.defined() ? gw.data<T>() : nullptr, gb.defined() ? gb.data<T>() : nullptr, rows, D);
+      });
+      if (gx.defined()) c.set(0, gx);
+      if (gw.defined()) c.set(iw, gw);
+      if (gb.defined()) c.set(ib, gb.view(nshape));
+        });
   }
   return y;
 }

@@ -1,7 +1,8 @@
 #pragma once
 // Building blocks for floating elementwise ops and their backward formulas.
 #include "kernels/loop.h"
-#include "ops/common.h"
+#include "tapegrad/core/autograd.h"
+#include "tensor_detail.h"
 
 namespace tg::detail {
 
@@ -42,7 +43,23 @@ Tensor ternary_floating(const Tensor& a, const Tensor& b, const Tensor& c, const
   return out;
 }
 
-/// Checks that must hold before `op` writes into self in place (inplace.cpp): no overlapping
+/// Records a unary op whose derivative is a function of the saved input x: dx = g * df(x).
+template <typename DF>
+void record_by_input(const char* name, const Tensor& out, const Tensor& x, DF df) {
+  autograd::record(name, out, {&x}, [sx = autograd::SavedTensor::input(x), df, name](autograd::BackwardContext& c) {
+    c.set(0, binary_floating(c.grad(), c.unpack(sx), name, [&df](auto g, auto v) { return g * df(v); }));
+  });
+}
+
+/// Records a unary op whose derivative is a function of its output y: dx = g * df(y).
+template <typename DF>
+void record_by_output(const char* name, const Tensor& out, const Tensor& x, DF df) {
+  autograd::record(name, out, {&x}, [so = autograd::SavedTensor::output(out), df, name](autograd::BackwardContext& c) {
+    c.set(0, binary_floating(c.grad(), c.unpack(so), name, [&df](auto g, auto y) { return g * df(y); }));
+  });
+}
+
+/// Checks that must hold before `op` writes into self in place (copy.cpp): no overlapping
 /// elements; when other is given, it broadcasts to self and its dtype can be written into
 /// self's; when recording, self is neither a leaf that requires grad nor a view.
 void check_inplace(const Tensor& self, const Tensor* other, const char* op, bool recording);

@@ -1,14 +1,16 @@
 // Pooling over the (H, W) planes of [N, C, H, W] (or [C, H, W]). Each plane is independent:
 // planes run in parallel, and a plane's backward adds into its own gradient plane in a fixed
 // order, so overlapping windows are deterministic.
+#include "tapegrad/core/ops/pool.h"
+
 #include <cmath>
 #include <limits>
 
 #include "kernels/parallel.h"
-#include "ops/common.h"
 #include "tapegrad/core/autograd.h"
-#include "tapegrad/core/conv.h"
 #include "tapegrad/core/factory.h"
+#include "tapegrad/core/ops/conv.h"
+#include "tensor_detail.h"
 
 namespace tg {
 namespace {

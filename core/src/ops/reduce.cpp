@@ -4,15 +4,18 @@
 // into fixed blocks of kBlock elements; each block is reduced with 8 independent accumulators
 // (combined in a fixed order), and block results are combined in block order. Threads only
 // decide which blocks run where, never how they combine. Float sums accumulate in double.
+#include "tapegrad/core/ops/reduce.h"
+
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "kernels/loop.h"
-#include "ops/common.h"
+#include "ops/pointwise.h"
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/factory.h"
 #include "tapegrad/core/ops.h"
+#include "tensor_detail.h"
 
 namespace tg {
 namespace {
@@ -145,17 +148,17 @@ Tensor reduce_forward(const Tensor& a, const ReducePlan& p, DType out_dtype) {
         constexpr std::int64_t kCols = 1024;
         kernels::parallel_for((K + kCols - 1) / kCols, std::max<std::int64_t>(1, kernels::kGrain / (kCols * R)),
                               [&](std::int64_t c0, std::int64_t c1) {
-                                Acc acc[kCols];
-                                for (std::int64_t c = c0; c < c1; ++c) {
-                                  const std::int64_t k0 = c * kCols, nk = std::min(kCols, K - k0);
-                                  for (std::int64_t k = 0; k < nk; ++k) acc[k] = Op::load(x[k0 + k]);
-                                  for (std::int64_t r = 1; r < R; ++r) {
-                                    const T* row = x + r * K + k0;
-                                    for (std::int64_t k = 0; k < nk; ++k) acc[k] = Op::combine(acc[k], Op::load(row[k]));
-                                  }
-                                  for (std::int64_t k = 0; k < nk; ++k) o[k0 + k] = static_cast<O>(acc[k]);
-                                }
-                              });
+          Acc acc[kCols];
+          for (std::int64_t c = c0; c < c1; ++c) {
+            const std::int64_t k0 = c * kCols, nk = std::min(kCols, K - k0);
+            for (std::int64_t k = 0; k < nk; ++k) acc[k] = Op::load(x[k0 + k]);
+            for (std::int64_t r = 1; r < R; ++r) {
+              const T* row = x + r * K + k0;
+              for (std::int64_t k = 0; k < nk; ++k) acc[k] = Op::combine(acc[k], Op::load(row[k]));
+            }
+            for (std::int64_t k = 0; k < nk; ++k) o[k0 + k] = static_cast<O>(acc[k]);
+          }
+        });
         return;
       }
       // Rows: the reduced dims last and contiguous (copying when the layout is otherwise).
@@ -172,9 +175,8 @@ Tensor reduce_forward(const Tensor& a, const ReducePlan& p, DType out_dtype) {
       }
       kernels::parallel_for(K, std::max<std::int64_t>(1, kernels::kGrain / std::max<std::int64_t>(R, 1)),
                             [&](std::int64_t k0, std::int64_t k1) {
-                              for (std::int64_t k = k0; k < k1; ++k)
-                                o[k] = static_cast<O>(reduce_row<Op>(xp + k * R, R, false));
-                            });
+        for (std::int64_t k = k0; k < k1; ++k) o[k] = static_cast<O>(reduce_row<Op>(xp + k * R, R, false));
+      });
     });
   });
   return out;
@@ -191,9 +193,8 @@ Tensor sum_impl(const Tensor& a, IntArrayRef dims, bool keepdim) {
   Tensor out = reduce_forward<SumOp>(a, p, dt);
   if (p.count == 0) out.zero_();
   if (autograd::needs_grad(a)) {
-    autograd::record("sum", out, {&a}, [p, in_shape = a.shape()](BackwardContext& c) {
-      c.set(0, expand_back(c.grad(), p, in_shape));
-    });
+    autograd::record("sum", out, {&a},
+                     [p, in_shape = a.shape()](BackwardContext& c) { c.set(0, expand_back(c.grad(), p, in_shape)); });
   }
   return out;
 }
@@ -260,7 +261,8 @@ ValuesIndices arg_extremum(const Tensor& a, std::int64_t dim, bool keepdim, cons
     const T* xp = static_cast<const T*>(x.data_ptr());
     T* vp = static_cast<T*>(values.data_ptr());
     std::int64_t* ip = indices.data<std::int64_t>();
-    kernels::parallel_for(outer, std::max<std::int64_t>(1, kernels::kGrain / (D * inner)), [&](std::int64_t o0, std::int64_t o1) {
+    kernels::parallel_for(outer, std::max<std::int64_t>(1, kernels::kGrain / (D * inner)),
+                          [&](std::int64_t o0, std::int64_t o1) {
       for (std::int64_t o = o0; o < o1; ++o) {
         const T* base = xp + o * D * inner;
         T* best = vp + o * inner;
@@ -324,8 +326,12 @@ Tensor amin(const Tensor& a, IntArrayRef dims, bool keepdim) {
   TG_CHECK(!dims.empty(), "amin: the list of dims is empty; call amin(t) to reduce all elements");
   return extremum_impl<MinOp>(a, dims, keepdim, "amin");
 }
-ValuesIndices max(const Tensor& a, std::int64_t dim, bool keepdim) { return arg_extremum<true>(a, dim, keepdim, "max"); }
-ValuesIndices min(const Tensor& a, std::int64_t dim, bool keepdim) { return arg_extremum<false>(a, dim, keepdim, "min"); }
+ValuesIndices max(const Tensor& a, std::int64_t dim, bool keepdim) {
+  return arg_extremum<true>(a, dim, keepdim, "max");
+}
+ValuesIndices min(const Tensor& a, std::int64_t dim, bool keepdim) {
+  return arg_extremum<false>(a, dim, keepdim, "min");
+}
 Tensor argmax(const Tensor& a) {
   TG_CHECK(a.numel() > 0, "argmax: cannot take the argmax of an empty tensor (shape {})", a.shape());
   NoGradGuard guard;
@@ -353,6 +359,81 @@ Tensor sum_to_size(const Tensor& a, IntArrayRef shape) {
   // Only size-1 dims differ (a [1, 32] gradient for a [32] bias): nothing to add up.
   if (dims.empty() || a.numel() == numel_of(shape)) return a.reshape(shape);
   return sum_impl(a, dims, true).reshape(shape);
+}
+
+// ---- statistics: var, std, norm, logsumexp (compositions of the reductions above)
+// ------------------------------------------------------------------------------
+
+Tensor var(const Tensor& x, IntArrayRef dims, bool unbiased, bool keepdim) {
+  TG_CHECK(is_floating(x.dtype()), "var: expected a floating-point tensor, got {}", dtype_name(x.dtype()));
+  const Tensor centered = dims.empty() ? sub(x, mean(x)) : sub(x, mean(x, dims, true));
+  const Tensor sq = mul(centered, centered);
+  const Tensor total =
+      dims.empty() ? (keepdim ? sum(sq).reshape(DimVec::filled(x.dim(), 1)) : sum(sq)) : sum(sq, dims, keepdim);
+  const std::int64_t n = x.numel() / std::max<std::int64_t>(total.numel(), 1);
+  return div(total, static_cast<double>(unbiased ? n - 1 : n));  // n - 1 = 0 gives inf/NaN, as in PyTorch
+}
+
+Tensor std(const Tensor& x, IntArrayRef dims, bool unbiased, bool keepdim) {
+  return sqrt(var(x, dims, unbiased, keepdim));
+}
+
+Tensor norm(const Tensor& x, double p, IntArrayRef dims, bool keepdim) {
+  TG_CHECK(is_floating(x.dtype()), "norm: expected a floating-point tensor, got {}", dtype_name(x.dtype()));
+  auto reduce_sum = [&](const Tensor& t) {
+    if (!dims.empty()) return sum(t, dims, keepdim);
+    return keepdim ? sum(t).reshape(DimVec::filled(x.dim(), 1)) : sum(t);
+  };
+  if (p == 1.0) return reduce_sum(abs(x));
+  if (std::isinf(p) && p > 0) {
+    const Tensor a = abs(x);
+    if (!dims.empty()) return amax(a, dims, keepdim);
+    return keepdim ? amax(a).reshape(DimVec::filled(x.dim(), 1)) : amax(a);
+  }
+  TG_CHECK(p == 2.0, "norm: p must be 1, 2 or infinity, got {}", p);
+  Tensor out;
+  {
+    NoGradGuard guard;
+    out = sqrt(reduce_sum(mul(x, x)));
+  }
+  if (autograd::needs_grad(x)) {
+    // d||x||/dx = x / ||x||, taken as 0 where the norm is 0 (as PyTorch does).
+    DimVec keep_shape = x.shape();
+    if (dims.empty()) keep_shape = DimVec::filled(x.dim(), 1);
+    else
+      for (auto d : dims) keep_shape[normalize_dim(d, x.dim(), "norm")] = 1;
+    autograd::record("norm", out, {&x},
+                     [sx = SavedTensor::input(x), so = SavedTensor::output(out), keep_shape](BackwardContext& c) {
+      const Tensor n = c.unpack(so).reshape(keep_shape);
+      const Tensor g = c.grad().reshape(keep_shape);
+      c.set(0, detail::ternary_floating(c.unpack(sx), g, n, "norm_backward", [](auto v, auto gv, auto nv) {
+              return nv == 0 ? decltype(v)(0) : v * gv / nv;
+            }));
+    });
+  }
+  return out;
+}
+
+Tensor logsumexp(const Tensor& x, IntArrayRef dims, bool keepdim) {
+  TG_CHECK(!dims.empty(), "logsumexp: dims must not be empty");
+  for (auto d : dims) normalize_dim(d, x.dim(), "logsumexp");
+  TG_CHECK(is_floating(x.dtype()), "logsumexp: expected a floating-point tensor, got {}", dtype_name(x.dtype()));
+  Tensor m;
+  {
+    NoGradGuard guard;  // the shift is a constant for the gradient
+    m = amax(x, dims, true);
+    m = where(ne(abs(m), std::numeric_limits<double>::infinity()), m, 0.0);
+  }
+  Tensor out = add(log(sum(exp(sub(x, m)), dims, true)), m);
+  if (!keepdim) {
+    DimVec shape;
+    bool reduced[kMaxDims] = {};
+    for (auto d : dims) reduced[normalize_dim(d, x.dim(), "logsumexp")] = true;
+    for (std::int64_t i = 0; i < x.dim(); ++i)
+      if (!reduced[i]) shape.push_back(x.shape()[i]);
+    out = out.reshape(shape);
+  }
+  return out;
 }
 
 }  // namespace tg

@@ -9,12 +9,12 @@
 //   h' = (1 - z) n + z h
 //   dn = g (1 - z) (1 - n^2),  dz = g (h - n) z (1 - z),  dr = dn gh_n r (1 - r),  dh = g z
 //   d gx = [dr, dz, dn],  d gh = [dr, dz, dn r].
-#include "tapegrad/core/rnn.h"
+#include "tapegrad/core/ops/rnn.h"
 
 #include "kernels/parallel.h"
 #include "kernels/vec_math.h"
-#include "ops/common.h"
 #include "tapegrad/core/autograd.h"
+#include "tensor_detail.h"
 
 namespace tg {
 namespace {
@@ -38,7 +38,8 @@ void check_rnn_args(const Tensor& gx, const Tensor& gh, const Tensor& state, std
 /// Runs f(b) for each batch row, in parallel when the step is large enough.
 template <typename F>
 void for_batch(std::int64_t B, std::int64_t H, F f) {
-  kernels::parallel_for(B, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(H, 1)), [&](std::int64_t b0, std::int64_t b1) {
+  kernels::parallel_for(B, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(H, 1)),
+                        [&](std::int64_t b0, std::int64_t b1) {
     for (std::int64_t b = b0; b < b1; ++b) f(b);
   });
 }
@@ -73,36 +74,36 @@ Tensor lstm_cell_fused(const Tensor& gates_x, const Tensor& gates_h, const Tenso
   if (autograd::needs_grad(gates_x, gates_h, c)) {
     autograd::record("lstm_cell", out, {&gates_x, &gates_h, &c},
                      [acts, sc = SavedTensor::input(cc), so = SavedTensor::output(out), B, H](BackwardContext& ctx) {
-                       const Tensor g = detail::as_contiguous(ctx.grad());
-                       const Tensor& cv = ctx.unpack(sc);
-                       const Tensor& ov = ctx.unpack(so);
-                       Tensor dgates = detail::new_empty({B, 4 * H}, g.dtype());
-                       Tensor dc = detail::new_empty({B, H}, g.dtype());
-                       dispatch_floating(g.dtype(), "lstm_cell_backward", [&](auto tag) {
-                         using T = typename decltype(tag)::type;
-                         const T *pg = g.data<T>(), *pa = acts.data<T>(), *pc = cv.data<T>(), *pcn = ov.data<T>() + B * H;
-                         T *pd = dgates.data<T>(), *pdc = dc.data<T>();
-                         for_batch(B, H, [&](std::int64_t b) {
-                           const T* a = pa + b * 4 * H;
-                           T* d = pd + b * 4 * H;
-                           for (std::int64_t j = 0; j < H; ++j) {
-                             const std::int64_t k = b * H + j;
-                             const T i = a[j], f = a[H + j], gg = a[2 * H + j], o = a[3 * H + j];
-                             const T gh = pg[k], gc = pg[B * H + k];
-                             const T tc = kernels::tanh_impl(pcn[k]);
-                             const T dcn = gc + gh * o * (T(1) - tc * tc);
-                             d[j] = dcn * gg * i * (T(1) - i);
-                             d[H + j] = dcn * pc[k] * f * (T(1) - f);
-                             d[2 * H + j] = dcn * i * (T(1) - gg * gg);
-                             d[3 * H + j] = gh * tc * o * (T(1) - o);
-                             pdc[k] = dcn * f;
-                           }
-                         });
-                       });
-                       if (ctx.needs(0)) ctx.set(0, dgates);
-                       if (ctx.needs(1)) ctx.set(1, dgates);
-                       if (ctx.needs(2)) ctx.set(2, dc);
-                     });
+      const Tensor g = detail::as_contiguous(ctx.grad());
+      const Tensor& cv = ctx.unpack(sc);
+      const Tensor& ov = ctx.unpack(so);
+      Tensor dgates = detail::new_empty({B, 4 * H}, g.dtype());
+      Tensor dc = detail::new_empty({B, H}, g.dtype());
+      dispatch_floating(g.dtype(), "lstm_cell_backward", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T *pg = g.data<T>(), *pa = acts.data<T>(), *pc = cv.data<T>(), *pcn = ov.data<T>() + B * H;
+        T *pd = dgates.data<T>(), *pdc = dc.data<T>();
+        for_batch(B, H, [&](std::int64_t b) {
+          const T* a = pa + b * 4 * H;
+          T* d = pd + b * 4 * H;
+          for (std::int64_t j = 0; j < H; ++j) {
+            const std::int64_t k = b * H + j;
+            const T i = a[j], f = a[H + j], gg = a[2 * H + j], o = a[3 * H + j];
+            const T gh = pg[k], gc = pg[B * H + k];
+            const T tc = kernels::tanh_impl(pcn[k]);
+            const T dcn = gc + gh * o * (T(1) - tc * tc);
+            d[j] = dcn * gg * i * (T(1) - i);
+            d[H + j] = dcn * pc[k] * f * (T(1) - f);
+            d[2 * H + j] = dcn * i * (T(1) - gg * gg);
+            d[3 * H + j] = gh * tc * o * (T(1) - o);
+            pdc[k] = dcn * f;
+          }
+        });
+      });
+      if (ctx.needs(0)) ctx.set(0, dgates);
+      if (ctx.needs(1)) ctx.set(1, dgates);
+      if (ctx.needs(2)) ctx.set(2, dc);
+    });
   }
   return out;
 }
@@ -132,39 +133,39 @@ Tensor gru_cell_fused(const Tensor& gates_x, const Tensor& gates_h, const Tensor
   if (autograd::needs_grad(gates_x, gates_h, h)) {
     autograd::record("gru_cell", out, {&gates_x, &gates_h, &h},
                      [acts, sgh = SavedTensor::input(gh), sh = SavedTensor::input(hc), B, H](BackwardContext& ctx) {
-                       const Tensor g = detail::as_contiguous(ctx.grad());
-                       const Tensor& ghv = ctx.unpack(sgh);
-                       const Tensor& hv = ctx.unpack(sh);
-                       Tensor dx = detail::new_empty({B, 3 * H}, g.dtype());
-                       Tensor dh_gates = detail::new_empty({B, 3 * H}, g.dtype());
-                       Tensor dh = detail::new_empty({B, H}, g.dtype());
-                       dispatch_floating(g.dtype(), "gru_cell_backward", [&](auto tag) {
-                         using T = typename decltype(tag)::type;
-                         const T *pg = g.data<T>(), *pa = acts.data<T>(), *pgh = ghv.data<T>(), *ph = hv.data<T>();
-                         T *pdx = dx.data<T>(), *pdg = dh_gates.data<T>(), *pdh = dh.data<T>();
-                         for_batch(B, H, [&](std::int64_t b) {
-                           const T* a = pa + b * 3 * H;
-                           for (std::int64_t j = 0; j < H; ++j) {
-                             const std::int64_t k = b * H + j;
-                             const T r = a[j], z = a[H + j], n = a[2 * H + j], gv = pg[k];
-                             const T ghn = pgh[b * 3 * H + 2 * H + j];
-                             const T dn = gv * (T(1) - z) * (T(1) - n * n);
-                             const T dz = gv * (ph[k] - n) * z * (T(1) - z);
-                             const T dr = dn * ghn * r * (T(1) - r);
-                             T* x = pdx + b * 3 * H;
-                             T* hh = pdg + b * 3 * H;
-                             x[j] = hh[j] = dr;
-                             x[H + j] = hh[H + j] = dz;
-                             x[2 * H + j] = dn;
-                             hh[2 * H + j] = dn * r;
-                             pdh[k] = gv * z;
-                           }
-                         });
-                       });
-                       if (ctx.needs(0)) ctx.set(0, dx);
-                       if (ctx.needs(1)) ctx.set(1, dh_gates);
-                       if (ctx.needs(2)) ctx.set(2, dh);
-                     });
+      const Tensor g = detail::as_contiguous(ctx.grad());
+      const Tensor& ghv = ctx.unpack(sgh);
+      const Tensor& hv = ctx.unpack(sh);
+      Tensor dx = detail::new_empty({B, 3 * H}, g.dtype());
+      Tensor dh_gates = detail::new_empty({B, 3 * H}, g.dtype());
+      Tensor dh = detail::new_empty({B, H}, g.dtype());
+      dispatch_floating(g.dtype(), "gru_cell_backward", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T *pg = g.data<T>(), *pa = acts.data<T>(), *pgh = ghv.data<T>(), *ph = hv.data<T>();
+        T *pdx = dx.data<T>(), *pdg = dh_gates.data<T>(), *pdh = dh.data<T>();
+        for_batch(B, H, [&](std::int64_t b) {
+          const T* a = pa + b * 3 * H;
+          for (std::int64_t j = 0; j < H; ++j) {
+            const std::int64_t k = b * H + j;
+            const T r = a[j], z = a[H + j], n = a[2 * H + j], gv = pg[k];
+            const T ghn = pgh[b * 3 * H + 2 * H + j];
+            const T dn = gv * (T(1) - z) * (T(1) - n * n);
+            const T dz = gv * (ph[k] - n) * z * (T(1) - z);
+            const T dr = dn * ghn * r * (T(1) - r);
+            T* x = pdx + b * 3 * H;
+            T* hh = pdg + b * 3 * H;
+            x[j] = hh[j] = dr;
+            x[H + j] = hh[H + j] = dz;
+            x[2 * H + j] = dn;
+            hh[2 * H + j] = dn * r;
+            pdh[k] = gv * z;
+          }
+        });
+      });
+      if (ctx.needs(0)) ctx.set(0, dx);
+      if (ctx.needs(1)) ctx.set(1, dh_gates);
+      if (ctx.needs(2)) ctx.set(2, dh);
+    });
   }
   return out;
 }

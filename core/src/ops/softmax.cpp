@@ -4,13 +4,15 @@
 // The fused kernels work on rows (the dim is the innermost and the tensor is contiguous), the
 // layout of attention scores and classifier logits. Any other dim takes the composed path
 // (amax, exp, sum), which is also the fused kernels' reference in the tests.
+#include "tapegrad/core/ops/softmax.h"
+
 #include <cmath>
 
 #include "kernels/parallel.h"
 #include "kernels/vec_math.h"
-#include "ops/common.h"
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/ops.h"
+#include "tensor_detail.h"
 
 namespace tg {
 namespace {
@@ -84,8 +86,8 @@ template <typename F>
 void for_rows(std::int64_t rows, std::int64_t n, F f) {
   kernels::parallel_for(rows, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(n, 1)),
                         [&](std::int64_t r0, std::int64_t r1) {
-                          for (std::int64_t r = r0; r < r1; ++r) f(r);
-                        });
+    for (std::int64_t r = r0; r < r1; ++r) f(r);
+  });
 }
 
 Tensor softmax_backward(const Tensor& g0, const Tensor& y, bool log) {

@@ -2,8 +2,11 @@
 /// Activation modules: thin shells over the functions of core/activation.h and core/ops.h.
 #include <string>
 
-#include "tapegrad/core/activation.h"
 #include "tapegrad/core/ops.h"
+#include "tapegrad/core/ops/activation.h"
+#include "tapegrad/core/ops/dropout.h"
+#include "tapegrad/core/ops/elementwise.h"
+#include "tapegrad/core/ops/reduce.h"
 #include "tapegrad/nn/module.h"
 
 namespace tg::nn {

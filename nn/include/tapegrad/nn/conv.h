@@ -2,7 +2,8 @@
 /// Conv1d, Conv2d, MaxPool2d, AvgPool2d and AdaptiveAvgPool2d: modules over core/conv.h.
 #include <optional>
 
-#include "tapegrad/core/conv.h"
+#include "tapegrad/core/ops/conv.h"
+#include "tapegrad/core/ops/pool.h"
 #include "tapegrad/nn/module.h"
 
 namespace tg::nn {
@@ -78,8 +79,15 @@ class MaxPool2d : public Cloneable<MaxPool2d> {
  public:
   explicit MaxPool2d(Int2 kernel_size, std::optional<Int2> stride = std::nullopt, Int2 padding = 0, Int2 dilation = 1,
                      bool ceil_mode = false)
-      : Cloneable("MaxPool2d"), kernel_(kernel_size), stride_(stride), padding_(padding), dilation_(dilation), ceil_(ceil_mode) {}
-  Tensor forward(const Tensor& input) override { return max_pool2d(input, kernel_, stride_, padding_, dilation_, ceil_); }
+      : Cloneable("MaxPool2d"),
+        kernel_(kernel_size),
+        stride_(stride),
+        padding_(padding),
+        dilation_(dilation),
+        ceil_(ceil_mode) {}
+  Tensor forward(const Tensor& input) override {
+    return max_pool2d(input, kernel_, stride_, padding_, dilation_, ceil_);
+  }
 
  private:
   Int2 kernel_;
@@ -90,9 +98,13 @@ class MaxPool2d : public Cloneable<MaxPool2d> {
 
 class AvgPool2d : public Cloneable<AvgPool2d> {
  public:
-  explicit AvgPool2d(Int2 kernel_size, std::optional<Int2> stride = std::nullopt, Int2 padding = 0, bool ceil_mode = false,
-                     bool count_include_pad = true)
-      : Cloneable("AvgPool2d"), kernel_(kernel_size), stride_(stride), padding_(padding), ceil_(ceil_mode),
+  explicit AvgPool2d(Int2 kernel_size, std::optional<Int2> stride = std::nullopt, Int2 padding = 0,
+                     bool ceil_mode = false, bool count_include_pad = true)
+      : Cloneable("AvgPool2d"),
+        kernel_(kernel_size),
+        stride_(stride),
+        padding_(padding),
+        ceil_(ceil_mode),
         count_include_pad_(count_include_pad) {}
   Tensor forward(const Tensor& input) override {
     return avg_pool2d(input, kernel_, stride_, padding_, ceil_, count_include_pad_);

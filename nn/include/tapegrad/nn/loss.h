@@ -1,5 +1,6 @@
 #pragma once
-/// Loss functions (tg::nn::functional), with PyTorch's names, options, reductions and numbers.
+/// Loss functions (tg::nn::functional), with PyTorch's names, options, reductions and numbers:
+/// options structs over the loss family of the core (tapegrad/core/ops/loss.h).
 /// Shapes: N is the batch, C the number of classes, d1... optional extra dims (pixels, time).
 /// With Reduction::None a loss returns its per-element values; with Mean or Sum a 0-d tensor.
 /// Bad shapes, dtypes, class indices and options raise tg::Error naming the loss and the values.
@@ -7,19 +8,14 @@
 #include <string_view>
 #include <utility>
 
+#include "tapegrad/core/ops/loss.h"
 #include "tapegrad/core/tensor.h"
 
 namespace tg::nn::functional {
 
-/// How a loss combines its per-element values. Mean averages them (for cross_entropy and
-/// nll_loss with class weights: divides by the summed weights of the non-ignored targets);
-/// BatchMean is kl_div's sum / N, and only kl_div takes it.
-enum class Reduction { None, Mean, Sum, BatchMean };
-
-/// PyTorch's strings "none", "mean", "sum", "batchmean" -> Reduction (tg::Error otherwise).
-Reduction reduction_from_string(std::string_view name);
-/// Reduction -> PyTorch's string.
-const char* reduction_name(Reduction reduction);
+using tg::Reduction;
+using tg::reduction_from_string;
+using tg::reduction_name;
 
 // ---- options (chained setters; each setter checks its value) --------------------------------
 
@@ -171,10 +167,9 @@ Tensor kl_div(const Tensor& input, const Tensor& target, const KLDivOptions& opt
 
 // ---- regression (input and target of one shape; differentiable in both) ---------------------
 
-/// Squared error (input - target)^2.
-Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
-/// Absolute error |input - target|.
-Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+/// Squared error (input - target)^2 and absolute error |input - target| (tg::mse_loss, tg::l1_loss).
+using tg::l1_loss;
+using tg::mse_loss;
 /// Huber-like: 0.5 d^2 / beta where |d| < beta, |d| - 0.5 beta elsewhere (d = input - target).
 Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, const SmoothL1LossOptions& options = {});
 

@@ -7,39 +7,23 @@
 #include <memory>
 #include <vector>
 
-#include "tapegrad/optim/optimizer.h"
+#include "tapegrad/optim/options.h"
 
 namespace tg::optim {
 
 /// Adagrad's options (PyTorch's defaults). Checked when an optimizer adopts them: lr, lr_decay,
 /// weight_decay, initial_accumulator_value, eps finite and >= 0.
-class AdagradOptions : public OptimizerOptions {
+class AdagradOptions : public OptionsBase<AdagradOptions> {
  public:
+  static constexpr const char* kTypeName = "AdagradOptions";
+  static constexpr const char* kWho = "Adagrad";
   explicit AdagradOptions(double lr = 1e-2) : lr_(lr) {}
-  AdagradOptions& lr(double v) {
-    lr_ = v;
-    return *this;
-  }
-  AdagradOptions& lr_decay(double v) {
-    lr_decay_ = v;
-    return *this;
-  }
-  AdagradOptions& weight_decay(double v) {
-    weight_decay_ = v;
-    return *this;
-  }
-  AdagradOptions& initial_accumulator_value(double v) {
-    initial_accumulator_value_ = v;
-    return *this;
-  }
-  AdagradOptions& eps(double v) {
-    eps_ = v;
-    return *this;
-  }
-  AdagradOptions& maximize(bool v) {
-    maximize_ = v;
-    return *this;
-  }
+  AdagradOptions& lr(double v) { return assign(lr_, v); }
+  AdagradOptions& lr_decay(double v) { return assign(lr_decay_, v); }
+  AdagradOptions& weight_decay(double v) { return assign(weight_decay_, v); }
+  AdagradOptions& initial_accumulator_value(double v) { return assign(initial_accumulator_value_, v); }
+  AdagradOptions& eps(double v) { return assign(eps_, v); }
+  AdagradOptions& maximize(bool v) { return assign(maximize_, v); }
   double lr() const { return lr_; }
   double lr_decay() const { return lr_decay_; }
   double weight_decay() const { return weight_decay_; }
@@ -47,16 +31,18 @@ class AdagradOptions : public OptimizerOptions {
   double eps() const { return eps_; }
   bool maximize() const { return maximize_; }
 
-  const char* type_name() const override { return "AdagradOptions"; }
-  std::unique_ptr<OptimizerOptions> clone() const override { return std::make_unique<AdagradOptions>(*this); }
-  void validate() const override;
   /// lr, lr_decay, weight_decay, initial_accumulator_value, eps, maximize.
-  std::map<std::string, double> to_map() const override;
-  void from_map(const std::map<std::string, double>& values) override;
-  double get_lr() const override { return lr_; }
-  void set_lr(double v) override { lr_ = v; }
+  static constexpr std::array<Field<AdagradOptions>, 6> fields() {
+    return {number_field("lr", &AdagradOptions::lr_, Check::NonNegative, "learning rate"),
+            number_field("lr_decay", &AdagradOptions::lr_decay_, Check::NonNegative),
+            number_field("weight_decay", &AdagradOptions::weight_decay_, Check::NonNegative),
+            number_field("initial_accumulator_value", &AdagradOptions::initial_accumulator_value_, Check::NonNegative),
+            number_field("eps", &AdagradOptions::eps_, Check::NonNegative),
+            flag_field("maximize", &AdagradOptions::maximize_)};
+  }
 
  private:
+  friend class OptionsBase<AdagradOptions>;
   double lr_;
   double lr_decay_ = 0;
   double weight_decay_ = 0;

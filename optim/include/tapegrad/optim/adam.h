@@ -9,40 +9,26 @@
 #include <memory>
 #include <vector>
 
-#include "tapegrad/optim/optimizer.h"
+#include "tapegrad/optim/options.h"
 
 namespace tg::optim {
 
-/// Adam's options (PyTorch's defaults). Checked when an optimizer adopts them: lr, eps,
-/// weight_decay finite and >= 0; beta1 and beta2 in [0, 1).
-class AdamOptions : public OptimizerOptions {
+/// The options Adam and AdamW share (PyTorch's defaults; AdamW's weight decay is decoupled and
+/// defaults to 1e-2). Checked when an optimizer adopts them: lr, eps, weight_decay finite and
+/// >= 0; beta1 and beta2 in [0, 1).
+template <typename Derived>
+class AdamOptionsBase : public OptionsBase<Derived> {
  public:
-  explicit AdamOptions(double lr = 1e-3) : lr_(lr) {}
-  AdamOptions& lr(double v) {
-    lr_ = v;
-    return *this;
-  }
-  AdamOptions& betas(double beta1, double beta2) {
+  explicit AdamOptionsBase(double lr, double weight_decay) : lr_(lr), weight_decay_(weight_decay) {}
+  Derived& lr(double v) { return this->assign(lr_, v); }
+  Derived& betas(double beta1, double beta2) {
     beta1_ = beta1;
-    beta2_ = beta2;
-    return *this;
+    return this->assign(beta2_, beta2);
   }
-  AdamOptions& eps(double v) {
-    eps_ = v;
-    return *this;
-  }
-  AdamOptions& weight_decay(double v) {
-    weight_decay_ = v;
-    return *this;
-  }
-  AdamOptions& amsgrad(bool v) {
-    amsgrad_ = v;
-    return *this;
-  }
-  AdamOptions& maximize(bool v) {
-    maximize_ = v;
-    return *this;
-  }
+  Derived& eps(double v) { return this->assign(eps_, v); }
+  Derived& weight_decay(double v) { return this->assign(weight_decay_, v); }
+  Derived& amsgrad(bool v) { return this->assign(amsgrad_, v); }
+  Derived& maximize(bool v) { return this->assign(maximize_, v); }
   double lr() const { return lr_; }
   double beta1() const { return beta1_; }
   double beta2() const { return beta2_; }
@@ -51,79 +37,42 @@ class AdamOptions : public OptimizerOptions {
   bool amsgrad() const { return amsgrad_; }
   bool maximize() const { return maximize_; }
 
-  const char* type_name() const override { return "AdamOptions"; }
-  std::unique_ptr<OptimizerOptions> clone() const override { return std::make_unique<AdamOptions>(*this); }
-  void validate() const override;
-  /// lr, beta1, beta2, eps, weight_decay, amsgrad, maximize.
-  std::map<std::string, double> to_map() const override;
-  void from_map(const std::map<std::string, double>& values) override;
-  double get_lr() const override { return lr_; }
-  void set_lr(double v) override { lr_ = v; }
+  /// lr, eps, beta1, beta2, weight_decay, amsgrad, maximize (validated in this order).
+  static constexpr std::array<Field<Derived>, 7> fields() {
+    return {number_field<Derived>("lr", &AdamOptionsBase::lr_, Check::NonNegative, "learning rate"),
+            number_field<Derived>("eps", &AdamOptionsBase::eps_, Check::NonNegative),
+            number_field<Derived>("beta1", &AdamOptionsBase::beta1_, Check::UnitOpen),
+            number_field<Derived>("beta2", &AdamOptionsBase::beta2_, Check::UnitOpen),
+            number_field<Derived>("weight_decay", &AdamOptionsBase::weight_decay_, Check::NonNegative),
+            flag_field<Derived>("amsgrad", &AdamOptionsBase::amsgrad_),
+            flag_field<Derived>("maximize", &AdamOptionsBase::maximize_)};
+  }
 
  private:
+  friend class OptionsBase<Derived>;
   double lr_;
   double beta1_ = 0.9;
   double beta2_ = 0.999;
   double eps_ = 1e-8;
-  double weight_decay_ = 0;
+  double weight_decay_;
   bool amsgrad_ = false;
   bool maximize_ = false;
 };
 
-/// AdamW's options: Adam's, with decoupled weight decay defaulting to 1e-2 (as in PyTorch).
-class AdamWOptions : public OptimizerOptions {
+/// Adam's options: weight decay (an L2 penalty added to the gradient) defaults to 0.
+class AdamOptions : public AdamOptionsBase<AdamOptions> {
  public:
-  explicit AdamWOptions(double lr = 1e-3) : lr_(lr) {}
-  AdamWOptions& lr(double v) {
-    lr_ = v;
-    return *this;
-  }
-  AdamWOptions& betas(double beta1, double beta2) {
-    beta1_ = beta1;
-    beta2_ = beta2;
-    return *this;
-  }
-  AdamWOptions& eps(double v) {
-    eps_ = v;
-    return *this;
-  }
-  AdamWOptions& weight_decay(double v) {
-    weight_decay_ = v;
-    return *this;
-  }
-  AdamWOptions& amsgrad(bool v) {
-    amsgrad_ = v;
-    return *this;
-  }
-  AdamWOptions& maximize(bool v) {
-    maximize_ = v;
-    return *this;
-  }
-  double lr() const { return lr_; }
-  double beta1() const { return beta1_; }
-  double beta2() const { return beta2_; }
-  double eps() const { return eps_; }
-  double weight_decay() const { return weight_decay_; }
-  bool amsgrad() const { return amsgrad_; }
-  bool maximize() const { return maximize_; }
+  static constexpr const char* kTypeName = "AdamOptions";
+  static constexpr const char* kWho = "Adam";
+  explicit AdamOptions(double lr = 1e-3) : AdamOptionsBase(lr, 0.0) {}
+};
 
-  const char* type_name() const override { return "AdamWOptions"; }
-  std::unique_ptr<OptimizerOptions> clone() const override { return std::make_unique<AdamWOptions>(*this); }
-  void validate() const override;
-  /// lr, beta1, beta2, eps, weight_decay, amsgrad, maximize.
-  std::map<std::string, double> to_map() const override;
-  void from_map(const std::map<std::string, double>& values) override;
-  double get_lr() const override { return lr_; }
-  void set_lr(double v) override { lr_ = v; }
-
- private:
-  double lr_;
-  double beta1_ = 0.9;
-  double beta2_ = 0.999;
-  double eps_ = 1e-8;
-  double weight_decay_ = 1e-2;
-  bool amsgrad_ = false;
-  bool maximize_ = false;
+/// AdamW's options: Adam's, with decoupled weight decay defaulting to 1e-2 (as in PyTorch).
+class AdamWOptions : public AdamOptionsBase<AdamWOptions> {
+ public:
+  static constexpr const char* kTypeName = "AdamWOptions";
+  static constexpr const char* kWho = "AdamW";
+  explicit AdamWOptions(double lr = 1e-3) : AdamOptionsBase(lr, 1e-2) {}
 };
 
 /// State per parameter: "step", "exp_avg", "exp_avg_sq", and "max_exp_avg_sq" (amsgrad).

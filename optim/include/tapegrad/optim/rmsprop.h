@@ -9,43 +9,24 @@
 #include <memory>
 #include <vector>
 
-#include "tapegrad/optim/optimizer.h"
+#include "tapegrad/optim/options.h"
 
 namespace tg::optim {
 
 /// RMSprop's options (PyTorch's defaults). Checked when an optimizer adopts them: lr, eps,
 /// weight_decay, momentum finite and >= 0; alpha in [0, 1].
-class RMSpropOptions : public OptimizerOptions {
+class RMSpropOptions : public OptionsBase<RMSpropOptions> {
  public:
+  static constexpr const char* kTypeName = "RMSpropOptions";
+  static constexpr const char* kWho = "RMSprop";
   explicit RMSpropOptions(double lr = 1e-2) : lr_(lr) {}
-  RMSpropOptions& lr(double v) {
-    lr_ = v;
-    return *this;
-  }
-  RMSpropOptions& alpha(double v) {
-    alpha_ = v;
-    return *this;
-  }
-  RMSpropOptions& eps(double v) {
-    eps_ = v;
-    return *this;
-  }
-  RMSpropOptions& weight_decay(double v) {
-    weight_decay_ = v;
-    return *this;
-  }
-  RMSpropOptions& momentum(double v) {
-    momentum_ = v;
-    return *this;
-  }
-  RMSpropOptions& centered(bool v) {
-    centered_ = v;
-    return *this;
-  }
-  RMSpropOptions& maximize(bool v) {
-    maximize_ = v;
-    return *this;
-  }
+  RMSpropOptions& lr(double v) { return assign(lr_, v); }
+  RMSpropOptions& alpha(double v) { return assign(alpha_, v); }
+  RMSpropOptions& eps(double v) { return assign(eps_, v); }
+  RMSpropOptions& weight_decay(double v) { return assign(weight_decay_, v); }
+  RMSpropOptions& momentum(double v) { return assign(momentum_, v); }
+  RMSpropOptions& centered(bool v) { return assign(centered_, v); }
+  RMSpropOptions& maximize(bool v) { return assign(maximize_, v); }
   double lr() const { return lr_; }
   double alpha() const { return alpha_; }
   double eps() const { return eps_; }
@@ -54,16 +35,19 @@ class RMSpropOptions : public OptimizerOptions {
   bool centered() const { return centered_; }
   bool maximize() const { return maximize_; }
 
-  const char* type_name() const override { return "RMSpropOptions"; }
-  std::unique_ptr<OptimizerOptions> clone() const override { return std::make_unique<RMSpropOptions>(*this); }
-  void validate() const override;
-  /// lr, alpha, eps, weight_decay, momentum, centered, maximize.
-  std::map<std::string, double> to_map() const override;
-  void from_map(const std::map<std::string, double>& values) override;
-  double get_lr() const override { return lr_; }
-  void set_lr(double v) override { lr_ = v; }
+  /// lr, eps, momentum, weight_decay, alpha, centered, maximize (validated in this order).
+  static constexpr std::array<Field<RMSpropOptions>, 7> fields() {
+    return {number_field("lr", &RMSpropOptions::lr_, Check::NonNegative, "learning rate"),
+            number_field("eps", &RMSpropOptions::eps_, Check::NonNegative),
+            number_field("momentum", &RMSpropOptions::momentum_, Check::NonNegative),
+            number_field("weight_decay", &RMSpropOptions::weight_decay_, Check::NonNegative),
+            number_field("alpha", &RMSpropOptions::alpha_, Check::UnitClosed),
+            flag_field("centered", &RMSpropOptions::centered_),
+            flag_field("maximize", &RMSpropOptions::maximize_)};
+  }
 
  private:
+  friend class OptionsBase<RMSpropOptions>;
   double lr_;
   double alpha_ = 0.99;
   double eps_ = 1e-8;

@@ -8,40 +8,24 @@
 #include <memory>
 #include <vector>
 
-#include "tapegrad/optim/optimizer.h"
+#include "tapegrad/optim/options.h"
 
 namespace tg::optim {
 
 /// SGD's options. lr has no default (as in PyTorch). Checked when an optimizer adopts them:
 /// lr, momentum, weight_decay finite and >= 0, dampening finite, nesterov needs momentum > 0
 /// and dampening 0.
-class SGDOptions : public OptimizerOptions {
+class SGDOptions : public OptionsBase<SGDOptions> {
  public:
+  static constexpr const char* kTypeName = "SGDOptions";
+  static constexpr const char* kWho = "SGD";
   explicit SGDOptions(double lr) : lr_(lr) {}
-  SGDOptions& lr(double v) {
-    lr_ = v;
-    return *this;
-  }
-  SGDOptions& momentum(double v) {
-    momentum_ = v;
-    return *this;
-  }
-  SGDOptions& dampening(double v) {
-    dampening_ = v;
-    return *this;
-  }
-  SGDOptions& weight_decay(double v) {
-    weight_decay_ = v;
-    return *this;
-  }
-  SGDOptions& nesterov(bool v) {
-    nesterov_ = v;
-    return *this;
-  }
-  SGDOptions& maximize(bool v) {
-    maximize_ = v;
-    return *this;
-  }
+  SGDOptions& lr(double v) { return assign(lr_, v); }
+  SGDOptions& momentum(double v) { return assign(momentum_, v); }
+  SGDOptions& dampening(double v) { return assign(dampening_, v); }
+  SGDOptions& weight_decay(double v) { return assign(weight_decay_, v); }
+  SGDOptions& nesterov(bool v) { return assign(nesterov_, v); }
+  SGDOptions& maximize(bool v) { return assign(maximize_, v); }
   double lr() const { return lr_; }
   double momentum() const { return momentum_; }
   double dampening() const { return dampening_; }
@@ -49,16 +33,20 @@ class SGDOptions : public OptimizerOptions {
   bool nesterov() const { return nesterov_; }
   bool maximize() const { return maximize_; }
 
-  const char* type_name() const override { return "SGDOptions"; }
-  std::unique_ptr<OptimizerOptions> clone() const override { return std::make_unique<SGDOptions>(*this); }
-  void validate() const override;
-  /// lr, momentum, dampening, weight_decay, nesterov, maximize.
-  std::map<std::string, double> to_map() const override;
-  void from_map(const std::map<std::string, double>& values) override;
-  double get_lr() const override { return lr_; }
-  void set_lr(double v) override { lr_ = v; }
+  /// lr, momentum, dampening, weight_decay, nesterov, maximize (validated in this order).
+  static constexpr std::array<Field<SGDOptions>, 6> fields() {
+    return {number_field("lr", &SGDOptions::lr_, Check::NonNegative, "learning rate"),
+            number_field("momentum", &SGDOptions::momentum_, Check::NonNegative),
+            number_field("dampening", &SGDOptions::dampening_, Check::Finite),
+            number_field("weight_decay", &SGDOptions::weight_decay_, Check::NonNegative),
+            flag_field("nesterov", &SGDOptions::nesterov_),
+            flag_field("maximize", &SGDOptions::maximize_)};
+  }
+  /// Nesterov momentum needs momentum > 0 and zero dampening.
+  void check_more() const;
 
  private:
+  friend class OptionsBase<SGDOptions>;
   double lr_;
   double momentum_ = 0;
   double dampening_ = 0;

@@ -1,19 +1,19 @@
 // Indexing, masking and selection. Index loops that write (the backward of index_select and
 // gather, scatter_add, embedding's backward) run in index order on one thread per output
 // slice, so repeated indices add up in a fixed order: deterministic and race-free.
-#include "tapegrad/core/index_ops.h"
+#include "tapegrad/core/ops/index.h"
 
 #include <algorithm>
 #include <cstring>
 #include <numeric>
 
 #include "kernels/loop.h"
-#include "ops/common.h"
 #include "ops/pointwise.h"
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/factory.h"
 #include "tapegrad/core/ops.h"
-#include "tapegrad/core/shape_ops.h"
+#include "tapegrad/core/ops/shape.h"
+#include "tensor_detail.h"
 
 namespace tg {
 namespace {
@@ -419,6 +419,24 @@ Tensor cumsum(const Tensor& t, std::int64_t dim) {
                      [d](BackwardContext& c) { c.set(0, flip(cumsum(flip(c.grad(), {d}), d), {d})); });
   }
   return out;
+}
+
+const Tensor& masked_fill_(const Tensor& x, const Tensor& mask, double value) {
+  TG_CHECK(mask.dtype() == kBool, "masked_fill_: expected a bool mask, got {}", dtype_name(mask.dtype()));
+  const bool recording = autograd::needs_grad(x);
+  detail::check_inplace(x, &mask, "masked_fill_", recording);
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T v = scalar_cast<T>(value, "masked_fill_");
+    kernels::map2<T, T, bool>(x, x, mask, [v](T u, bool m) { return m ? v : u; });
+  });
+  x.impl()->storage->bump_version("masked_fill_");
+  if (recording) {
+    autograd::record("masked_fill_", x, {&x}, [sm = SavedTensor::input(mask)](BackwardContext& c) {
+      c.set(0, masked_fill(c.grad(), c.unpack(sm), 0.0));
+    });
+  }
+  return x;
 }
 
 }  // namespace tg

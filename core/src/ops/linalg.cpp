@@ -12,14 +12,16 @@
 // depends on the shape alone, never on the thread count: OpenBLAS's result for an element can
 // depend on how the matrix is blocked, so a thread-dependent cut (OpenBLAS's own threading
 // included) would give different bits with 1 and 2 threads.
+#include "tapegrad/core/ops/linalg.h"
+
 #include <algorithm>
 #include <utility>
 
 #include "kernels/blas.h"
 #include "kernels/parallel.h"
-#include "ops/common.h"
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/ops.h"
+#include "tensor_detail.h"
 
 namespace tg {
 namespace {
@@ -31,7 +33,7 @@ using kernels::gemm;
 constexpr double kBlockWork = 16.0 * 1024 * 1024;  // multiply-adds per task, at least
 constexpr std::int64_t kMaxBlocks = 8;
 constexpr std::int64_t kMinBlockExtent = 256;
-constexpr double kParallelWork = 256.0 * 1024;      // below this the whole product runs inline
+constexpr double kParallelWork = 256.0 * 1024;  // below this the whole product runs inline
 
 struct MatLayout {
   bool ok = false;
@@ -48,18 +50,18 @@ MatLayout layout_of(std::int64_t rows, std::int64_t cols, std::int64_t sr, std::
   return {};
 }
 
-/// C_i = op(A_i) op(B_i) for the nb matrices of a batch (operands(i) gives A_i and B_i; C_i is
-/// dense [M, N] at C + i M N), each cut into blocks of rows or columns by its shape alone.
+/// C_i = op(A_i) op(B_i) + beta C_i for the nb matrices of a batch (operands(i) gives A_i and B_i;
+/// C_i is dense [M, N] at C + i M N), each cut into blocks of rows or columns by its shape alone.
 template <typename T, typename Operands>
 void gemm_blocks(const MatLayout& la, const MatLayout& lb, std::int64_t M, std::int64_t N, std::int64_t K,
-                 std::int64_t nb, T* C, Operands operands) {
+                 std::int64_t nb, T* C, Operands operands, T beta = T(0)) {
   const double work = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
   const bool by_rows = M >= N;
   const std::int64_t extent = by_rows ? M : N;
   // Each block repacks the other operand, so blocks are few and tall (>= kMinBlockExtent).
-  const std::int64_t blocks = std::clamp<std::int64_t>(
-      static_cast<std::int64_t>(work / kBlockWork), 1,
-      std::min<std::int64_t>(kMaxBlocks, std::max<std::int64_t>(extent / kMinBlockExtent, 1)));
+  const std::int64_t blocks =
+      std::clamp<std::int64_t>(static_cast<std::int64_t>(work / kBlockWork), 1,
+                               std::min<std::int64_t>(kMaxBlocks, std::max<std::int64_t>(extent / kMinBlockExtent, 1)));
   auto run = [&](std::int64_t t0, std::int64_t t1) {
     for (std::int64_t t = t0; t < t1; ++t) {
       const std::int64_t i = t / blocks, blk = t % blocks;
@@ -71,10 +73,10 @@ void gemm_blocks(const MatLayout& la, const MatLayout& lb, std::int64_t M, std::
       T* Ci = C + i * M * N;
       if (by_rows) {
         const T* Ab = A + lo * (la.trans == CblasNoTrans ? la.ld : 1);
-        gemm<T>(la.trans, lb.trans, hi - lo, N, K, Ab, la.ld, B, lb.ld, Ci + lo * N, N);
+        gemm<T>(la.trans, lb.trans, hi - lo, N, K, Ab, la.ld, B, lb.ld, Ci + lo * N, N, beta);
       } else {
         const T* Bb = B + lo * (lb.trans == CblasNoTrans ? 1 : lb.ld);
-        gemm<T>(la.trans, lb.trans, M, hi - lo, K, A, la.ld, Bb, lb.ld, Ci + lo, N);
+        gemm<T>(la.trans, lb.trans, M, hi - lo, K, A, la.ld, Bb, lb.ld, Ci + lo, N, beta);
       }
     }
   };
@@ -109,8 +111,9 @@ Tensor matmul_nd(const Tensor& a0, const Tensor& b0) {
     if (b_is_matrix && a.is_contiguous()) {  // fold a's batch into M: one GEMM
       const T* A = static_cast<const T*>(a.data_ptr());
       const T* B = static_cast<const T*>(b.data_ptr());
-      gemm_blocks<T>(MatLayout{true, CblasNoTrans, K}, lb, numel_of(batch_a) * M, N, K, 1, C,
-                     [&](std::int64_t) { return std::pair{A, B}; });
+      gemm_blocks<T>(MatLayout{true, CblasNoTrans, K}, lb, numel_of(batch_a) * M, N, K, 1, C, [&](std::int64_t) {
+        return std::pair{A, B};
+      });
       return;
     }
     MatLayout la = layout_of(M, K, a.stride(-2), a.stride(-1));
@@ -146,7 +149,88 @@ Tensor grad_of_matrix_b(const Tensor& a, const Tensor& g) {
   return matmul_nd(a.reshape({-1, K}).t(), g.reshape({-1, N}));
 }
 
+/// x (contiguous, R rows of K) times weight [N, K]^T, plus bias [N] when defined, into a new
+/// tensor of out_shape (R rows of N): one GEMM whose output starts as the bias rows (beta = 1),
+/// as PyTorch's addmm does.
+Tensor linear_rows(const Tensor& x, std::int64_t R, const Tensor& weight, const Tensor& bias, IntArrayRef out_shape) {
+  const std::int64_t K = weight.size(1), N = weight.size(0);
+  Tensor out = detail::new_empty(out_shape, x.dtype());
+  if (out.numel() == 0) return out;
+  dispatch_floating(x.dtype(), "linear", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* C = static_cast<T*>(out.data_ptr());
+    if (bias.defined()) {
+      const Tensor b = detail::as_contiguous(bias);
+      const T* bp = static_cast<const T*>(b.data_ptr());
+      for (std::int64_t r = 0; r < R; ++r) std::copy(bp, bp + N, C + r * N);
+    }
+    if (K == 0) {
+      if (!bias.defined()) out.zero_();
+      return;
+    }
+    Tensor w = weight;
+    MatLayout lw = layout_of(K, N, w.stride(1), w.stride(0));  // weight^T as a [K, N] matrix
+    if (!lw.ok) {
+      w = detail::contiguous_copy(w);
+      lw = layout_of(K, N, w.stride(1), w.stride(0));
+    }
+    const T* A = static_cast<const T*>(x.data_ptr());
+    const T* B = static_cast<const T*>(w.data_ptr());
+    gemm_blocks<T>(
+        MatLayout{true, CblasNoTrans, K}, lw, R, N, K, 1, C,
+        [&](std::int64_t) {
+      return std::pair{A, B};
+        },
+        T(bias.defined() ? 1 : 0));
+  });
+  return out;
+}
+
 }  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  TG_CHECK(weight.dim() == 2, "linear: weight must be 2-D [out_features, in_features], got shape {}", weight.shape());
+  TG_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1),
+           "linear: input has {} features (shape {}) but the weight expects {} (weight shape {})",
+           x.dim() >= 1 ? x.size(-1) : 0, x.shape(), weight.size(1), weight.shape());
+  TG_CHECK(x.dtype() == weight.dtype() && is_floating(x.dtype()),
+           "linear: expected a floating input of the weight's dtype {}, got {}; convert it with .to({})",
+           dtype_name(weight.dtype()), dtype_name(x.dtype()), dtype_name(weight.dtype()));
+  if (bias.defined()) {
+    TG_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), "linear: bias must have shape [{}], got {}",
+             weight.size(0), bias.shape());
+    TG_CHECK(bias.dtype() == weight.dtype(), "linear: bias has dtype {}, the weight {}", dtype_name(bias.dtype()),
+             dtype_name(weight.dtype()));
+  }
+  const std::int64_t K = weight.size(1), N = weight.size(0);
+  const std::int64_t R = numel_of(IntArrayRef(x.shape().data(), x.shape().size() - 1));
+  // x is R rows of K features, the output R rows of N: one GEMM, one node.
+  DimVec out_shape = x.shape();
+  out_shape[out_shape.size() - 1] = N;
+  Tensor out = linear_rows(detail::as_contiguous(x), R, weight, bias, out_shape);
+  if (autograd::needs_grad(x, weight) || (bias.defined() && autograd::needs_grad(bias))) {
+    // y = x W^T + b over the rows of x: dx = dy W, dW = dy^T x (written in W's own [N, K]
+    // layout, so AccumulateGrad keeps it as it is), db = the column sums of dy.
+    SavedTensor sx = weight.requires_grad() ? SavedTensor::input(x) : SavedTensor();
+    SavedTensor sw = x.requires_grad() ? SavedTensor::input(weight) : SavedTensor();
+    const Tensor* inputs[] = {&x, &weight, &bias};
+    autograd::record("linear", out, inputs, bias.defined() ? 3 : 2,
+                     [sx, sw, R, K, N, x_shape = x.shape(), has_bias = bias.defined()](BackwardContext& c) {
+      const Tensor gc = detail::as_contiguous(c.grad());
+      const Tensor g = detail::make_view(gc, {R, N}, {N, 1}, gc.offset());
+      if (c.needs(0)) {
+        const Tensor dx = matmul_nd(g, c.unpack(sw));
+        c.set(0, detail::make_view(dx, x_shape, contiguous_strides(x_shape), 0));
+      }
+      if (c.needs(1)) {
+        const Tensor xc = detail::as_contiguous(c.unpack(sx));
+        c.set(1, matmul_nd(g.t(), detail::make_view(xc, {R, K}, {K, 1}, xc.offset())));
+      }
+      if (has_bias && c.needs(2)) c.set(2, sum(g, {0}));
+    });
+  }
+  return out;
+}
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
   TG_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both arguments need at least 1 dimension, got shapes {} and {}",

@@ -1,14 +1,16 @@
-// In-place ops. Each checks before it writes, writes through the strided loop, bumps the
+// The copy family: to(), contiguous() and clone() (copies whose backward passes the gradient
+// through, cast back to the input's dtype by the engine), and the in-place writes (add_, mul_,
+// zero_, fill_, copy_). Each in-place op checks before it writes, writes through the strided loop, bumps the
 // storage's version counter (so a tensor saved for backward and overwritten is caught at
 // backward time), and, when autograd is involved, moves the tensor's history onto a new node
 // whose input is the old history.
 #include <cmath>
 
 #include "kernels/loop.h"
-#include "ops/common.h"
 #include "ops/pointwise.h"
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/ops.h"
+#include "tensor_detail.h"
 
 namespace tg {
 namespace {
@@ -172,6 +174,33 @@ const Tensor& Tensor::copy_(const Tensor& src) const {
     });
   }
   return *this;
+}
+
+// ---- copies ---------------------------------------------------------------------------------------
+
+Tensor Tensor::to(DType dtype) const {
+  if (this->dtype() == dtype) return *this;
+  Tensor out = detail::convert(*this, dtype);
+  if (is_floating(dtype) && autograd::needs_grad(*this)) {
+    // The engine casts the incoming gradient back to the input's dtype.
+    autograd::record("to", out, {this}, [](autograd::BackwardContext& c) { c.set(0, c.grad()); });
+  }
+  return out;
+}
+
+Tensor Tensor::contiguous() const {
+  if (is_contiguous()) return *this;
+  Tensor out = detail::contiguous_copy(*this);
+  if (autograd::needs_grad(*this))
+    autograd::record("contiguous", out, {this}, [](autograd::BackwardContext& c) { c.set(0, c.grad()); });
+  return out;
+}
+
+Tensor Tensor::clone() const {
+  Tensor out = detail::contiguous_copy(*this);
+  if (autograd::needs_grad(*this))
+    autograd::record("clone", out, {this}, [](autograd::BackwardContext& c) { c.set(0, c.grad()); });
+  return out;
 }
 
 }  // namespace tg

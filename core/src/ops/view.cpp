@@ -3,10 +3,10 @@
 #include <numeric>
 #include <optional>
 
-#include "ops/common.h"
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/factory.h"
 #include "tapegrad/core/ops.h"
+#include "tensor_detail.h"
 
 namespace tg {
 namespace {

@@ -1,11 +1,11 @@
 // Joining, splitting and rearranging. Most are compositions of views (split, chunk, narrow,
 // flatten, unflatten, repeat, stack) and need no backward of their own; cat and flip copy and
 // carry their own.
-#include "tapegrad/core/shape_ops.h"
+#include "tapegrad/core/ops/shape.h"
 
-#include "ops/common.h"
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/ops.h"
+#include "tensor_detail.h"
 
 namespace tg {
 

@@ -1,5 +1,7 @@
 #pragma once
-// Helpers shared by the op files: allocation, raw views and casts without autograd.
+// The tensor side's helpers for the op files: allocation, raw views and casts without autograd.
+// Defined in tensor.cpp; every op family (ops/*.cpp) builds on them, so nothing in the ops needs
+// to include anything above the tensor.
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/tensor.h"
 

@@ -1,7 +1,7 @@
 // A checkpoint is one safetensors file: tensors under prefixed names, every other value a
 // string in the header's metadata. The encoding below is the whole format; load_checkpoint
 // reads back exactly what save_checkpoint writes and names the entry whenever it cannot.
-#include "tapegrad/optim/checkpoint.h"
+#include "tapegrad/train/checkpoint.h"
 
 #include <fmt/format.h>
 

@@ -1,0 +1,101 @@
+// The fused kernels of the core against their composed versions (the oracles that DESIGN.md
+// asks every fused kernel to keep), and a gradient check of each fused kernel on its own:
+// layer_norm (norm family), the LSTM and GRU cell steps (rnn family).
+#include <catch2/catch.hpp>
+
+#include "helpers.h"
+#include "tapegrad/core.h"
+
+using tg::Tensor;
+using tg_test::all_close;
+using tg_test::uniform64;
+using tg_test::values;
+using Inputs = std::vector<Tensor>;
+
+namespace {
+
+/// layer_norm written with the elementwise and reduction ops (biased variance).
+Tensor composed_layer_norm(const Tensor& x, std::int64_t dims, const Tensor& w, const Tensor& b, double eps) {
+  std::vector<std::int64_t> axes;
+  for (std::int64_t d = x.dim() - dims; d < x.dim(); ++d) axes.push_back(d);
+  const Tensor mu = x.mean(axes, true);
+  const Tensor centred = x - mu;
+  const Tensor var = (centred * centred).mean(axes, true);
+  Tensor y = centred / (var + eps).sqrt();
+  if (w.defined()) y = y * w;
+  if (b.defined()) y = y + b;
+  return y;
+}
+
+/// One LSTM step as PyTorch's LSTMCell writes it: gates i, f, g, o; returns [h', c'] stacked.
+Tensor composed_lstm_cell(const Tensor& gx, const Tensor& gh, const Tensor& c) {
+  const std::vector<Tensor> g = tg::chunk(gx + gh, 4, 1);
+  const Tensor i = g[0].sigmoid(), f = g[1].sigmoid(), gg = g[2].tanh(), o = g[3].sigmoid();
+  const Tensor c2 = f * c + i * gg;
+  return tg::stack({o * c2.tanh(), c2}, 0);
+}
+
+/// One GRU step: r, z, n with the reset gate applied to the hidden projection (PyTorch's form).
+Tensor composed_gru_cell(const Tensor& gx, const Tensor& gh, const Tensor& h) {
+  const std::vector<Tensor> x = tg::chunk(gx, 3, 1), hh = tg::chunk(gh, 3, 1);
+  const Tensor r = (x[0] + hh[0]).sigmoid(), z = (x[1] + hh[1]).sigmoid();
+  const Tensor n = (x[2] + r * hh[2]).tanh();
+  return (1.0 - z) * n + z * h;
+}
+
+/// The gradients of sum(out * weights) with respect to each leaf.
+std::vector<std::vector<double>> grads(const Tensor& out, const std::vector<Tensor>& leaves) {
+  for (const Tensor& l : leaves) l.zero_grad(true);
+  const Tensor weights = tg::arange(0, static_cast<double>(out.numel()), 1, tg::kFloat64).reshape(out.shape().vec());
+  (out * (weights * 0.01 - 0.3)).sum().backward();
+  std::vector<std::vector<double>> g;
+  for (const Tensor& l : leaves) g.push_back(values(l.grad()));
+  return g;
+}
+
+void check_same(const Tensor& fused, const Tensor& composed, const std::vector<Tensor>& leaves) {
+  REQUIRE(fused.shape() == composed.shape());
+  CHECK(all_close(values(fused), values(composed), 1e-12, 1e-12));
+  const auto gf = grads(fused, leaves), gc = grads(composed, leaves);
+  for (std::size_t i = 0; i < leaves.size(); ++i) CHECK(all_close(gf[i], gc[i], 1e-10, 1e-12));
+}
+
+}  // namespace
+
+TEST_CASE("fused layer_norm equals its composition, forward and every gradient", "[norm][fused]") {
+  const Tensor x = uniform64({3, 4, 5}, -2, 2, 1), w = uniform64({4, 5}, 0.5, 1.5, 2), b = uniform64({4, 5}, -1, 1, 3);
+  check_same(tg::layer_norm(x, {4, 5}, w, b, 1e-5), composed_layer_norm(x, 2, w, b, 1e-5), {x, w, b});
+  const Tensor w1 = uniform64({5}, 0.5, 1.5, 4);
+  check_same(tg::layer_norm(x, {5}, w1, Tensor(), 1e-3), composed_layer_norm(x, 1, w1, Tensor(), 1e-3), {x, w1});
+  check_same(tg::layer_norm(x, {5}), composed_layer_norm(x, 1, Tensor(), Tensor(), 1e-5), {x});
+}
+
+TEST_CASE("fused layer_norm: gradient check of the kernel itself", "[norm][fused][grad]") {
+  CHECK(tg::gradcheck([](const Inputs& in) { return tg::layer_norm(in[0], {4}, in[1], in[2], 1e-5); },
+                      {uniform64({3, 4}, -2, 2, 5), uniform64({4}, 0.5, 1.5, 6), uniform64({4}, -1, 1, 7)}));
+  CHECK(tg::gradcheck(
+      [](const Inputs& in) {
+    return tg::layer_norm(in[0], {2, 3});
+      },
+      {uniform64({2, 2, 3}, -2, 2, 8)}));
+}
+
+TEST_CASE("fused LSTM cell step equals its composition, forward and every gradient", "[rnn][fused]") {
+  const Tensor gx = uniform64({3, 8}, -2, 2, 11), gh = uniform64({3, 8}, -2, 2, 12), c = uniform64({3, 2}, -1, 1, 13);
+  check_same(tg::lstm_cell_fused(gx, gh, c), composed_lstm_cell(gx, gh, c), {gx, gh, c});
+}
+
+TEST_CASE("fused LSTM cell step: gradient check of the kernel itself", "[rnn][fused][grad]") {
+  CHECK(tg::gradcheck([](const Inputs& in) { return tg::lstm_cell_fused(in[0], in[1], in[2]); },
+                      {uniform64({2, 12}, -2, 2, 14), uniform64({2, 12}, -2, 2, 15), uniform64({2, 3}, -1, 1, 16)}));
+}
+
+TEST_CASE("fused GRU cell step equals its composition, forward and every gradient", "[rnn][fused]") {
+  const Tensor gx = uniform64({3, 6}, -2, 2, 21), gh = uniform64({3, 6}, -2, 2, 22), h = uniform64({3, 2}, -1, 1, 23);
+  check_same(tg::gru_cell_fused(gx, gh, h), composed_gru_cell(gx, gh, h), {gx, gh, h});
+}
+
+TEST_CASE("fused GRU cell step: gradient check of the kernel itself", "[rnn][fused][grad]") {
+  CHECK(tg::gradcheck([](const Inputs& in) { return tg::gru_cell_fused(in[0], in[1], in[2]); },
+                      {uniform64({2, 9}, -2, 2, 24), uniform64({2, 9}, -2, 2, 25), uniform64({2, 3}, -1, 1, 26)}));
+}
