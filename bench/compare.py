@@ -67,7 +67,7 @@ TARGETS = {
     "adam_10m": {"kind": "report", "faster_below": 1.0, "note": "torch: Adam(foreach=True)"},
 }
 # Workloads that exist only in tapegrad_bench (baselines, no torch counterpart).
-OURS_ONLY = {"sgemm_1024"}
+OURS_ONLY = {"sgemm_1024", "linear_512", "linear_512_composed", "linear_32", "linear_32_composed"}
 # Workloads whose torch side is bench/torch_extra.py (the reference has no counterpart).
 EXTRA = {"conv2d_fwd_bwd", "max_pool2d_fwd_bwd", "max_pool2d_fwd", "lstm_layer", "lstm_attention_sgd", "adam_10m"}
 

@@ -102,8 +102,8 @@ tg::Tensor linear_init(tg::IntArrayRef shape, std::int64_t fan_in) {
 }
 
 /// The reference's Linear(32,32)-Tanh-Linear(32,32)-Tanh-Linear(32,1), mse_loss, SGD(lr=1e-2),
-/// from raw ops: each Linear is matmul + add with the weight stored as [in, out] (x W^T with
-/// W^T held directly, so no transpose view per step), the loss is mean((out - y)^2). Step:
+/// from raw ops: each Linear is tg::linear (one node; the weight [out, in] as nn.Linear holds
+/// it), the loss is mean((out - y)^2). Step:
 /// zero_grad, forward, backward, update. zero_grad(false) zeroes in place as torch 1.13's
 /// Optimizer.zero_grad() does by default (set_to_none=False), so both sides do the same work.
 Step make_tiny_mlp() {
@@ -113,14 +113,14 @@ Step make_tiny_mlp() {
   };
   tg::Tensor w1 = linear_init({32, 32}, 32), b1 = linear_init({32}, 32);
   tg::Tensor w2 = linear_init({32, 32}, 32), b2 = linear_init({32}, 32);
-  tg::Tensor w3 = linear_init({32, 1}, 32), b3 = linear_init({1}, 32);
+  tg::Tensor w3 = linear_init({1, 32}, 32), b3 = linear_init({1}, 32);
   tg::Tensor x = tg::randn({1, 32}), y = tg::randn({1, 1});
   auto m = std::make_shared<Mlp>(Mlp{w1, b1, w2, b2, w3, b3, x, y, tg::optim::SGD({w1, b1, w2, b2, w3, b3}, 1e-2)});
   return [m] {
     m->opt.zero_grad(/*set_to_none=*/false);
-    tg::Tensor h = tg::tanh(tg::add(tg::matmul(m->x, m->w1), m->b1));
-    h = tg::tanh(tg::add(tg::matmul(h, m->w2), m->b2));
-    tg::Tensor out = tg::add(tg::matmul(h, m->w3), m->b3);
+    tg::Tensor h = tg::tanh(tg::linear(m->x, m->w1, m->b1));
+    h = tg::tanh(tg::linear(h, m->w2, m->b2));
+    tg::Tensor out = tg::linear(h, m->w3, m->b3);
     tg::Tensor loss = tg::mean(tg::pow(tg::sub(out, m->y), 2.0));
     loss.backward();
     m->opt.step();
@@ -284,6 +284,28 @@ Step make_adam_10m() {
   };
 }
 
+// ---- linear as one node against its three-node composition (ours only) -------------------------
+
+/// Forward and backward of y = x W^T + b with x [rows, n] requiring grad and W [n, n], b [n]
+/// parameters: tg::linear (one node) or, when composed, matmul(x, W.t()) + b (three nodes: t,
+/// matmul, add, and a transposed weight gradient).
+Step make_linear_step(std::int64_t rows, std::int64_t n, bool composed) {
+  tg::Tensor x = randn_leaf({rows, n}), w = randn_leaf({n, n}), b = randn_leaf({n});
+  return [x, w, b, composed] {
+    tg::Tensor y = composed ? tg::add(tg::matmul(x, w.t()), b) : tg::linear(x, w, b);
+    tg::Tensor loss = tg::sum(y);
+    loss.backward();
+    x.zero_grad(true);
+    w.zero_grad(true);
+    b.zero_grad(true);
+    consume(loss);
+  };
+}
+Step make_linear_512() { return make_linear_step(128, 512, false); }
+Step make_linear_512_composed() { return make_linear_step(128, 512, true); }
+Step make_linear_32() { return make_linear_step(1, 32, false); }
+Step make_linear_32_composed() { return make_linear_step(1, 32, true); }
+
 // ---- the table -----------------------------------------------------------------------------------
 
 struct Workload {
@@ -311,6 +333,11 @@ const Workload kWorkloads[] = {
     {"max_pool2d_fwd_bwd", make_max_pool2d_fwd_bwd, 3, 20},
     {"max_pool2d_fwd", make_max_pool2d_fwd, 3, 30},
     {"lstm_layer", make_lstm_layer, 3, 20},
+    // Ours only: the Linear node against its composition (issue 9).
+    {"linear_512", make_linear_512, 5, 100},
+    {"linear_512_composed", make_linear_512_composed, 5, 100},
+    {"linear_32", make_linear_32, 100, 5000},
+    {"linear_32_composed", make_linear_32_composed, 100, 5000},
 };
 
 const Workload* find_workload(std::string_view name) {

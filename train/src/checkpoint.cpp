@@ -9,6 +9,7 @@
 #include <cmath>
 #include <string_view>
 #include <system_error>
+#include <unordered_map>
 
 #include "tapegrad/core/safetensors.h"
 
@@ -139,15 +140,20 @@ optim::OptimizerState read_optimizer(const Reader& r, const SafetensorsFile& fil
     }
     state.groups.push_back(std::move(group));
   }
+  // The file's tensors by name, once: a lookup per state tensor would make the load quadratic.
+  std::unordered_map<std::string_view, const Tensor*> by_name;
+  by_name.reserve(file.tensors.size());
+  for (const auto& [name, t] : file.tensors) by_name.emplace(name, &t);
   for (std::string_view p : r.split("optimizer.entries")) {
     optim::OptimizerState::Entry entry;
     entry.param = r.integer("optimizer.entries", p);
     const std::string key = fmt::format("optimizer.entry.{}", entry.param);
     for (std::string_view name : r.split(key)) {
       const std::string tensor_name = fmt::format("{}{}.{}", kOptimizerState, entry.param, name);
-      Tensor t = file.find(tensor_name);
-      TG_CHECK(t.defined(), "load_checkpoint: '{}' has no tensor '{}' (listed in '{}')", r.path(), tensor_name, key);
-      entry.tensors.emplace_back(std::string(name), t);
+      const auto it = by_name.find(tensor_name);
+      TG_CHECK(it != by_name.end(), "load_checkpoint: '{}' has no tensor '{}' (listed in '{}')", r.path(), tensor_name,
+               key);
+      entry.tensors.emplace_back(std::string(name), *it->second);
     }
     state.state.push_back(std::move(entry));
   }
