@@ -226,7 +226,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
         const Tensor xc = detail::as_contiguous(c.unpack(sx));
         c.set(1, matmul_nd(g.t(), detail::make_view(xc, {R, K}, {K, 1}, xc.offset())));
       }
-      if (has_bias && c.needs(2)) c.set(2, sum(g, {0}));
+      if (has_bias && c.needs(2)) {
+        // One row (a single sample, as in an RNN step) needs no reduction: the row is the sum.
+        c.set(2, R == 1 ? detail::contiguous_copy(detail::make_view(gc, {N}, {1}, gc.offset())) : sum(g, {0}));
+      }
     });
   }
   return out;
