@@ -4,33 +4,19 @@
 
 #include "tapegrad/core/ops/conv.h"
 #include "tapegrad/core/ops/pool.h"
+#include "tapegrad/core/options.h"
 #include "tapegrad/nn/module.h"
 
 namespace tg::nn {
 
-struct ConvOptions {
+struct ConvOptions : public ChainedOptions<ConvOptions> {
   ConvOptions(std::int64_t in_channels, std::int64_t out_channels, Int2 kernel_size)
       : in_(in_channels), out_(out_channels), kernel_(kernel_size) {}
-  ConvOptions& stride(Int2 s) {
-    stride_ = s;
-    return *this;
-  }
-  ConvOptions& padding(Int2 p) {
-    padding_ = p;
-    return *this;
-  }
-  ConvOptions& dilation(Int2 d) {
-    dilation_ = d;
-    return *this;
-  }
-  ConvOptions& groups(std::int64_t g) {
-    groups_ = g;
-    return *this;
-  }
-  ConvOptions& bias(bool on) {
-    bias_ = on;
-    return *this;
-  }
+  ConvOptions& stride(Int2 s) { return assign(stride_, s); }
+  ConvOptions& padding(Int2 p) { return assign(padding_, p); }
+  ConvOptions& dilation(Int2 d) { return assign(dilation_, d); }
+  ConvOptions& groups(std::int64_t g) { return assign(groups_, g); }
+  ConvOptions& bias(bool on) { return assign(bias_, on); }
   std::int64_t in_channels() const { return in_; }
   std::int64_t out_channels() const { return out_; }
   Int2 kernel_size() const { return kernel_; }

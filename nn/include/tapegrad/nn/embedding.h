@@ -2,20 +2,16 @@
 /// Embedding and Dropout.
 #include <optional>
 
+#include "tapegrad/core/options.h"
 #include "tapegrad/nn/module.h"
 
 namespace tg::nn {
 
-struct EmbeddingOptions {
-  EmbeddingOptions(std::int64_t num_embeddings, std::int64_t embedding_dim) : num_(num_embeddings), dim_(embedding_dim) {}
-  EmbeddingOptions& padding_idx(std::int64_t i) {
-    padding_idx_ = i;
-    return *this;
-  }
-  EmbeddingOptions& max_norm(double n) {
-    max_norm_ = n;
-    return *this;
-  }
+struct EmbeddingOptions : public ChainedOptions<EmbeddingOptions> {
+  EmbeddingOptions(std::int64_t num_embeddings, std::int64_t embedding_dim)
+      : num_(num_embeddings), dim_(embedding_dim) {}
+  EmbeddingOptions& padding_idx(std::int64_t i) { return assign(padding_idx_, i); }
+  EmbeddingOptions& max_norm(double n) { return assign(max_norm_, n); }
   std::int64_t num_embeddings() const { return num_; }
   std::int64_t embedding_dim() const { return dim_; }
   std::optional<std::int64_t> padding_idx() const { return padding_idx_; }

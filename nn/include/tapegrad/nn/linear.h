@@ -1,15 +1,14 @@
 #pragma once
 /// Linear, Bilinear, Identity and Flatten.
+#include "tapegrad/core/options.h"
 #include "tapegrad/nn/module.h"
 
 namespace tg::nn {
 
-struct LinearOptions {
-  LinearOptions(std::int64_t in_features, std::int64_t out_features) : in_features_(in_features), out_features_(out_features) {}
-  LinearOptions& bias(bool on) {
-    bias_ = on;
-    return *this;
-  }
+struct LinearOptions : public ChainedOptions<LinearOptions> {
+  LinearOptions(std::int64_t in_features, std::int64_t out_features)
+      : in_features_(in_features), out_features_(out_features) {}
+  LinearOptions& bias(bool on) { return assign(bias_, on); }
   std::int64_t in_features() const { return in_features_; }
   std::int64_t out_features() const { return out_features_; }
   bool bias() const { return bias_; }
@@ -34,12 +33,9 @@ class Linear : public Cloneable<Linear> {
   LinearOptions options_;
 };
 
-struct BilinearOptions {
+struct BilinearOptions : public ChainedOptions<BilinearOptions> {
   BilinearOptions(std::int64_t in1, std::int64_t in2, std::int64_t out) : in1_(in1), in2_(in2), out_(out) {}
-  BilinearOptions& bias(bool on) {
-    bias_ = on;
-    return *this;
-  }
+  BilinearOptions& bias(bool on) { return assign(bias_, on); }
   std::int64_t in1_features() const { return in1_; }
   std::int64_t in2_features() const { return in2_; }
   std::int64_t out_features() const { return out_; }

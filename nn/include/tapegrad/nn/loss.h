@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "tapegrad/core/ops/loss.h"
+#include "tapegrad/core/options.h"
 #include "tapegrad/core/tensor.h"
 
 namespace tg::nn::functional {
@@ -19,18 +20,12 @@ using tg::reduction_name;
 
 // ---- options (chained setters; each setter checks its value) --------------------------------
 
-class CrossEntropyOptions {
+class CrossEntropyOptions : public ChainedOptions<CrossEntropyOptions> {
  public:
   /// Class weights [C] (a constant: no gradient flows into it).
-  CrossEntropyOptions& weight(Tensor w) {
-    weight_ = std::move(w);
-    return *this;
-  }
+  CrossEntropyOptions& weight(Tensor w) { return assign(weight_, std::move(w)); }
   /// Targets equal to this class index add nothing to the loss or to the mean's denominator.
-  CrossEntropyOptions& ignore_index(std::int64_t index) {
-    ignore_index_ = index;
-    return *this;
-  }
+  CrossEntropyOptions& ignore_index(std::int64_t index) { return assign(ignore_index_, index); }
   /// Mixes the target with the uniform distribution: (1 - s) target + s / C. s in [0, 1].
   CrossEntropyOptions& label_smoothing(double s);
   /// None, Mean (default) or Sum.
@@ -47,16 +42,10 @@ class CrossEntropyOptions {
   Reduction reduction_ = Reduction::Mean;
 };
 
-class NLLLossOptions {
+class NLLLossOptions : public ChainedOptions<NLLLossOptions> {
  public:
-  NLLLossOptions& weight(Tensor w) {
-    weight_ = std::move(w);
-    return *this;
-  }
-  NLLLossOptions& ignore_index(std::int64_t index) {
-    ignore_index_ = index;
-    return *this;
-  }
+  NLLLossOptions& weight(Tensor w) { return assign(weight_, std::move(w)); }
+  NLLLossOptions& ignore_index(std::int64_t index) { return assign(ignore_index_, index); }
   NLLLossOptions& reduction(Reduction r);
   const Tensor& weight() const { return weight_; }
   std::int64_t ignore_index() const { return ignore_index_; }
@@ -81,13 +70,10 @@ class SmoothL1LossOptions {
   Reduction reduction_ = Reduction::Mean;
 };
 
-class BinaryCrossEntropyOptions {
+class BinaryCrossEntropyOptions : public ChainedOptions<BinaryCrossEntropyOptions> {
  public:
   /// Rescales each element's loss; broadcasts to the input's shape.
-  BinaryCrossEntropyOptions& weight(Tensor w) {
-    weight_ = std::move(w);
-    return *this;
-  }
+  BinaryCrossEntropyOptions& weight(Tensor w) { return assign(weight_, std::move(w)); }
   BinaryCrossEntropyOptions& reduction(Reduction r);
   const Tensor& weight() const { return weight_; }
   Reduction reduction() const { return reduction_; }
@@ -97,18 +83,12 @@ class BinaryCrossEntropyOptions {
   Reduction reduction_ = Reduction::Mean;
 };
 
-class BinaryCrossEntropyWithLogitsOptions {
+class BinaryCrossEntropyWithLogitsOptions : public ChainedOptions<BinaryCrossEntropyWithLogitsOptions> {
  public:
   /// Rescales each element's loss; broadcasts to the input's shape.
-  BinaryCrossEntropyWithLogitsOptions& weight(Tensor w) {
-    weight_ = std::move(w);
-    return *this;
-  }
+  BinaryCrossEntropyWithLogitsOptions& weight(Tensor w) { return assign(weight_, std::move(w)); }
   /// Weight of the positive term, broadcast over the input (usually [C]: one per class).
-  BinaryCrossEntropyWithLogitsOptions& pos_weight(Tensor w) {
-    pos_weight_ = std::move(w);
-    return *this;
-  }
+  BinaryCrossEntropyWithLogitsOptions& pos_weight(Tensor w) { return assign(pos_weight_, std::move(w)); }
   BinaryCrossEntropyWithLogitsOptions& reduction(Reduction r);
   const Tensor& weight() const { return weight_; }
   const Tensor& pos_weight() const { return pos_weight_; }
@@ -120,18 +100,12 @@ class BinaryCrossEntropyWithLogitsOptions {
   Reduction reduction_ = Reduction::Mean;
 };
 
-class KLDivOptions {
+class KLDivOptions : public ChainedOptions<KLDivOptions> {
  public:
   /// None, Mean (over all elements; PyTorch's default), Sum or BatchMean (sum / N, the true KL).
-  KLDivOptions& reduction(Reduction r) {
-    reduction_ = r;
-    return *this;
-  }
+  KLDivOptions& reduction(Reduction r) { return assign(reduction_, r); }
   /// The target is given as log-probabilities.
-  KLDivOptions& log_target(bool on = true) {
-    log_target_ = on;
-    return *this;
-  }
+  KLDivOptions& log_target(bool on = true) { return assign(log_target_, on); }
   Reduction reduction() const { return reduction_; }
   bool log_target() const { return log_target_; }
 

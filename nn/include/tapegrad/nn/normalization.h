@@ -3,20 +3,15 @@
 #include <initializer_list>
 #include <vector>
 
+#include "tapegrad/core/options.h"
 #include "tapegrad/nn/module.h"
 
 namespace tg::nn {
 
-struct LayerNormOptions {
+struct LayerNormOptions : public ChainedOptions<LayerNormOptions> {
   LayerNormOptions(std::vector<std::int64_t> normalized_shape) : shape_(std::move(normalized_shape)) {}  // NOLINT
-  LayerNormOptions& eps(double e) {
-    eps_ = e;
-    return *this;
-  }
-  LayerNormOptions& elementwise_affine(bool on) {
-    affine_ = on;
-    return *this;
-  }
+  LayerNormOptions& eps(double e) { return assign(eps_, e); }
+  LayerNormOptions& elementwise_affine(bool on) { return assign(affine_, on); }
   const std::vector<std::int64_t>& normalized_shape() const { return shape_; }
   double eps() const { return eps_; }
   bool elementwise_affine() const { return affine_; }
@@ -40,24 +35,12 @@ class LayerNorm : public Cloneable<LayerNorm> {
   LayerNormOptions options_;
 };
 
-struct BatchNormOptions {
+struct BatchNormOptions : public ChainedOptions<BatchNormOptions> {
   BatchNormOptions(std::int64_t num_features) : num_features_(num_features) {}  // NOLINT
-  BatchNormOptions& eps(double e) {
-    eps_ = e;
-    return *this;
-  }
-  BatchNormOptions& momentum(double m) {
-    momentum_ = m;
-    return *this;
-  }
-  BatchNormOptions& affine(bool on) {
-    affine_ = on;
-    return *this;
-  }
-  BatchNormOptions& track_running_stats(bool on) {
-    track_ = on;
-    return *this;
-  }
+  BatchNormOptions& eps(double e) { return assign(eps_, e); }
+  BatchNormOptions& momentum(double m) { return assign(momentum_, m); }
+  BatchNormOptions& affine(bool on) { return assign(affine_, on); }
+  BatchNormOptions& track_running_stats(bool on) { return assign(track_, on); }
   std::int64_t num_features() const { return num_features_; }
   double eps() const { return eps_; }
   double momentum() const { return momentum_; }
@@ -75,7 +58,8 @@ struct BatchNormOptions {
 class BatchNormCore {
  protected:
   void reset_state(Module& m, const BatchNormOptions& o);
-  Tensor run(const Module& m, const BatchNormOptions& o, const Tensor& input, std::initializer_list<std::int64_t> ranks);
+  Tensor run(const Module& m, const BatchNormOptions& o, const Tensor& input,
+             std::initializer_list<std::int64_t> ranks);
 
  public:
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;

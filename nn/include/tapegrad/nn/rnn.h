@@ -8,32 +8,18 @@
 #include <optional>
 #include <vector>
 
+#include "tapegrad/core/options.h"
 #include "tapegrad/nn/module.h"
 
 namespace tg::nn {
 
-struct RNNOptions {
+struct RNNOptions : public ChainedOptions<RNNOptions> {
   RNNOptions(std::int64_t input_size, std::int64_t hidden_size) : input_size_(input_size), hidden_size_(hidden_size) {}
-  RNNOptions& num_layers(std::int64_t n) {
-    num_layers_ = n;
-    return *this;
-  }
-  RNNOptions& bias(bool on) {
-    bias_ = on;
-    return *this;
-  }
-  RNNOptions& batch_first(bool on) {
-    batch_first_ = on;
-    return *this;
-  }
-  RNNOptions& dropout(double p) {
-    dropout_ = p;
-    return *this;
-  }
-  RNNOptions& bidirectional(bool on) {
-    bidirectional_ = on;
-    return *this;
-  }
+  RNNOptions& num_layers(std::int64_t n) { return assign(num_layers_, n); }
+  RNNOptions& bias(bool on) { return assign(bias_, on); }
+  RNNOptions& batch_first(bool on) { return assign(batch_first_, on); }
+  RNNOptions& dropout(double p) { return assign(dropout_, p); }
+  RNNOptions& bidirectional(bool on) { return assign(bidirectional_, on); }
   std::int64_t input_size() const { return input_size_; }
   std::int64_t hidden_size() const { return hidden_size_; }
   std::int64_t num_layers() const { return num_layers_; }

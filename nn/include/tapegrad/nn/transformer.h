@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "tapegrad/core/options.h"
 #include "tapegrad/nn/attention/multihead.h"
 #include "tapegrad/nn/container.h"
 #include "tapegrad/nn/embedding.h"
@@ -14,36 +15,18 @@
 
 namespace tg::nn {
 
-struct TransformerEncoderLayerOptions {
+struct TransformerEncoderLayerOptions : public ChainedOptions<TransformerEncoderLayerOptions> {
   TransformerEncoderLayerOptions(std::int64_t d_model, std::int64_t nhead) : d_model_(d_model), nhead_(nhead) {}
-  TransformerEncoderLayerOptions& dim_feedforward(std::int64_t n) {
-    dim_feedforward_ = n;
-    return *this;
-  }
+  TransformerEncoderLayerOptions& dim_feedforward(std::int64_t n) { return assign(dim_feedforward_, n); }
   /// Dropout after attention, inside and after the feed-forward block, and on the attention weights.
-  TransformerEncoderLayerOptions& dropout(double p) {
-    dropout_ = p;
-    return *this;
-  }
+  TransformerEncoderLayerOptions& dropout(double p) { return assign(dropout_, p); }
   /// "relu" or "gelu" (erf form).
-  TransformerEncoderLayerOptions& activation(std::string name) {
-    activation_ = std::move(name);
-    return *this;
-  }
-  TransformerEncoderLayerOptions& layer_norm_eps(double eps) {
-    layer_norm_eps_ = eps;
-    return *this;
-  }
+  TransformerEncoderLayerOptions& activation(std::string name) { return assign(activation_, std::move(name)); }
+  TransformerEncoderLayerOptions& layer_norm_eps(double eps) { return assign(layer_norm_eps_, eps); }
   /// Inputs and outputs are [B, L, E] rather than [L, B, E].
-  TransformerEncoderLayerOptions& batch_first(bool on) {
-    batch_first_ = on;
-    return *this;
-  }
+  TransformerEncoderLayerOptions& batch_first(bool on) { return assign(batch_first_, on); }
   /// Pre-norm (x + sa(norm1(x)), then x + ff(norm2(x))) instead of post-norm.
-  TransformerEncoderLayerOptions& norm_first(bool on) {
-    norm_first_ = on;
-    return *this;
-  }
+  TransformerEncoderLayerOptions& norm_first(bool on) { return assign(norm_first_, on); }
   std::int64_t d_model() const { return d_model_; }
   std::int64_t nhead() const { return nhead_; }
   std::int64_t dim_feedforward() const { return dim_feedforward_; }
@@ -90,16 +73,13 @@ class TransformerEncoderLayer : public Cloneable<TransformerEncoderLayer> {
   TransformerEncoderLayerOptions options_;
 };
 
-struct TransformerEncoderOptions {
+struct TransformerEncoderOptions : public ChainedOptions<TransformerEncoderOptions> {
   /// layer is the prototype: the encoder holds num_layers clones of it (as PyTorch deep-copies it).
   TransformerEncoderOptions(std::shared_ptr<TransformerEncoderLayer> layer, std::int64_t num_layers)
       : layer_(std::move(layer)), num_layers_(num_layers) {}
   /// A final LayerNorm, registered as "norm". The encoder holds a clone of it (PyTorch keeps the
   /// object passed); reach it through TransformerEncoder::norm.
-  TransformerEncoderOptions& norm(std::shared_ptr<LayerNorm> n) {
-    norm_ = std::move(n);
-    return *this;
-  }
+  TransformerEncoderOptions& norm(std::shared_ptr<LayerNorm> n) { return assign(norm_, std::move(n)); }
   const std::shared_ptr<TransformerEncoderLayer>& encoder_layer() const { return layer_; }
   std::int64_t num_layers() const { return num_layers_; }
   const std::shared_ptr<LayerNorm>& norm() const { return norm_; }

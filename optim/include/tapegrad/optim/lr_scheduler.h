@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "tapegrad/core/options.h"
 #include "tapegrad/optim/optimizer.h"
 
 namespace tg::optim {
@@ -161,50 +162,20 @@ enum class AnnealStrategy { kCos, kLinear };
 
 /// OneCycleLR's options (PyTorch's defaults). total_steps > 0 (epochs * steps_per_epoch when
 /// counting that way); pct_start in [0, 1]; div_factor, final_div_factor > 0.
-class OneCycleLROptions {
+class OneCycleLROptions : public ChainedOptions<OneCycleLROptions> {
  public:
   OneCycleLROptions(double max_lr, std::int64_t total_steps) : max_lrs_{max_lr}, total_steps_(total_steps) {}
   /// One max_lr per param group.
-  OneCycleLROptions& max_lrs(std::vector<double> v) {
-    max_lrs_ = std::move(v);
-    return *this;
-  }
-  OneCycleLROptions& total_steps(std::int64_t v) {
-    total_steps_ = v;
-    return *this;
-  }
-  OneCycleLROptions& pct_start(double v) {
-    pct_start_ = v;
-    return *this;
-  }
-  OneCycleLROptions& anneal_strategy(AnnealStrategy v) {
-    anneal_strategy_ = v;
-    return *this;
-  }
-  OneCycleLROptions& cycle_momentum(bool v) {
-    cycle_momentum_ = v;
-    return *this;
-  }
-  OneCycleLROptions& base_momentum(double v) {
-    base_momentum_ = v;
-    return *this;
-  }
-  OneCycleLROptions& max_momentum(double v) {
-    max_momentum_ = v;
-    return *this;
-  }
-  OneCycleLROptions& div_factor(double v) {
-    div_factor_ = v;
-    return *this;
-  }
-  OneCycleLROptions& final_div_factor(double v) {
-    final_div_factor_ = v;
-    return *this;
-  }
-  OneCycleLROptions& three_phase(bool v) {
-    three_phase_ = v;
-    return *this;
-  }
+  OneCycleLROptions& max_lrs(std::vector<double> v) { return assign(max_lrs_, std::move(v)); }
+  OneCycleLROptions& total_steps(std::int64_t v) { return assign(total_steps_, v); }
+  OneCycleLROptions& pct_start(double v) { return assign(pct_start_, v); }
+  OneCycleLROptions& anneal_strategy(AnnealStrategy v) { return assign(anneal_strategy_, v); }
+  OneCycleLROptions& cycle_momentum(bool v) { return assign(cycle_momentum_, v); }
+  OneCycleLROptions& base_momentum(double v) { return assign(base_momentum_, v); }
+  OneCycleLROptions& max_momentum(double v) { return assign(max_momentum_, v); }
+  OneCycleLROptions& div_factor(double v) { return assign(div_factor_, v); }
+  OneCycleLROptions& final_div_factor(double v) { return assign(final_div_factor_, v); }
+  OneCycleLROptions& three_phase(bool v) { return assign(three_phase_, v); }
   const std::vector<double>& max_lrs() const { return max_lrs_; }
   std::int64_t total_steps() const { return total_steps_; }
   double pct_start() const { return pct_start_; }
@@ -281,47 +252,23 @@ enum class ThresholdMode { kRel, kAbs };
 
 /// ReduceLROnPlateau's options (PyTorch's defaults): factor in [0, 1); patience, cooldown >= 0;
 /// threshold, min_lr, eps finite and >= 0.
-class ReduceLROnPlateauOptions {
+class ReduceLROnPlateauOptions : public ChainedOptions<ReduceLROnPlateauOptions> {
  public:
   ReduceLROnPlateauOptions() = default;
-  ReduceLROnPlateauOptions& mode(PlateauMode v) {
-    mode_ = v;
-    return *this;
-  }
-  ReduceLROnPlateauOptions& factor(double v) {
-    factor_ = v;
-    return *this;
-  }
-  ReduceLROnPlateauOptions& patience(std::int64_t v) {
-    patience_ = v;
-    return *this;
-  }
-  ReduceLROnPlateauOptions& threshold(double v) {
-    threshold_ = v;
-    return *this;
-  }
-  ReduceLROnPlateauOptions& threshold_mode(ThresholdMode v) {
-    threshold_mode_ = v;
-    return *this;
-  }
-  ReduceLROnPlateauOptions& cooldown(std::int64_t v) {
-    cooldown_ = v;
-    return *this;
-  }
+  ReduceLROnPlateauOptions& mode(PlateauMode v) { return assign(mode_, v); }
+  ReduceLROnPlateauOptions& factor(double v) { return assign(factor_, v); }
+  ReduceLROnPlateauOptions& patience(std::int64_t v) { return assign(patience_, v); }
+  ReduceLROnPlateauOptions& threshold(double v) { return assign(threshold_, v); }
+  ReduceLROnPlateauOptions& threshold_mode(ThresholdMode v) { return assign(threshold_mode_, v); }
+  ReduceLROnPlateauOptions& cooldown(std::int64_t v) { return assign(cooldown_, v); }
   /// The same floor for every group.
   ReduceLROnPlateauOptions& min_lr(double v) {
     min_lrs_ = {v};
     return *this;
   }
   /// One floor per group.
-  ReduceLROnPlateauOptions& min_lrs(std::vector<double> v) {
-    min_lrs_ = std::move(v);
-    return *this;
-  }
-  ReduceLROnPlateauOptions& eps(double v) {
-    eps_ = v;
-    return *this;
-  }
+  ReduceLROnPlateauOptions& min_lrs(std::vector<double> v) { return assign(min_lrs_, std::move(v)); }
+  ReduceLROnPlateauOptions& eps(double v) { return assign(eps_, v); }
   PlateauMode mode() const { return mode_; }
   double factor() const { return factor_; }
   std::int64_t patience() const { return patience_; }

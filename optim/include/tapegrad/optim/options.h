@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "tapegrad/core/options.h"
 #include "tapegrad/optim/optimizer.h"
 
 namespace tg::optim {
@@ -51,7 +52,7 @@ void reject_unknown_options(const std::map<std::string, double>& values, const c
 /// ("AdamOptions"), `kWho` (the optimizer, for messages: "Adam"), a `double lr_` member, a static
 /// `fields()` array, and may hide `check_more()` for checks that involve several options.
 template <typename Derived>
-class OptionsBase : public OptimizerOptions {
+class OptionsBase : public OptimizerOptions, public ChainedOptions<Derived> {
  public:
   const char* type_name() const override { return Derived::kTypeName; }
   std::unique_ptr<OptimizerOptions> clone() const override { return std::make_unique<Derived>(self()); }
@@ -87,12 +88,6 @@ class OptionsBase : public OptimizerOptions {
  protected:
   /// Checks that involve several options (SGD's nesterov rule); none by default.
   void check_more() const {}
-  /// For the chained setters: member = value, then the options themselves.
-  template <typename T, typename V>
-  Derived& assign(T& member, V value) {
-    member = value;
-    return self_mut();
-  }
 
  private:
   const Derived& self() const { return static_cast<const Derived&>(*this); }

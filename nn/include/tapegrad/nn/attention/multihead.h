@@ -9,39 +9,25 @@
 /// NaN outputs and weights, as PyTorch 1.13 does; see attention/scaled_dot_product.h.
 #include <memory>
 
+#include "tapegrad/core/options.h"
 #include "tapegrad/nn/attention/scaled_dot_product.h"
 #include "tapegrad/nn/linear.h"
 #include "tapegrad/nn/module.h"
 
 namespace tg::nn {
 
-struct MultiheadAttentionOptions {
+struct MultiheadAttentionOptions : public ChainedOptions<MultiheadAttentionOptions> {
   MultiheadAttentionOptions(std::int64_t embed_dim, std::int64_t num_heads)
       : embed_dim_(embed_dim), num_heads_(num_heads), kdim_(embed_dim), vdim_(embed_dim) {}
   /// Dropout on the attention weights, in training mode; in [0, 1).
-  MultiheadAttentionOptions& dropout(double p) {
-    dropout_ = p;
-    return *this;
-  }
+  MultiheadAttentionOptions& dropout(double p) { return assign(dropout_, p); }
   /// Biases in the in- and out-projections (in_proj_bias, out_proj.bias).
-  MultiheadAttentionOptions& bias(bool on) {
-    bias_ = on;
-    return *this;
-  }
+  MultiheadAttentionOptions& bias(bool on) { return assign(bias_, on); }
   /// Inputs and outputs are [B, L, E] rather than [L, B, E].
-  MultiheadAttentionOptions& batch_first(bool on) {
-    batch_first_ = on;
-    return *this;
-  }
+  MultiheadAttentionOptions& batch_first(bool on) { return assign(batch_first_, on); }
   /// Key and value sizes: only embed_dim is supported (separate projections are not).
-  MultiheadAttentionOptions& kdim(std::int64_t d) {
-    kdim_ = d;
-    return *this;
-  }
-  MultiheadAttentionOptions& vdim(std::int64_t d) {
-    vdim_ = d;
-    return *this;
-  }
+  MultiheadAttentionOptions& kdim(std::int64_t d) { return assign(kdim_, d); }
+  MultiheadAttentionOptions& vdim(std::int64_t d) { return assign(vdim_, d); }
   std::int64_t embed_dim() const { return embed_dim_; }
   std::int64_t num_heads() const { return num_heads_; }
   double dropout() const { return dropout_; }
