@@ -6,7 +6,21 @@ Sequential::Sequential(std::initializer_list<std::shared_ptr<Module>> modules) :
   for (const auto& m : modules) push_back(m);
 }
 
-void Sequential::push_back(std::shared_ptr<Module> module) { register_module(std::to_string(size()), std::move(module)); }
+Sequential::Sequential(const std::vector<std::shared_ptr<Module>>& modules) : Sequential() {
+  for (const auto& m : modules) push_back(m);
+}
+
+Sequential::Sequential(std::initializer_list<std::pair<std::string, std::shared_ptr<Module>>> named_modules)
+    : Sequential(std::vector(named_modules)) {}
+
+Sequential::Sequential(const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_modules)
+    : Sequential() {
+  for (const auto& [name, m] : named_modules) register_module(name, m);
+}
+
+void Sequential::push_back(std::shared_ptr<Module> module) {
+  register_module(std::to_string(size()), std::move(module));
+}
 
 Tensor Sequential::forward(const Tensor& input) {
   Tensor x = input;
@@ -23,14 +37,18 @@ ModuleList::ModuleList(std::initializer_list<std::shared_ptr<Module>> modules) :
   for (const auto& m : modules) push_back(m);
 }
 
-void ModuleList::push_back(std::shared_ptr<Module> module) { register_module(std::to_string(size()), std::move(module)); }
+void ModuleList::push_back(std::shared_ptr<Module> module) {
+  register_module(std::to_string(size()), std::move(module));
+}
 
 std::shared_ptr<Module> ModuleList::operator[](std::size_t i) const {
   TG_CHECK(i < size(), "ModuleList: index {} is out of range for {} modules", i, size());
   return named_children()[i].second;
 }
 
-void ModuleDict::insert(const std::string& key, std::shared_ptr<Module> module) { register_module(key, std::move(module)); }
+void ModuleDict::insert(const std::string& key, std::shared_ptr<Module> module) {
+  register_module(key, std::move(module));
+}
 
 bool ModuleDict::contains(const std::string& key) const {
   for (const auto& [k, m] : named_children())

@@ -67,4 +67,6 @@ Tensor Bilinear::forward(const Tensor& x1, const Tensor& x2) {
 
 Tensor Flatten::forward(const Tensor& input) { return flatten(input, start_dim_, end_dim_); }
 
+Tensor Unflatten::forward(const Tensor& input) { return unflatten(input, dim_, sizes_); }
+
 }  // namespace tg::nn

@@ -1,4 +1,4 @@
-// The linalg family (core/src/ops/matmul.cpp): linear as one tape node, checked against its
+// The linalg family (core/src/ops/linalg.cpp): linear as one tape node, checked against its
 // composed oracle matmul(x, weight.t()) + bias, by gradient checks and on bad input.
 #include <catch2/catch.hpp>
 #include <functional>

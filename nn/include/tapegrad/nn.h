@@ -15,3 +15,4 @@
 #include "tapegrad/nn/rnn.h"
 #include "tapegrad/nn/serialize.h"
 #include "tapegrad/nn/transformer.h"
+#include "tapegrad/nn/upsample.h"

@@ -11,6 +11,7 @@
 #include "tapegrad/core/ops/loss.h"
 #include "tapegrad/core/ops/norm.h"
 #include "tapegrad/core/ops/pool.h"
+#include "tapegrad/core/ops/upsample.h"
 #include "tapegrad/core/ops/reduce.h"
 #include "tapegrad/core/ops/rnn.h"
 #include "tapegrad/core/ops/shape.h"

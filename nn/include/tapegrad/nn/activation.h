@@ -1,5 +1,6 @@
 #pragma once
 /// Activation modules: thin shells over the functions of core/activation.h and core/ops.h.
+#include <optional>
 #include <string>
 
 #include "tapegrad/core/ops.h"
@@ -7,6 +8,7 @@
 #include "tapegrad/core/ops/dropout.h"
 #include "tapegrad/core/ops/elementwise.h"
 #include "tapegrad/core/ops/reduce.h"
+#include "tapegrad/core/ops/softmax.h"
 #include "tapegrad/nn/module.h"
 
 namespace tg::nn {
@@ -60,13 +62,28 @@ class SiLU : public Cloneable<SiLU> {
   Tensor forward(const Tensor& x) override { return silu(x); }
 };
 
+/// The dim a Softmax or LogSoftmax module built without one uses: PyTorch's implicit choice,
+/// 0 for 0-, 1- and 3-d inputs and 1 otherwise (give the dim to say what you mean).
+std::int64_t implicit_softmax_dim(std::int64_t ndim);
+
+/// softmax(x, dim); without a dim, the implicit one (implicit_softmax_dim).
 class Softmax : public Cloneable<Softmax> {
  public:
-  explicit Softmax(std::int64_t dim) : Cloneable("Softmax"), dim_(dim) {}
-  Tensor forward(const Tensor& x) override { return softmax(x, dim_); }
+  explicit Softmax(std::optional<std::int64_t> dim = std::nullopt) : Cloneable("Softmax"), dim_(dim) {}
+  Tensor forward(const Tensor& x) override { return softmax(x, dim_.value_or(implicit_softmax_dim(x.dim()))); }
 
  private:
-  std::int64_t dim_;
+  std::optional<std::int64_t> dim_;
+};
+
+/// log_softmax(x, dim); without a dim, the implicit one (implicit_softmax_dim).
+class LogSoftmax : public Cloneable<LogSoftmax> {
+ public:
+  explicit LogSoftmax(std::optional<std::int64_t> dim = std::nullopt) : Cloneable("LogSoftmax"), dim_(dim) {}
+  Tensor forward(const Tensor& x) override { return log_softmax(x, dim_.value_or(implicit_softmax_dim(x.dim()))); }
+
+ private:
+  std::optional<std::int64_t> dim_;
 };
 
 }  // namespace tg::nn

@@ -4,6 +4,7 @@
 #include <initializer_list>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tapegrad/nn/module.h"
@@ -14,6 +15,10 @@ class Sequential : public Cloneable<Sequential> {
  public:
   Sequential() : Cloneable("Sequential") {}
   Sequential(std::initializer_list<std::shared_ptr<Module>> modules);
+  explicit Sequential(const std::vector<std::shared_ptr<Module>>& modules);
+  /// Modules under the given names, in order (PyTorch's Sequential(OrderedDict(...))).
+  Sequential(std::initializer_list<std::pair<std::string, std::shared_ptr<Module>>> named_modules);
+  explicit Sequential(const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_modules);
   /// Appends a module under the next index ("0", "1", ...).
   void push_back(std::shared_ptr<Module> module);
   /// Feeds input through every module in order.

@@ -1,5 +1,6 @@
 #pragma once
-/// Conv1d, Conv2d, MaxPool2d, AvgPool2d and AdaptiveAvgPool2d: modules over core/conv.h.
+/// Conv1d, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d and AdaptiveMaxPool2d: modules over
+/// core/ops/conv.h and core/ops/pool.h.
 #include <optional>
 
 #include "tapegrad/core/ops/conv.h"
@@ -107,6 +108,15 @@ class AdaptiveAvgPool2d : public Cloneable<AdaptiveAvgPool2d> {
  public:
   explicit AdaptiveAvgPool2d(Int2 output_size) : Cloneable("AdaptiveAvgPool2d"), size_(output_size) {}
   Tensor forward(const Tensor& input) override { return adaptive_avg_pool2d(input, size_); }
+
+ private:
+  Int2 size_;
+};
+
+class AdaptiveMaxPool2d : public Cloneable<AdaptiveMaxPool2d> {
+ public:
+  explicit AdaptiveMaxPool2d(Int2 output_size) : Cloneable("AdaptiveMaxPool2d"), size_(output_size) {}
+  Tensor forward(const Tensor& input) override { return adaptive_max_pool2d(input, size_); }
 
  private:
   Int2 size_;

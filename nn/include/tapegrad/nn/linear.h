@@ -77,4 +77,16 @@ class Flatten : public Cloneable<Flatten> {
   std::int64_t start_dim_, end_dim_;
 };
 
+/// Splits dim into sizes (one of them may be -1): the inverse of Flatten.
+class Unflatten : public Cloneable<Unflatten> {
+ public:
+  Unflatten(std::int64_t dim, std::vector<std::int64_t> sizes)
+      : Cloneable("Unflatten"), dim_(dim), sizes_(std::move(sizes)) {}
+  Tensor forward(const Tensor& input) override;
+
+ private:
+  std::int64_t dim_;
+  std::vector<std::int64_t> sizes_;
+};
+
 }  // namespace tg::nn

@@ -1,0 +1,94 @@
+// PyTorch habits, module by module: what a PyTorch user writes first works the same here.
+// Softmax and LogSoftmax without a dim, AdaptiveMaxPool2d, Sequential from a vector and from
+// named pairs, Unflatten, Upsample and functional::interpolate.
+#include <catch2/catch.hpp>
+
+#include "helpers.h"
+#include "tapegrad/tapegrad.h"
+
+using Catch::Matchers::Contains;
+using tg::Tensor;
+using tg_test::all_close;
+using tg_test::shape_of;
+using tg_test::values;
+namespace nn = tg::nn;
+
+TEST_CASE("Softmax and LogSoftmax without a dim use PyTorch's implicit dim", "[habits][nn]") {
+  CHECK(nn::implicit_softmax_dim(0) == 0);
+  CHECK(nn::implicit_softmax_dim(1) == 0);
+  CHECK(nn::implicit_softmax_dim(2) == 1);
+  CHECK(nn::implicit_softmax_dim(3) == 0);
+  CHECK(nn::implicit_softmax_dim(4) == 1);
+  const Tensor x2 = tg::rand({3, 4}), x3 = tg::rand({2, 3, 4});
+  nn::Softmax sm;
+  nn::LogSoftmax lsm;
+  CHECK(values(sm(x2)) == values(tg::softmax(x2, 1)));
+  CHECK(values(sm(x3)) == values(tg::softmax(x3, 0)));
+  CHECK(values(lsm(x2)) == values(tg::log_softmax(x2, 1)));
+  CHECK(values(nn::LogSoftmax(-1)(x3)) == values(tg::log_softmax(x3, -1)));
+  CHECK(values(nn::Softmax(2)(x3)) == values(tg::softmax(x3, 2)));
+}
+
+TEST_CASE("AdaptiveMaxPool2d is the module of adaptive_max_pool2d", "[habits][nn]") {
+  const Tensor x = tg::rand({2, 3, 7, 5});
+  nn::AdaptiveMaxPool2d pool({3, 2});
+  CHECK(shape_of(pool(x)) == std::vector<std::int64_t>{2, 3, 3, 2});
+  CHECK(values(pool(x)) == values(tg::adaptive_max_pool2d(x, {3, 2})));
+  CHECK(pool.type_name() == "AdaptiveMaxPool2d");
+}
+
+TEST_CASE("Sequential from a vector and from named pairs", "[habits][nn]") {
+  tg::manual_seed(3);
+  std::vector<std::shared_ptr<nn::Module>> layers{std::make_shared<nn::Linear>(4, 8), std::make_shared<nn::ReLU>(),
+                                                  std::make_shared<nn::Linear>(8, 2)};
+  auto seq = std::make_shared<nn::Sequential>(layers);
+  CHECK(seq->size() == 3);
+  CHECK(seq->state_dict().contains("2.bias"));
+  auto named = std::make_shared<nn::Sequential>(std::vector<std::pair<std::string, std::shared_ptr<nn::Module>>>{
+      {"fc1", layers[0]}, {"act", layers[1]}, {"fc2", layers[2]}});
+  nn::Sequential braced{{"fc1", std::make_shared<nn::Linear>(4, 8)}, {"act", std::make_shared<nn::ReLU>()}};
+  CHECK(named->state_dict().keys() == std::vector<std::string>{"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"});
+  CHECK(braced.state_dict().keys() == std::vector<std::string>{"fc1.weight", "fc1.bias"});
+  const Tensor x = tg::rand({5, 4});
+  CHECK(values((*seq)(x)) == values((*named)(x)));  // the same modules in the same order
+  CHECK_THROWS_WITH(nn::Sequential({{"fc", layers[0]}, {"fc", layers[2]}}), Contains("fc"));
+}
+
+TEST_CASE("Unflatten splits one dim, the inverse of Flatten", "[habits][nn]") {
+  const Tensor x = tg::rand({2, 12});
+  nn::Unflatten unflatten(1, {3, -1});
+  const Tensor y = unflatten(x);
+  CHECK(shape_of(y) == std::vector<std::int64_t>{2, 3, 4});
+  CHECK(values(nn::Flatten()(y)) == values(x));
+  CHECK_THROWS_WITH(nn::Unflatten(1, {5, -1})(x), Contains("unflatten"));
+}
+
+TEST_CASE("Upsample and interpolate: output size from size or scale_factor", "[habits][nn][upsample]") {
+  const Tensor x = tg::rand({1, 2, 3, 5});
+  nn::Upsample up(nn::UpsampleOptions().scale_factor(2).mode("bilinear"));
+  CHECK(shape_of(up(x)) == std::vector<std::int64_t>{1, 2, 6, 10});
+  CHECK(values(up(x)) == values(tg::upsample_bilinear2d(x, {6, 10}, false, tg::Scale2{2, 2})));
+  // floor(3 * 1.5) = 4, floor(5 * 1.5) = 7, and the scale, not in/out, sets the source step.
+  const Tensor y = nn::functional::interpolate(x, nn::InterpolateOptions().scale_factor(1.5));
+  CHECK(shape_of(y) == std::vector<std::int64_t>{1, 2, 4, 7});
+  CHECK(values(y) == values(tg::upsample_nearest2d(x, {4, 7}, tg::Scale2{1.5, 1.5})));
+  const Tensor z =
+      nn::functional::interpolate(x, nn::InterpolateOptions().size({4, 4}).mode("bilinear").align_corners(true));
+  CHECK(values(z) == values(tg::upsample_bilinear2d(x, {4, 4}, true)));
+}
+
+TEST_CASE("Upsample: bad options name the module and the option", "[habits][nn][upsample][bad-input]") {
+  CHECK_THROWS_WITH(nn::Upsample(nn::UpsampleOptions()),
+                    Contains("Upsample") && Contains("exactly one of size and scale_factor"));
+  CHECK_THROWS_WITH(nn::Upsample(nn::UpsampleOptions().size(4).scale_factor(2)), Contains("both"));
+  CHECK_THROWS_WITH(nn::Upsample(nn::UpsampleOptions().size(4).mode("bicubic")), Contains("unknown mode \"bicubic\""));
+  CHECK_THROWS_WITH(nn::Upsample(nn::UpsampleOptions().size(4).align_corners(true)),
+                    Contains("align_corners") && Contains("nearest"));
+  const Tensor x = tg::rand({1, 1, 2, 2});
+  CHECK_THROWS_WITH(nn::functional::interpolate(x, nn::InterpolateOptions().scale_factor(0.25)),
+                    Contains("interpolate") && Contains("output size of 0x0"));
+  CHECK_THROWS_WITH(nn::functional::interpolate(x, nn::InterpolateOptions().scale_factor(-1)),
+                    Contains("interpolate") && Contains("positive and finite"));
+  CHECK_THROWS_WITH(nn::functional::interpolate(tg::rand({2, 2}), nn::InterpolateOptions().size(4)),
+                    Contains("interpolate") && Contains("3-D or 4-D"));
+}
