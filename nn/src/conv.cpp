@@ -38,7 +38,8 @@ Conv2d::Conv2d(ConvOptions options) : Cloneable("Conv2d"), options_(options) {
 
 void Conv2d::reset() {
   const auto& o = options_;
-  weight = register_parameter("weight", empty({o.out_channels(), o.in_channels() / o.groups(), o.kernel_size().h, o.kernel_size().w}));
+  weight = register_parameter(
+      "weight", empty({o.out_channels(), o.in_channels() / o.groups(), o.kernel_size().h, o.kernel_size().w}));
   bias = o.bias() ? register_parameter("bias", empty({o.out_channels()})) : Tensor();
   init_conv(weight, bias, o.in_channels() / o.groups() * o.kernel_size().h * o.kernel_size().w);
 }
@@ -46,6 +47,7 @@ void Conv2d::reset() {
 Tensor Conv2d::forward(const Tensor& input) {
   TG_CHECK((input.dim() == 3 || input.dim() == 4) && input.size(-3) == options_.in_channels(),
            "Conv2d: expected input [N, {}, H, W], got shape {}", options_.in_channels(), input.shape());
+  check_input_dtype(fmt::format("Conv2d({} -> {})", options_.in_channels(), options_.out_channels()), input, weight);
   return conv2d(input, weight, bias, options_.stride(), options_.padding(), options_.dilation(), options_.groups());
 }
 
@@ -64,7 +66,9 @@ void Conv1d::reset() {
 Tensor Conv1d::forward(const Tensor& input) {
   TG_CHECK((input.dim() == 2 || input.dim() == 3) && input.size(-2) == options_.in_channels(),
            "Conv1d: expected input [N, {}, L], got shape {}", options_.in_channels(), input.shape());
-  return conv1d(input, weight, bias, options_.stride().w, options_.padding().w, options_.dilation().w, options_.groups());
+  check_input_dtype(fmt::format("Conv1d({} -> {})", options_.in_channels(), options_.out_channels()), input, weight);
+  return conv1d(input, weight, bias, options_.stride().w, options_.padding().w, options_.dilation().w,
+                options_.groups());
 }
 
 }  // namespace tg::nn

@@ -32,6 +32,7 @@ Tensor Linear::forward(const Tensor& input) {
   TG_CHECK(input.dim() >= 1 && input.size(-1) == options_.in_features(),
            "Linear: expected input with {} features in its last dim, got {} (input shape {})", options_.in_features(),
            input.dim() >= 1 ? input.size(-1) : 0, input.shape());
+  check_input_dtype(fmt::format("Linear({} -> {})", options_.in_features(), options_.out_features()), input, weight);
   return functional::linear(input, weight, bias);
 }
 
@@ -62,6 +63,7 @@ Tensor Bilinear::forward(const Tensor& x1, const Tensor& x2) {
   TG_CHECK(same_values(IntArrayRef(x1.shape().data(), x1.shape().size() - 1),
                        IntArrayRef(x2.shape().data(), x2.shape().size() - 1)),
            "Bilinear: inputs of shapes {} and {} have different batch dims", x1.shape(), x2.shape());
+  for (const Tensor* x : {&x1, &x2}) check_input_dtype("Bilinear", *x, weight);
   return functional::bilinear(x1, x2, weight, bias);
 }
 

@@ -296,4 +296,16 @@ std::string summary(Module& module, IntArrayRef input_shape, DType dtype) {
   return out;
 }
 
+void Module::check_input_dtype(const std::string& who, const Tensor& input, const Tensor& param) {
+  if (!param.defined()) return;
+  const auto constant = [](DType d) {
+    return d == kFloat64 ? "kFloat64" : d == kFloat32 ? "kFloat32" : "a float dtype";
+  };
+  TG_CHECK(is_floating(input.dtype()), "{}: expected float input, got {}; call .to({})", who, dtype_name(input.dtype()),
+           constant(param.dtype()));
+  TG_CHECK(input.dtype() == param.dtype(),
+           "{}: the input is {} but the parameters are {}; call input.to({}) or convert the module with .to({})", who,
+           dtype_name(input.dtype()), dtype_name(param.dtype()), constant(param.dtype()), constant(input.dtype()));
+}
+
 }  // namespace tg::nn

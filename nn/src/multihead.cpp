@@ -83,6 +83,7 @@ MultiheadAttentionOutput MultiheadAttention::forward(const Tensor& query, const 
   TG_CHECK(key.dim() == query.dim() && value.dim() == query.dim(),
            "{}: key and value must have as many dims as query ({}), got shapes {} and {}", kName, query.dim(),
            key.shape(), value.shape());
+  for (const Tensor* x : {&query, &key, &value}) check_input_dtype(kName, *x, in_proj_weight);
   TG_CHECK(query.size(-1) == E, "{}: expected query with embed_dim {} in its last dim, got {} (shape {})", kName, E,
            query.size(-1), query.shape());
   TG_CHECK(key.size(-1) == E, "{}: expected key with embed_dim {} in its last dim, got {} (shape {})", kName, E,

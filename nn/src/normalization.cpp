@@ -35,6 +35,7 @@ Tensor LayerNorm::forward(const Tensor& input) {
            IntArrayRef(input.shape().data() + std::max<std::int64_t>(input.dim() - nd, 0),
                        static_cast<std::size_t>(std::min<std::int64_t>(nd, input.dim()))),
            input.shape());
+  check_input_dtype("LayerNorm", input, weight);
   return layer_norm(input, options_.normalized_shape(), weight, bias, options_.eps());
 }
 
@@ -79,6 +80,7 @@ Tensor BatchNormCore::run(const Module& m, const BatchNormOptions& o, const Tens
            input.shape());
   TG_CHECK(input.size(1) == o.num_features(), "{}: expected {} channels in dim 1, got {} (input shape {})",
            m.type_name(), o.num_features(), input.size(1), input.shape());
+  Module::check_input_dtype(m.type_name(), input, weight.defined() ? weight : running_mean);
   const bool use_batch_stats = m.is_training() || !running_mean.defined();
   if (m.is_training() && num_batches_tracked.defined()) {
     NoGradGuard guard;

@@ -92,3 +92,40 @@ TEST_CASE("Upsample: bad options name the module and the option", "[habits][nn][
   CHECK_THROWS_WITH(nn::functional::interpolate(tg::rand({2, 2}), nn::InterpolateOptions().size(4)),
                     Contains("interpolate") && Contains("3-D or 4-D"));
 }
+
+TEST_CASE("Modules name themselves and the fix when given the wrong dtype", "[habits][nn][bad-input]") {
+  nn::Linear fc(784, 10);
+  CHECK_THROWS_WITH(fc(tg::zeros({2, 784}, tg::kInt64)),
+                    Contains("Linear(784 -> 10): expected float input, got int64; call .to(kFloat32)"));
+  CHECK_THROWS_WITH(fc(tg::zeros({2, 784}, tg::kFloat64)),
+                    Contains("Linear(784 -> 10): the input is float64 but the parameters are float32") &&
+                        Contains("input.to(kFloat32)") && Contains(".to(kFloat64)"));
+  fc.to(tg::kFloat64);
+  CHECK(fc(tg::zeros({2, 784}, tg::kFloat64)).dtype() == tg::kFloat64);  // the fix the message names works
+  nn::Conv2d conv(nn::ConvOptions(3, 8, 3));
+  CHECK_THROWS_WITH(conv(tg::zeros({1, 3, 5, 5}, tg::kInt64)), Contains("Conv2d(3 -> 8): expected float input"));
+  nn::Conv1d conv1(nn::ConvOptions(3, 8, 3));
+  CHECK_THROWS_WITH(conv1(tg::zeros({1, 3, 5}, tg::kFloat64)), Contains("Conv1d(3 -> 8): the input is float64"));
+  nn::LayerNorm ln(nn::LayerNormOptions({4}));
+  CHECK_THROWS_WITH(ln(tg::zeros({2, 4}, tg::kInt64)), Contains("LayerNorm: expected float input, got int64"));
+  nn::BatchNorm1d bn(nn::BatchNormOptions(4));
+  CHECK_THROWS_WITH(bn(tg::zeros({2, 4}, tg::kFloat64)), Contains("BatchNorm1d: the input is float64"));
+  nn::MultiheadAttention mha(nn::MultiheadAttentionOptions(8, 2));
+  const Tensor q = tg::zeros({3, 2, 8}, tg::kInt64);
+  CHECK_THROWS_WITH(mha.forward(q, q, q), Contains("MultiheadAttention: expected float input, got int64"));
+  nn::Bilinear bil(nn::BilinearOptions(2, 3, 4));
+  CHECK_THROWS_WITH(bil.forward(tg::zeros({1, 2}), tg::zeros({1, 3}, tg::kInt64)),
+                    Contains("Bilinear: expected float input, got int64"));
+}
+
+TEST_CASE("cross_entropy on classes-last logits says the class dim comes second", "[habits][loss][bad-input]") {
+  const Tensor logits = tg::rand({2, 5, 7});            // [B, T, C] as a sequence model gives them
+  const Tensor target = tg::zeros({2, 5}, tg::kInt64);  // [B, T]
+  CHECK_THROWS_WITH(nn::functional::cross_entropy(logits, target), Contains("cross_entropy") &&
+                                                                       Contains("the class dim comes second") &&
+                                                                       Contains("input.transpose(1, 2)"));
+  CHECK(nn::functional::cross_entropy(logits.transpose(1, 2), target).numel() == 1);  // the fix the message names works
+  // Any other mismatch gets no such hint.
+  CHECK_THROWS_WITH(nn::functional::cross_entropy(tg::rand({2, 7}), tg::zeros({3}, tg::kInt64)),
+                    !Contains("class dim comes second") && Contains("needs a target of shape [2]"));
+}

@@ -94,8 +94,15 @@ ClassDims class_dims(const Tensor& input, const char* op) {
 void check_index_target(const Tensor& input, const Tensor& target, const ClassDims& d, const char* op) {
   TG_CHECK(target.dtype() == kInt64, "{}: target must hold int64 class indices, got {}", op,
            dtype_name(target.dtype()));
-  TG_CHECK(same_values(target.shape(), d.pos_shape), "{}: input of shape {} needs a target of shape {}, got {}", op,
-           input.shape(), d.pos_shape, target.shape());
+  if (same_values(target.shape(), d.pos_shape)) return;
+  // [B, T, C] logits with a [B, T] target: the PyTorch layout puts the classes second.
+  const bool classes_last = input.dim() >= 3 && target.dim() == input.dim() - 1 &&
+                            same_values(target.shape(), IntArrayRef(input.shape().data(), input.shape().size() - 1));
+  fail("{}: input of shape {} needs a target of shape {}, got {}{}", op, input.shape(), d.pos_shape, target.shape(),
+       classes_last ? fmt::format("; the class dim comes second ([N, C, d1, ...]): for logits of shape {} with the "
+                                  "classes last, pass input.transpose(1, {}) or flatten both to [N * T, C] and [N * T]",
+                                  input.shape(), input.dim() - 1)
+                    : std::string());
 }
 
 /// The class weights as a contiguous [C] tensor of dtype dt (undefined when absent).

@@ -99,6 +99,11 @@ class Module {
   /// constructor calls it; clone() calls it on the copy).
   virtual void reset() {}
 
+  /// Checks that input is floating and of the dtype of the module's parameters (param; skipped
+  /// when undefined). The error names the module as `who` ("Linear(784 -> 10)") and the fix:
+  /// "expected float input, got int64; call .to(kFloat32)".
+  static void check_input_dtype(const std::string& who, const Tensor& input, const Tensor& param);
+
  protected:
   /// The one deep copy: Derived's copy constructor (options and plain members), registrations
   /// rebuilt by reset(), children that reset() does not create (those of containers) cloned,
