@@ -211,13 +211,14 @@ void options_structs() {
 void rnn_shapes() {
   const std::int64_t T = 7, B = 3, I = 5, H = 16, L = 2, D = 2;
   nn::LSTM lstm(nn::RNNOptions(I, H).num_layers(L).bidirectional(true).batch_first(true));
-  const nn::RNNOutput out = lstm.forward(randn({B, T, I}), std::nullopt);  // zero initial state
-  CHECK(out.output.shape() == DimVec{B, T, D * H});                        // top layer, both directions side by side
-  CHECK(out.state.h.shape() == DimVec{L * D, B, H});                       // h_n: batch_first does not apply to it
-  CHECK(out.state.c.shape() == DimVec{L * D, B, H});                       // c_n (a GRU leaves it undefined)
+  auto [out, state] = lstm(randn({B, T, I}));  // out, (h_n, c_n) = lstm(x): zero initial state
+  CHECK(out.shape() == DimVec{B, T, D * H});   // top layer, both directions side by side
+  auto [h_n, c_n] = state;                     // RNNState destructures too
+  CHECK(h_n.shape() == DimVec{L * D, B, H});   // batch_first does not apply to it
+  CHECK(c_n.shape() == DimVec{L * D, B, H});   // a GRU leaves c undefined
 
-  // Continue from a state: the h_n and c_n of the last call.
-  const nn::RNNOutput next = lstm.forward(randn({B, T, I}), out.state);
+  // Continue from a state: the h_n and c_n of the last call (forward(x, state) is the same).
+  const nn::RNNOutput next = lstm(randn({B, T, I}), state);
   CHECK(next.output.shape() == DimVec{B, T, D * H});
 
   // PyTorch's names; the gate blocks of each weight are stacked in the order i, f, g, o.

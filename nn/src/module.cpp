@@ -50,8 +50,12 @@ void check_name(const std::string& name, const std::string& owner) {
 
 Tensor Module::operator()(const Tensor& input) {
   Tensor out = forward(input);
-  if (tl_summary_hook != nullptr) (*tl_summary_hook)(this, out);
+  note_output(out);
   return out;
+}
+
+void Module::note_output(const Tensor& out) {
+  if (tl_summary_hook != nullptr) (*tl_summary_hook)(this, out);
 }
 
 // One namespace for parameters, buffers and submodules, as in PyTorch: a state-dict key must

@@ -82,9 +82,15 @@ DirectionOut run_direction(const Tensor& x, const std::vector<Tensor>& w, Tensor
 }  // namespace
 
 RNNBase::RNNBase(std::string type_name, RNNOptions options, std::int64_t gates, bool lstm)
-    : Module(std::move(type_name)), options_(options), gates_(gates), lstm_(lstm) {
+    : SequenceModule(std::move(type_name)), options_(options), gates_(gates), lstm_(lstm) {
   check_options(options_, this->type_name());
   reset();
+}
+
+RNNOutput RNNBase::operator()(const Tensor& input, const std::optional<RNNState>& state, const Tensor& lengths) {
+  RNNOutput out = forward(input, state, lengths);
+  note_output(out.output);
+  return out;
 }
 
 void RNNBase::reset() {
@@ -124,6 +130,7 @@ RNNOutput RNNBase::forward(const Tensor& input, const std::optional<RNNState>& s
            input.shape());
   TG_CHECK(input.size(-1) == o.input_size(), "{}: expected input_size {} in the last dim, got {} (input shape {})",
            name, o.input_size(), input.size(-1), input.shape());
+  check_input_dtype(fmt::format("{}({} -> {})", name, o.input_size(), o.hidden_size()), input, weights_[0][0]);
   const bool unbatched = input.dim() == 2;
   Tensor x = unbatched ? input.unsqueeze(1) : (o.batch_first() ? input.transpose(0, 1) : input);  // [T, B, I]
   const std::int64_t T = x.size(0), B = x.size(1), H = o.hidden_size(), D = o.bidirectional() ? 2 : 1;

@@ -129,3 +129,43 @@ TEST_CASE("cross_entropy on classes-last logits says the class dim comes second"
   CHECK_THROWS_WITH(nn::functional::cross_entropy(tg::rand({2, 7}), tg::zeros({3}, tg::kInt64)),
                     !Contains("class dim comes second") && Contains("needs a target of shape [2]"));
 }
+
+TEST_CASE("LSTM and GRU: auto [out, state] = lstm(x), and the output alone inside Sequential", "[habits][nn][rnn]") {
+  tg::manual_seed(3);
+  auto lstm = std::make_shared<nn::LSTM>(nn::RNNOptions(4, 3).num_layers(2));
+  const Tensor x = tg::randn({5, 2, 4});
+  auto [out, state] = (*lstm)(x);  // out, (h_n, c_n) = lstm(x)
+  auto [h_n, c_n] = state;
+  CHECK(shape_of(out) == std::vector<std::int64_t>{5, 2, 3});
+  CHECK(shape_of(h_n) == std::vector<std::int64_t>{2, 2, 3});
+  CHECK(shape_of(c_n) == std::vector<std::int64_t>{2, 2, 3});
+  // The top layer's last output is h_n's last row.
+  CHECK(values(out.select(0, 4)) == values(h_n.select(0, 1)));
+  // forward(x) is the same call; a given state continues the sequence.
+  const nn::RNNOutput again = lstm->forward(x);
+  CHECK(values(again.output) == values(out));
+  auto [out2, state2] = (*lstm)(x, nn::RNNState{h_n, c_n});
+  CHECK(values(out2) != values(out));
+  CHECK(values(state2.c) != values(c_n));
+
+  // Through a Module pointer (as Sequential calls it) the LSTM yields the output sequence.
+  nn::Module& as_module = *lstm;
+  CHECK(values(as_module(x)) == values(out));
+  nn::Sequential seq(std::vector<std::shared_ptr<nn::Module>>{lstm, std::make_shared<nn::Linear>(3, 2)});
+  CHECK(shape_of(seq(x)) == std::vector<std::int64_t>{5, 2, 2});
+  CHECK(nn::summary(seq, {5, 2, 4}).find("LSTM") != std::string::npos);
+
+  nn::GRU gru(nn::RNNOptions(4, 3).batch_first(true));
+  auto [gout, gstate] = gru(tg::randn({2, 5, 4}));
+  CHECK(shape_of(gout) == std::vector<std::int64_t>{2, 5, 3});
+  CHECK(shape_of(gstate.h) == std::vector<std::int64_t>{1, 2, 3});
+  CHECK_FALSE(gstate.c.defined());
+}
+
+TEST_CASE("LSTM and GRU name themselves and the fix when given the wrong dtype", "[habits][nn][rnn][bad-input]") {
+  nn::LSTM lstm(4, 3);
+  CHECK_THROWS_WITH(lstm(tg::zeros({5, 2, 4}, tg::kInt64)),
+                    Contains("LSTM(4 -> 3): expected float input, got int64; call .to(kFloat32)"));
+  nn::GRU gru(4, 3);
+  CHECK_THROWS_WITH(gru(tg::zeros({5, 2, 4}, tg::kFloat64)), Contains("GRU(4 -> 3): the input is float64"));
+}

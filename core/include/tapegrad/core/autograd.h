@@ -157,6 +157,8 @@ class AccumulateGrad final : public Node {
   explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf);
   void apply(BackwardContext& ctx) override;
   void release() override {}  // reused by every graph the leaf takes part in
+  /// The leaf whose gradient this node accumulates (for naming it in to_dot and print_graph).
+  const TensorImpl* leaf() const { return leaf_.get(); }
 
  private:
   std::shared_ptr<TensorImpl> leaf_;
@@ -198,8 +200,29 @@ void record(const char* name, const Tensor& out, const std::vector<const Tensor*
 /// Runs backward from root with the given gradient (see Tensor::backward).
 void backward(const Tensor& root, const Tensor& gradient, bool retain_graph);
 
-/// The graph behind a tensor as Graphviz DOT: one box per node, leaves with their shapes.
-std::string to_dot(const Tensor& root);
+/// What to_dot and print_graph show.
+struct GraphOptions {
+  /// Names for leaves, as Module::named_parameters() gives them: a leaf in the list is shown by
+  /// its name ("encoder.weight_ih_l0"), others as "AccumulateGrad".
+  std::vector<std::pair<std::string, Tensor>> names;
+  /// Nodes that repeat (an RNN's steps) are shown once with a count ("LstmCellBackward x30"):
+  /// nodes of the same op with the same output shapes, the same named leaves and the same kinds
+  /// of inputs (op and shape) are one box. Off: one box per node.
+  bool collapse = true;
+  /// At most this many boxes; the rest of the graph is one box saying how many nodes it holds.
+  std::size_t max_nodes = 100;
+};
+
+/// The graph behind a tensor as Graphviz DOT: one box per node (or per group of repeated
+/// nodes) with its op and output shape, leaves with their names and shapes, arrows from inputs
+/// to the ops that used them.
+std::string to_dot(const Tensor& root, const GraphOptions& options = {});
+
+/// The same graph as indented text for a terminal: the root first, each node's inputs below
+/// it; a node met again is shown as "(see above)".
+std::string graph_to_text(const Tensor& root, const GraphOptions& options = {});
+/// Writes graph_to_text(root, options) to standard output.
+void print_graph(const Tensor& root, const GraphOptions& options = {});
 
 /// Number of live nodes in the process (for tests that check memory follows the tensors).
 std::int64_t live_node_count();

@@ -105,6 +105,9 @@ class Module {
   static void check_input_dtype(const std::string& who, const Tensor& input, const Tensor& param);
 
  protected:
+  /// Tells a running summary() that this module produced out (for modules whose operator()
+  /// is their own, such as LSTM's, which returns more than one tensor).
+  void note_output(const Tensor& out);
   /// The one deep copy: Derived's copy constructor (options and plain members), registrations
   /// rebuilt by reset(), children that reset() does not create (those of containers) cloned,
   /// then parameter and buffer values copied by name.

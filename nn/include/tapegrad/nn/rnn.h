@@ -36,6 +36,7 @@ struct RNNOptions : public ChainedOptions<RNNOptions> {
 };
 
 /// The recurrent state: h (and c for an LSTM), each [num_layers * num_directions, B, H].
+/// Destructures as PyTorch's tuple does: `auto [h_n, c_n] = state;`.
 struct RNNState {
   Tensor h, c;
 };
@@ -43,19 +44,38 @@ struct RNNState {
 /// What LSTM and GRU return: the top layer's outputs for every step, [T, B, D * H] ([B, T, D * H]
 /// when batch_first; zeros at padded steps), and the final state, [num_layers * D, B, H]
 /// whatever batch_first says (with lengths: the state at each sequence's last real step).
+/// Destructures like PyTorch's `out, (h_n, c_n) = lstm(x)`: `auto [out, state] = lstm(x);`.
 struct RNNOutput {
   Tensor output;
   RNNState state;
 };
 
+namespace detail {
+/// The Module interface of a recurrent layer: one tensor in, the output sequence out, which is
+/// what Sequential and other code holding a Module pointer call. RNNBase's own forward and
+/// operator() (which return the state too) hide this forward's name; the override still runs
+/// through a Module pointer or reference.
+class SequenceModule : public Module {
+ public:
+  using Module::Module;
+  Tensor forward(const Tensor& input) override { return output_sequence(input); }
+
+ protected:
+  virtual Tensor output_sequence(const Tensor& input) = 0;
+};
+}  // namespace detail
+
 /// Shared by LSTM and GRU: options, parameters and the layer loop.
-class RNNBase : public Module {
+class RNNBase : public detail::SequenceModule {
  public:
   /// input [T, B, I] (or [B, T, I] when batch_first, or [T, I] unbatched); state as in
   /// RNNOutput (zeros when absent); lengths: int64 [B] of real lengths (1..T), or undefined.
-  RNNOutput forward(const Tensor& input, const std::optional<RNNState>& state, const Tensor& lengths = {});
-  /// The output sequence only (for use in Sequential).
-  Tensor forward(const Tensor& input) override { return forward(input, std::nullopt).output; }
+  RNNOutput forward(const Tensor& input, const std::optional<RNNState>& state = std::nullopt,
+                    const Tensor& lengths = {});
+  /// forward, as PyTorch's `lstm(x)` and `lstm(x, (h0, c0))`: `auto [out, state] = lstm(x);`.
+  /// Through a Module (inside a Sequential), lstm(x) is the output sequence alone.
+  RNNOutput operator()(const Tensor& input, const std::optional<RNNState>& state = std::nullopt,
+                       const Tensor& lengths = {});
   void reset() override;
   const RNNOptions& options() const { return options_; }
   /// Parameters of layer l, direction d: weight_ih, weight_hh, bias_ih, bias_hh (biases may be undefined).
@@ -63,6 +83,7 @@ class RNNBase : public Module {
 
  protected:
   RNNBase(std::string type_name, RNNOptions options, std::int64_t gates, bool lstm);
+  Tensor output_sequence(const Tensor& input) override { return forward(input).output; }
 
  private:
   RNNOptions options_;
