@@ -52,7 +52,9 @@ struct RNNOutput {
 class RNNBase : public Module {
  public:
   /// input [T, B, I] (or [B, T, I] when batch_first, or [T, I] unbatched); state as in
-  /// RNNOutput (zeros when absent); lengths: int64 [B] of real lengths (1..T), or undefined.
+  /// RNNOutput (zeros when absent; an LSTM needs both h and c or neither, a GRU takes h only);
+  /// lengths: int64 [B] of real lengths (1..T), or undefined. B = 0 gives empty outputs
+  /// ([T, 0, D * H], h_n [L * D, 0, H]) as in PyTorch; T = 0 is an error.
   RNNOutput forward(const Tensor& input, const std::optional<RNNState>& state, const Tensor& lengths = {});
   /// The output sequence only (for use in Sequential).
   Tensor forward(const Tensor& input) override { return forward(input, std::nullopt).output; }
