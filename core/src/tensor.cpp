@@ -61,18 +61,27 @@ void copy_to_int64(const Tensor& dst, const Tensor& src, const char* op) {
   std::atomic<bool> bad{false};
   const auto loop = kernels::make_loop<2>(dst.shape(), {&dst, &src});
   kernels::run_loop(loop, [&](char** p, const std::int64_t* s, std::int64_t n) {
-    bool ok = true;
+    // A value that does not fit becomes 0 (never the undefined cast) and is counted; a fresh
+    // flag per element and an integer accumulator keep the loop vectorised (a flag carried
+    // across iterations through a reference does not).
+    unsigned misses = 0;
     if (s[0] == sizeof(std::int64_t) && s[1] == sizeof(S)) {
       std::int64_t* o = reinterpret_cast<std::int64_t*>(p[0]);
       const S* x = reinterpret_cast<const S*>(p[1]);
-      for (std::int64_t i = 0; i < n; ++i) o[i] = int64_or_zero(x[i], ok);
+      for (std::int64_t i = 0; i < n; ++i) {
+        bool fits = true;
+        o[i] = int64_or_zero(x[i], fits);
+        misses |= static_cast<unsigned>(!fits);
+      }
     } else {
       for (std::int64_t i = 0; i < n; ++i) {
+        bool fits = true;
         *reinterpret_cast<std::int64_t*>(p[0] + i * s[0]) =
-            int64_or_zero(*reinterpret_cast<const S*>(p[1] + i * s[1]), ok);
+            int64_or_zero(*reinterpret_cast<const S*>(p[1] + i * s[1]), fits);
+        misses |= static_cast<unsigned>(!fits);
       }
     }
-    if (!ok) bad.store(true, std::memory_order_relaxed);
+    if (misses != 0) bad.store(true, std::memory_order_relaxed);
   });
   if (bad.load()) fail_int64_conversion(src, op);
 }

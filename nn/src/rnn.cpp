@@ -31,7 +31,8 @@ void check_options(const RNNOptions& o, const std::string& name) {
   TG_CHECK(o.dropout() >= 0 && o.dropout() <= 1, "{}: dropout must be in [0, 1], got {}", name, o.dropout());
 }
 
-/// An LSTM's state has both h and c or neither; a GRU's has no c.
+/// An LSTM's state has both h and c or neither; a GRU's has no c. Called after each given tensor
+/// was checked against its expected shape (so h and c, when both given, already agree).
 void check_state(const std::optional<RNNState>& state, const std::string& name, bool lstm) {
   if (!state) return;
   const Tensor &h = state->h, &c = state->c;
@@ -42,10 +43,6 @@ void check_state(const std::optional<RNNState>& state, const std::string& name, 
   }
   TG_CHECK(h.defined() == c.defined(), "{}: the state has {} (shape {}) but no {}; pass both h and c, or neither", name,
            h.defined() ? "h" : "c", h.defined() ? h.shape() : c.shape(), h.defined() ? "c" : "h");
-  if (h.defined()) {
-    TG_CHECK(same_values(h.shape(), c.shape()), "{}: h and c must have the same shape, got h {} and c {}", name,
-             h.shape(), c.shape());
-  }
 }
 
 struct DirectionOut {
@@ -149,7 +146,6 @@ RNNOutput RNNBase::forward(const Tensor& input, const std::optional<RNNState>& s
   // loops below run over zero rows and give empty outputs and states).
   TG_CHECK(T > 0, "{}: input has 0 time steps (input shape {}{}); a sequence needs at least one step", name,
            input.shape(), unbatched ? ", unbatched [T, I]" : (o.batch_first() ? ", batch_first [B, T, I]" : ""));
-  check_state(state, name, lstm_);
 
   // Initial state: [L * D, B, H] (or [L * D, H] unbatched), zeros when absent.
   auto initial = [&](const Tensor& s, const char* what) {
@@ -160,6 +156,7 @@ RNNOutput RNNBase::forward(const Tensor& input, const std::optional<RNNState>& s
   };
   const Tensor h0 = initial(state ? state->h : Tensor(), "h0");
   const Tensor c0 = lstm_ ? initial(state ? state->c : Tensor(), "c0") : Tensor();
+  check_state(state, name, lstm_);
 
   Tensor pad;  // bool [T, B, 1]: true where t >= length
   if (lengths.defined()) {
@@ -234,8 +231,8 @@ RNNState LSTMCell::forward(const Tensor& input, const std::optional<RNNState>& s
              "LSTMCell: expected {} of shape [{}, {}], got {}", what, B, hidden_size_, s.shape());
     return v;
   };
-  check_state(state, "LSTMCell", true);
   const Tensor h = init(state ? state->h : Tensor(), "h"), c = init(state ? state->c : Tensor(), "c");
+  check_state(state, "LSTMCell", true);
   Tensor gx = matmul(x, weight_ih.t());
   if (bias_) gx = add(gx, add(bias_ih, bias_hh));
   const Tensor hc = lstm_cell_fused(gx, matmul(h, weight_hh.t()), c);

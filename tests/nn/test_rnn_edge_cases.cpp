@@ -77,12 +77,18 @@ TEST_CASE("an empty batch takes an empty state and lengths, and backward gives z
 
 TEST_CASE("a sequence of 0 steps is an error naming the module, not a message from view", "[rnn][rnn_edge]") {
   nn::LSTM lstm(nn::RNNOptions(3, 4));
-  CHECK_THAT(rnn_error_of([&] { lstm.forward(tg::zeros({0, 2, 3})); }),
+  CHECK_THAT(rnn_error_of([&] {
+               lstm.forward(tg::zeros({0, 2, 3}));
+             }),
              Contains("LSTM: input has 0 time steps (input shape [0, 2, 3])"));
   nn::GRU gru(nn::RNNOptions(3, 4).batch_first(true));
-  CHECK_THAT(rnn_error_of([&] { gru.forward(tg::zeros({2, 0, 3})); }),
+  CHECK_THAT(rnn_error_of([&] {
+               gru.forward(tg::zeros({2, 0, 3}));
+             }),
              Contains("GRU: input has 0 time steps (input shape [2, 0, 3], batch_first [B, T, I])"));
-  CHECK_THAT(rnn_error_of([&] { lstm.forward(tg::zeros({0, 3})); }),
+  CHECK_THAT(rnn_error_of([&] {
+               lstm.forward(tg::zeros({0, 3}));
+             }),
              Contains("LSTM: input has 0 time steps (input shape [0, 3], unbatched [T, I])"));
   // Both empty: the time steps are what is missing.
   CHECK_THAT(rnn_error_of([&] { lstm.forward(tg::zeros({0, 0, 3})); }), Contains("LSTM: input has 0 time steps"));
@@ -99,11 +105,17 @@ TEST_CASE("an LSTM state needs both h and c, of one shape", "[rnn][rnn_edge]") {
                lstm.forward(x, nn::RNNState{Tensor(), tg::zeros({1, 2, 4})});
              }),
              Contains("LSTM: the state has c (shape [1, 2, 4]) but no h"));
-  // torch 1.13: "Expected hidden[1] size (1, 2, 4), got [1, 3, 4]".
+  // torch 1.13: "Expected hidden[1] size (1, 2, 4), got [1, 3, 4]". Each of h and c is checked
+  // against the shape the input asks for, so a mismatch names the one that is off.
   CHECK_THAT(rnn_error_of([&] {
                lstm.forward(x, nn::RNNState{tg::zeros({1, 2, 4}), tg::zeros({1, 3, 4})});
              }),
-             Contains("LSTM: h and c must have the same shape, got h [1, 2, 4] and c [1, 3, 4]"));
+             Contains("LSTM: expected c0 of shape [1, 2, 4], got [1, 3, 4]"));
+  // A wrong h without a c: the shape is what is reported first.
+  CHECK_THAT(rnn_error_of([&] {
+               lstm.forward(x, nn::RNNState{tg::zeros({1, 3, 4}), Tensor()});
+             }),
+             Contains("LSTM: expected h0 of shape [1, 2, 4], got [1, 3, 4]"));
   // Both present and right: runs, and an empty state is the zero state.
   const nn::RNNOutput given = lstm.forward(x, nn::RNNState{tg::zeros({1, 2, 4}), tg::zeros({1, 2, 4})});
   const nn::RNNOutput absent = lstm.forward(x, nn::RNNState{});
