@@ -2,6 +2,7 @@
 // forward to the free functions of ops.h.
 #include "tapegrad/core/tensor.h"
 
+#include <atomic>
 #include <cstring>
 
 #include "kernels/loop.h"
@@ -34,7 +35,60 @@ Tensor make_view(const Tensor& base, IntArrayRef shape, IntArrayRef strides, std
   return Tensor(std::move(impl));
 }
 
-void copy_into(const Tensor& dst, const Tensor& src) {
+namespace {
+
+/// The error for a floating tensor with an element that int64 cannot hold: found again by a
+/// serial scan (only on this path), so the message names the first such element.
+[[noreturn]] void fail_int64_conversion(const Tensor& src, const char* op) {
+  const Tensor c = as_contiguous(src);
+  dispatch_floating(c.dtype(), op, [&](auto tag) {
+    using S = typename decltype(tag)::type;
+    const S* p = static_cast<const S*>(c.data_ptr());
+    for (std::int64_t i = 0; i < c.numel(); ++i) {
+      TG_CHECK(fits_int64(p[i]),
+               "{}: element {} of the {} tensor (shape {}) is {}, which cannot be converted to int64 without "
+               "overflow (NaN, inf and values outside [-2^63, 2^63) have no int64 value)",
+               op, i, dtype_name(c.dtype()), c.shape(), p[i]);
+    }
+  });
+  fail("{}: a value of the {} tensor cannot be converted to int64", op, dtype_name(src.dtype()));
+}
+
+/// dst = src for a floating src into int64 dst, checking every element in the same pass (one
+/// compare per element: the loop still vectorises); throws after the loop when one did not fit.
+template <typename S>
+void copy_to_int64(const Tensor& dst, const Tensor& src, const char* op) {
+  std::atomic<bool> bad{false};
+  const auto loop = kernels::make_loop<2>(dst.shape(), {&dst, &src});
+  kernels::run_loop(loop, [&](char** p, const std::int64_t* s, std::int64_t n) {
+    // A value that does not fit becomes 0 (never the undefined cast) and is counted; a fresh
+    // flag per element and an integer accumulator keep the loop vectorised (a flag carried
+    // across iterations through a reference does not).
+    unsigned misses = 0;
+    if (s[0] == sizeof(std::int64_t) && s[1] == sizeof(S)) {
+      std::int64_t* o = reinterpret_cast<std::int64_t*>(p[0]);
+      const S* x = reinterpret_cast<const S*>(p[1]);
+      for (std::int64_t i = 0; i < n; ++i) {
+        bool fits = true;
+        o[i] = int64_or_zero(x[i], fits);
+        misses |= static_cast<unsigned>(!fits);
+      }
+    } else {
+      for (std::int64_t i = 0; i < n; ++i) {
+        bool fits = true;
+        *reinterpret_cast<std::int64_t*>(p[0] + i * s[0]) =
+            int64_or_zero(*reinterpret_cast<const S*>(p[1] + i * s[1]), fits);
+        misses |= static_cast<unsigned>(!fits);
+      }
+    }
+    if (misses != 0) bad.store(true, std::memory_order_relaxed);
+  });
+  if (bad.load()) fail_int64_conversion(src, op);
+}
+
+}  // namespace
+
+void copy_into(const Tensor& dst, const Tensor& src, const char* op) {
   if (dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous() &&
       same_values(dst.shape(), src.shape())) {
     if (dst.data_ptr() != src.data_ptr())
@@ -45,15 +99,19 @@ void copy_into(const Tensor& dst, const Tensor& src) {
     using D = typename decltype(dtag)::type;
     dispatch(src.dtype(), [&](auto stag) {
       using S = typename decltype(stag)::type;
-      kernels::map1<D, S>(dst, src, [](S x) { return static_cast<D>(x); });
+      if constexpr (std::is_same_v<D, std::int64_t> && std::is_floating_point_v<S>) {
+        copy_to_int64<S>(dst, src, op);
+      } else {
+        kernels::map1<D, S>(dst, src, [](S x) { return static_cast<D>(x); });
+      }
     });
   });
 }
 
-Tensor convert(const Tensor& a, DType dtype) {
+Tensor convert(const Tensor& a, DType dtype, const char* op) {
   if (a.dtype() == dtype) return a;
   Tensor out = new_empty(a.shape(), dtype);
-  copy_into(out, a);
+  copy_into(out, a, op);
   return out;
 }
 
@@ -188,7 +246,7 @@ T Tensor::item() const {
            shape());
   return dispatch(dtype(), [&](auto tag) {
     using S = typename decltype(tag)::type;
-    return static_cast<T>(*static_cast<const S*>(data_ptr()));
+    return checked_cast<T>(*static_cast<const S*>(data_ptr()), "item");
   });
 }
 template float Tensor::item<float>() const;
@@ -210,7 +268,7 @@ T Tensor::at(IntArrayRef index) const {
   }
   return dispatch(dtype(), [&](auto tag) {
     using S = typename decltype(tag)::type;
-    return static_cast<T>(static_cast<const S*>(data_ptr())[off]);
+    return checked_cast<T>(static_cast<const S*>(data_ptr())[off], "at");
   });
 }
 template float Tensor::at<float>(IntArrayRef) const;
@@ -220,7 +278,7 @@ template bool Tensor::at<bool>(IntArrayRef) const;
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
-  const Tensor c = detail::as_contiguous(detail::convert(*this, dtype_of<T>));
+  const Tensor c = detail::as_contiguous(detail::convert(*this, dtype_of<T>, "to_vector"));
   const T* p = static_cast<const T*>(c.data_ptr());
   return std::vector<T>(p, p + c.numel());
 }

@@ -11,12 +11,15 @@ namespace tg::detail {
 Tensor new_empty(IntArrayRef shape, DType dtype);
 /// A view of base's storage with the given geometry (no autograd).
 Tensor make_view(const Tensor& base, IntArrayRef shape, IntArrayRef strides, std::int64_t offset);
-/// a converted to dtype (a itself when it already has it); no autograd.
-Tensor convert(const Tensor& a, DType dtype);
+/// a converted to dtype (a itself when it already has it); no autograd. Floating to int64 is
+/// checked: a NaN, inf or out-of-range element is a tg::Error naming op and the element.
+Tensor convert(const Tensor& a, DType dtype, const char* op = "to");
 /// A contiguous copy (no autograd).
 Tensor contiguous_copy(const Tensor& a);
 /// dst[...] = src broadcast to dst's shape, with dtype conversion (no autograd, no version bump).
-void copy_into(const Tensor& dst, const Tensor& src);
+/// Floating to int64 is checked as in convert(); the error comes after the loop, so dst is then
+/// partly written: to write a user's int64 tensor, convert() the source first.
+void copy_into(const Tensor& dst, const Tensor& src, const char* op = "to");
 /// a if contiguous, else a contiguous copy (no autograd).
 inline Tensor as_contiguous(const Tensor& a) { return a.is_contiguous() ? a : contiguous_copy(a); }
 

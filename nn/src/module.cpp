@@ -212,10 +212,23 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
     throw Error(msg);
   }
   NoGradGuard guard;
+  // Conversions that can fail (a floating value into an int64 buffer such as BatchNorm's
+  // num_batches_tracked: NaN, inf or out of range) are done before anything is written, so an
+  // error leaves the module as it was.
+  std::vector<std::pair<Tensor, Tensor>> writes;  // destination, source
   for (const auto& [k, v] : own) {
-    const Tensor src = state.find(k);
-    if (src.defined()) v.copy_(src);
+    Tensor src = state.find(k);
+    if (!src.defined()) continue;
+    if (v.dtype() == kInt64 && is_floating(src.dtype())) {
+      try {
+        src = src.detach().to(kInt64);
+      } catch (const Error& e) {
+        fail("load_state_dict: error loading '{}' of {} into an int64 tensor: {}", k, type_name_, e.what());
+      }
+    }
+    writes.emplace_back(v, src);
   }
+  for (const auto& [dst, src] : writes) dst.copy_(src);
 }
 
 std::shared_ptr<Module> Module::clone() const {

@@ -31,6 +31,20 @@ void check_options(const RNNOptions& o, const std::string& name) {
   TG_CHECK(o.dropout() >= 0 && o.dropout() <= 1, "{}: dropout must be in [0, 1], got {}", name, o.dropout());
 }
 
+/// An LSTM's state has both h and c or neither; a GRU's has no c. Called after each given tensor
+/// was checked against its expected shape (so h and c, when both given, already agree).
+void check_state(const std::optional<RNNState>& state, const std::string& name, bool lstm) {
+  if (!state) return;
+  const Tensor &h = state->h, &c = state->c;
+  if (!lstm) {
+    TG_CHECK(!c.defined(), "{}: the state has a c (shape {}), but a {} keeps only h; pass RNNState{{h}}", name,
+             c.shape(), name);
+    return;
+  }
+  TG_CHECK(h.defined() == c.defined(), "{}: the state has {} (shape {}) but no {}; pass both h and c, or neither", name,
+           h.defined() ? "h" : "c", h.defined() ? h.shape() : c.shape(), h.defined() ? "c" : "h");
+}
+
 struct DirectionOut {
   Tensor output;  // [T, B, H]
   Tensor h, c;    // [B, H]
@@ -50,7 +64,7 @@ DirectionOut run_direction(const Tensor& x, const std::vector<Tensor>& w, Tensor
   if (lstm && b_ih.defined()) bias_x = add(b_ih, b_hh);
   Tensor xproj = matmul(x.reshape({T * B, I}), w_ih.t());
   if (bias_x.defined()) xproj = add(xproj, bias_x);
-  xproj = xproj.view({T, B, -1});
+  xproj = xproj.view({T, B, w_ih.size(0)});  // explicit: with B = 0 a -1 could not be inferred
   const Tensor w_hh_t = w_hh.t();
   std::vector<Tensor> outputs(static_cast<std::size_t>(T));
   for (std::int64_t s = 0; s < T; ++s) {
@@ -135,6 +149,10 @@ RNNOutput RNNBase::forward(const Tensor& input, const std::optional<RNNState>& s
   Tensor x = unbatched ? input.unsqueeze(1) : (o.batch_first() ? input.transpose(0, 1) : input);  // [T, B, I]
   const std::int64_t T = x.size(0), B = x.size(1), H = o.hidden_size(), D = o.bidirectional() ? 2 : 1;
   const std::int64_t L = o.num_layers();
+  // PyTorch: "Expected sequence length to be larger than 0 in RNN". An empty batch is fine (the
+  // loops below run over zero rows and give empty outputs and states).
+  TG_CHECK(T > 0, "{}: input has 0 time steps (input shape {}{}); a sequence needs at least one step", name,
+           input.shape(), unbatched ? ", unbatched [T, I]" : (o.batch_first() ? ", batch_first [B, T, I]" : ""));
 
   // Initial state: [L * D, B, H] (or [L * D, H] unbatched), zeros when absent.
   auto initial = [&](const Tensor& s, const char* what) {
@@ -145,6 +163,7 @@ RNNOutput RNNBase::forward(const Tensor& input, const std::optional<RNNState>& s
   };
   const Tensor h0 = initial(state ? state->h : Tensor(), "h0");
   const Tensor c0 = lstm_ ? initial(state ? state->c : Tensor(), "c0") : Tensor();
+  check_state(state, name, lstm_);
 
   Tensor pad;  // bool [T, B, 1]: true where t >= length
   if (lengths.defined()) {
@@ -220,6 +239,7 @@ RNNState LSTMCell::forward(const Tensor& input, const std::optional<RNNState>& s
     return v;
   };
   const Tensor h = init(state ? state->h : Tensor(), "h"), c = init(state ? state->c : Tensor(), "c");
+  check_state(state, "LSTMCell", true);
   Tensor gx = matmul(x, weight_ih.t());
   if (bias_) gx = add(gx, add(bias_ih, bias_hh));
   const Tensor hc = lstm_cell_fused(gx, matmul(h, weight_hh.t()), c);

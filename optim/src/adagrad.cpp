@@ -58,4 +58,6 @@ void Adagrad::update(const Tensor& param, const Tensor& grad, ParamState& state,
   });
 }
 
+std::vector<std::string> Adagrad::required_state(const OptimizerOptions&) const { return {"step", "sum"}; }
+
 }  // namespace tg::optim

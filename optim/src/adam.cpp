@@ -52,6 +52,12 @@ void adam_kernel(std::int64_t n, T* __restrict p, const T* __restrict g, T* __re
   }
 }
 
+std::vector<std::string> adam_state_keys(bool amsgrad) {
+  std::vector<std::string> keys{"step", "exp_avg", "exp_avg_sq"};
+  if (amsgrad) keys.emplace_back("max_exp_avg_sq");
+  return keys;
+}
+
 void adam_update(const Tensor& param, const Tensor& grad, ParamState& state, const AdamHyper& h) {
   // State in PyTorch's order: step, exp_avg, exp_avg_sq, max_exp_avg_sq.
   const double step = detail::increment_step(state);
@@ -117,6 +123,10 @@ void Adam::update(const Tensor& param, const Tensor& grad, ParamState& state, co
   adam_update(param, grad, state, hyper_of(static_cast<const AdamOptions&>(options), false));
 }
 
+std::vector<std::string> Adam::required_state(const OptimizerOptions& options) const {
+  return adam_state_keys(static_cast<const AdamOptions&>(options).amsgrad());
+}
+
 // ---- AdamW --------------------------------------------------------------------------------------
 
 AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& options)
@@ -127,6 +137,10 @@ AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults)
 
 void AdamW::update(const Tensor& param, const Tensor& grad, ParamState& state, const OptimizerOptions& options) {
   adam_update(param, grad, state, hyper_of(static_cast<const AdamWOptions&>(options), true));
+}
+
+std::vector<std::string> AdamW::required_state(const OptimizerOptions& options) const {
+  return adam_state_keys(static_cast<const AdamWOptions&>(options).amsgrad());
 }
 
 }  // namespace tg::optim

@@ -1,5 +1,6 @@
 #include "tapegrad/optim/optimizer.h"
 
+#include <cmath>
 #include <typeinfo>
 #include <unordered_set>
 
@@ -61,6 +62,14 @@ void ParamState::set(std::string_view name, Tensor value) {
 }
 
 // ---- Optimizer --------------------------------------------------------------------------------
+
+std::vector<std::string> Optimizer::required_state(const OptimizerOptions&) const { return {}; }
+
+std::vector<std::string> Optimizer::state_keys(const OptimizerOptions& options) const {
+  TG_CHECK(typeid(options) == typeid(*defaults_), "{}.state_keys: options of type {}, expected {}", name_,
+           options.type_name(), defaults_->type_name());
+  return required_state(options);
+}
 
 Optimizer::Optimizer(std::string name, std::vector<ParamGroup> groups, const OptimizerOptions& defaults)
     : name_(std::move(name)), defaults_(defaults.clone()) {
@@ -148,6 +157,18 @@ void Optimizer::zero_grad(bool set_to_none) {
 
 // ---- state dict -------------------------------------------------------------------------------
 
+namespace {
+
+/// "step, exp_avg" (or "nothing") for an error message.
+std::string entry_names(const OptimizerState::Entry& e) {
+  if (e.tensors.empty()) return "nothing";
+  std::string out;
+  for (const auto& [name, t] : e.tensors) out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
+}  // namespace
+
 OptimizerState Optimizer::state_dict() const {
   OptimizerState out;
   out.optimizer = name_;
@@ -199,25 +220,49 @@ void Optimizer::load_state_dict(const OptimizerState& saved) {
     }
   }
 
+  // The group (and so the options) each of our parameters belongs to.
+  std::vector<std::size_t> group_of;
+  for (std::size_t gi = 0; gi < groups_.size(); ++gi) group_of.resize(group_of.size() + groups_[gi].params.size(), gi);
+
   const std::vector<Tensor> params = parameters();
   std::vector<ParamState> state(state_.size());
   for (const OptimizerState::Entry& e : saved.state) {
     auto it = index_of.find(e.param);
     TG_CHECK(it != index_of.end(), "{}.load_state_dict: state for parameter {}, which no group holds", name_, e.param);
-    const Tensor& p = params[static_cast<std::size_t>(it->second)];
-    ParamState& ps = state[static_cast<std::size_t>(it->second)];
+    const std::size_t ours_index = static_cast<std::size_t>(it->second);
+    const Tensor& p = params[ours_index];
+    ParamState& ps = state[ours_index];
     for (const auto& [name, t] : e.tensors) {
       TG_CHECK(t.defined(), "{}.load_state_dict: state '{}' of parameter {} is undefined", name_, name, e.param);
+      TG_CHECK(ps.find(name).defined() == false, "{}.load_state_dict: state '{}' of parameter {} appears twice", name_,
+               name, e.param);
       if (name == "step") {
         TG_CHECK(t.numel() == 1, "{}.load_state_dict: 'step' of parameter {} has {} elements (expected 1)", name_,
                  e.param, t.numel());
-        ps.set(name, t.to(kFloat64).reshape({}).clone());
+        TG_CHECK(t.dtype() != kBool, "{}.load_state_dict: 'step' of parameter {} is a bool tensor", name_, e.param);
+        const double step = t.to(kFloat64).item();
+        TG_CHECK(std::isfinite(step) && step >= 0 && std::floor(step) == step,
+                 "{}.load_state_dict: 'step' of parameter {} is {} (expected a finite whole number >= 0)", name_,
+                 e.param, step);
+        ps.set(name, tg::full({}, step, kFloat64));
       } else {
         TG_CHECK(t.shape() == p.shape(),
                  "{}.load_state_dict: state '{}' of parameter {} has shape {}, the parameter {}", name_, name, e.param,
                  t.shape(), p.shape());
+        TG_CHECK(is_floating(t.dtype()),
+                 "{}.load_state_dict: state '{}' of parameter {} has dtype {} (expected a floating dtype, converted "
+                 "to the parameter's {})",
+                 name_, name, e.param, dtype_name(t.dtype()), dtype_name(p.dtype()));
         ps.set(name, t.detach().to(p.dtype()).clone());
       }
+    }
+    // Every key the update reads must be there: a half-restored state would crash or restart
+    // the moments of one parameter silently.
+    const std::vector<std::string> needed = required_state(*options[group_of[ours_index]]);
+    for (const std::string& key : needed) {
+      TG_CHECK(ps.find(key).defined(),
+               "{}.load_state_dict: the state of parameter {} (shape {}) has no '{}' (it has: {}; {} needs: {})", name_,
+               e.param, p.shape(), key, entry_names(e), name_, fmt::join(needed, ", "));
     }
   }
 

@@ -88,4 +88,12 @@ void RMSprop::update(const Tensor& param, const Tensor& grad, ParamState& state,
   });
 }
 
+std::vector<std::string> RMSprop::required_state(const OptimizerOptions& options) const {
+  const auto& o = static_cast<const RMSpropOptions&>(options);
+  std::vector<std::string> keys{"step", "square_avg"};
+  if (o.momentum() > 0) keys.emplace_back("momentum_buffer");
+  if (o.centered()) keys.emplace_back("grad_avg");
+  return keys;
+}
+
 }  // namespace tg::optim

@@ -77,4 +77,9 @@ void SGD::update(const Tensor& param, const Tensor& grad, ParamState& state, con
   });
 }
 
+std::vector<std::string> SGD::required_state(const OptimizerOptions& options) const {
+  if (static_cast<const SGDOptions&>(options).momentum() == 0) return {};
+  return {"momentum_buffer"};
+}
+
 }  // namespace tg::optim

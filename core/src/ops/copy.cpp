@@ -166,7 +166,11 @@ const Tensor& Tensor::copy_(const Tensor& src) const {
              "with out-of-place ops",
              shape());
   }
-  detail::copy_into(*this, readable(*this, src));
+  // Floating into int64 is checked element by element; converting first means a value that
+  // does not fit leaves this tensor as it was.
+  const Tensor from =
+      dtype() == kInt64 && is_floating(src.dtype()) ? detail::convert(src, kInt64, "copy_") : readable(*this, src);
+  detail::copy_into(*this, from, "copy_");
   impl()->storage->bump_version("copy_");
   if (recording) {
     autograd::record("copy_", *this, {this, &src}, [](BackwardContext& c) {

@@ -195,6 +195,10 @@ Tensor scatter_add(const Tensor& self, std::int64_t dim, const Tensor& index, co
     TG_CHECK(index.shape()[k] <= src.shape()[k], "scatter_add: index shape {} is larger than src's shape {} in dim {}",
              index.shape(), src.shape(), k);
   }
+  // PyTorch: "scatter(): Expected self.dtype to be equal to src.dtype". Converting silently
+  // would round a float64 source into float32 (and send the gradient back in the wrong dtype).
+  TG_CHECK(src.dtype() == self.dtype(), "scatter_add: expected src dtype {} like self, got {}",
+           dtype_name(self.dtype()), dtype_name(src.dtype()));
   Tensor out = scatter_add_impl(self, d, index, src);
   if (autograd::needs_grad(self, src)) {
     autograd::record("scatter_add", out, {&self, &src},

@@ -61,14 +61,38 @@ struct TypeTag {
   using type = T;
 };
 
+/// True when the floating value v converts to int64 without overflow: -2^63 <= v < 2^63 (the
+/// bounds are exact in float and double). NaN and +-inf are false. One compare pair, so a
+/// conversion loop that calls it stays vectorisable.
+template <typename F>
+constexpr bool fits_int64(F v) {
+  static_assert(std::is_floating_point_v<F>);
+  return v >= static_cast<F>(-9.2233720368547758e18) && v < static_cast<F>(9.2233720368547758e18);
+}
+
+/// v as int64 (truncated toward zero, like static_cast), or 0 when it does not fit; ok is
+/// cleared then. For loops that check a whole run and report once.
+template <typename F>
+constexpr std::int64_t int64_or_zero(F v, bool& ok) {
+  const bool fits = fits_int64(v);
+  ok = ok && fits;
+  return fits ? static_cast<std::int64_t>(v) : 0;
+}
+
+/// value as To, checked: converting NaN, +-inf or a value outside int64's range to int64 is a
+/// tg::Error naming op (in C++ the plain cast is undefined; x86 gives INT64_MIN).
+template <typename To, typename From>
+To checked_cast(From value, const char* op) {
+  if constexpr (std::is_same_v<To, std::int64_t> && std::is_floating_point_v<From>) {
+    TG_CHECK(fits_int64(value), "{}: value {} cannot be converted to int64 without overflow", op, value);
+  }
+  return static_cast<To>(value);
+}
+
 /// value as a T for an op's scalar argument; an error when an integer type cannot hold it.
 template <typename T>
 T scalar_cast(double value, const char* op) {
-  if constexpr (std::is_same_v<T, std::int64_t>) {
-    TG_CHECK(value >= -9.2233720368547758e18 && value < 9.2233720368547758e18,
-             "{}: value {} cannot be converted to int64 without overflow", op, value);
-  }
-  return static_cast<T>(value);
+  return checked_cast<T>(value, op);
 }
 
 /// Calls fn(TypeTag<T>{}) with T the C++ type of dtype t.

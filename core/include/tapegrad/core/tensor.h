@@ -21,7 +21,7 @@ class Node;
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
   DimVec shape;
-  DimVec strides;  // in elements
+  DimVec strides;           // in elements
   std::int64_t offset = 0;  // in elements
   DType dtype = kFloat32;
   bool is_view = false;  // shares its storage with the tensor it was made from
@@ -118,6 +118,9 @@ class Tensor {
   void backward(const Tensor& gradient = {}, bool retain_graph = false) const;
 
   // ---- conversion and access --------------------------------------------------------------
+  /// A copy in another dtype (this tensor when it already has it). Floating to int64 truncates
+  /// toward zero; NaN, inf or a value outside int64's range is a tg::Error naming the element
+  /// (as are item<std::int64_t>(), at<std::int64_t>(), to_vector<std::int64_t>() and copy_()).
   Tensor to(DType dtype) const;
   /// This tensor if already contiguous, else a contiguous copy (differentiable).
   Tensor contiguous() const;

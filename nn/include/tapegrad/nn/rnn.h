@@ -69,7 +69,9 @@ class SequenceModule : public Module {
 class RNNBase : public detail::SequenceModule {
  public:
   /// input [T, B, I] (or [B, T, I] when batch_first, or [T, I] unbatched); state as in
-  /// RNNOutput (zeros when absent); lengths: int64 [B] of real lengths (1..T), or undefined.
+  /// RNNOutput (zeros when absent; an LSTM needs both h and c or neither, a GRU takes h only);
+  /// lengths: int64 [B] of real lengths (1..T), or undefined. B = 0 gives empty outputs
+  /// ([T, 0, D * H], h_n [L * D, 0, H]) as in PyTorch; T = 0 is an error.
   RNNOutput forward(const Tensor& input, const std::optional<RNNState>& state = std::nullopt,
                     const Tensor& lengths = {});
   /// forward, as PyTorch's `lstm(x)` and `lstm(x, (h0, c0))`: `auto [out, state] = lstm(x);`.

@@ -61,6 +61,7 @@ class Adagrad : public Optimizer {
 
  protected:
   void update(const Tensor& param, const Tensor& grad, ParamState& state, const OptimizerOptions& options) override;
+  std::vector<std::string> required_state(const OptimizerOptions& options) const override;
 };
 
 }  // namespace tg::optim

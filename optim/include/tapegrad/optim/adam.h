@@ -83,6 +83,7 @@ class Adam : public Optimizer {
 
  protected:
   void update(const Tensor& param, const Tensor& grad, ParamState& state, const OptimizerOptions& options) override;
+  std::vector<std::string> required_state(const OptimizerOptions& options) const override;
 };
 
 /// Adam with decoupled weight decay (Loshchilov & Hutter); the same state as Adam.
@@ -93,6 +94,7 @@ class AdamW : public Optimizer {
 
  protected:
   void update(const Tensor& param, const Tensor& grad, ParamState& state, const OptimizerOptions& options) override;
+  std::vector<std::string> required_state(const OptimizerOptions& options) const override;
 };
 
 }  // namespace tg::optim

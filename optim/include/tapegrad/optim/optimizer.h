@@ -148,8 +148,21 @@ class Optimizer {
   OptimizerState state_dict() const;
   /// Restores options and state from state_dict() of an optimizer of the same kind whose groups
   /// have the same sizes; parameters are matched by position, state tensors copied (and
-  /// converted to each parameter's dtype, except "step"). On an error nothing changes.
+  /// converted to each parameter's dtype, except "step"). Everything is checked before anything
+  /// is written: a parameter with state must have every key of state_keys() for its group's
+  /// (loaded) options, each a floating tensor of the parameter's shape, and "step" a single
+  /// finite, non-negative whole number. The error names the optimizer, the parameter index and
+  /// the key; on an error nothing changes.
   void load_state_dict(const OptimizerState& state);
+
+  /// The state keys a parameter has after a step under these options (of this optimizer's
+  /// kind), which load_state_dict() requires: Adam and AdamW {"step", "exp_avg", "exp_avg_sq"}
+  /// (+ "max_exp_avg_sq" with amsgrad); SGD {"momentum_buffer"} with momentum, else none;
+  /// RMSprop {"step", "square_avg"} (+ "momentum_buffer", "grad_avg"); Adagrad {"step", "sum"}.
+  /// options must be this optimizer's kind (AdamOptions for Adam).
+  std::vector<std::string> state_keys(const OptimizerOptions& options) const;
+  /// state_keys() under the defaults.
+  std::vector<std::string> state_keys() const { return required_state(*defaults_); }
 
  protected:
   /// name: "SGD"; defaults: the options of groups given without their own.
@@ -159,6 +172,8 @@ class Optimizer {
   /// contiguous, of one floating dtype and shape; options are the group's (of the optimizer's
   /// own options type). One fused pass over memory (see src/fused.h).
   virtual void update(const Tensor& param, const Tensor& grad, ParamState& state, const OptimizerOptions& options) = 0;
+  /// What state_keys() returns; an optimizer that keeps state overrides it (the default: none).
+  virtual std::vector<std::string> required_state(const OptimizerOptions& options) const;
 
  private:
   void adopt(ParamGroup& group) const;

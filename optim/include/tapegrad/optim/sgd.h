@@ -66,6 +66,7 @@ class SGD : public Optimizer {
 
  protected:
   void update(const Tensor& param, const Tensor& grad, ParamState& state, const OptimizerOptions& options) override;
+  std::vector<std::string> required_state(const OptimizerOptions& options) const override;
 };
 
 }  // namespace tg::optim
