@@ -32,32 +32,49 @@ constexpr double kTwoPow53 = 9007199254740992.0;
 /// A uniform double in [0, 1) from 53 bits.
 double uniform01(std::uint64_t bits) { return static_cast<double>(bits >> 11) / kTwoPow53; }
 
-}  // namespace
-
-Tensor empty(IntArrayRef shape, Options o) { return finish(detail::new_empty(shape, o.dtype()), o); }
-
-Tensor zeros(IntArrayRef shape, Options o) {
-  Tensor t = detail::new_empty(shape, o.dtype());
-  std::memset(t.data_ptr(), 0, static_cast<std::size_t>(t.numel()) * itemsize(o.dtype()));
-  return finish(t, o);
+/// A zero-filled tensor; op names the factory in errors.
+Tensor zeros_for(IntArrayRef shape, DType dtype, const char* op) {
+  Tensor t = detail::new_empty(shape, dtype, op);
+  std::memset(t.data_ptr(), 0, static_cast<std::size_t>(t.numel()) * itemsize(dtype));
+  return t;
 }
 
-Tensor ones(IntArrayRef shape, Options o) { return full(shape, 1.0, o); }
-
-Tensor full(IntArrayRef shape, double value, Options o) {
-  Tensor t = detail::new_empty(shape, o.dtype());
+Tensor full_for(IntArrayRef shape, double value, const Options& o, const char* op) {
+  Tensor t = detail::new_empty(shape, o.dtype(), op);
   t.fill_(value);
   return finish(t, o);
 }
 
+}  // namespace
+
+Tensor empty(IntArrayRef shape, Options o) { return finish(detail::new_empty(shape, o.dtype(), "empty"), o); }
+
+Tensor zeros(IntArrayRef shape, Options o) { return finish(zeros_for(shape, o.dtype(), "zeros"), o); }
+
+Tensor ones(IntArrayRef shape, Options o) { return full_for(shape, 1.0, o, "ones"); }
+
+Tensor full(IntArrayRef shape, double value, Options o) { return full_for(shape, value, o, "full"); }
+
 Tensor arange(std::int64_t end, Options o) { return arange(0.0, static_cast<double>(end), 1.0, o); }
 
 Tensor arange(double start, double end, double step, Options o) {
+  TG_CHECK(!std::isnan(start) && !std::isnan(end) && !std::isnan(step),
+           "arange: start, end and step must not be NaN, got {}, {} and {}", start, end, step);
   TG_CHECK(step != 0, "arange: step must be nonzero");
   TG_CHECK((end - start) / step >= 0 || start == end, "arange: the range from {} to {} cannot be reached with step {}",
            start, end, step);
-  const auto n = static_cast<std::int64_t>(std::ceil((end - start) / step));
-  Tensor t = detail::new_empty({std::max<std::int64_t>(n, 0)}, o.dtype());
+  // The count as a double first: an infinite or huge range must not reach the int64 conversion.
+  const double count = start == end ? 0.0 : std::ceil((end - start) / step);
+  constexpr double kTwoPow63 = 9223372036854775808.0;
+  TG_CHECK(count < kTwoPow63, "arange: the range from {} to {} with step {} has {} elements, more than 2^63-1", start,
+           end, step, count);
+  const auto n = static_cast<std::int64_t>(count);
+  if (o.dtype() == kInt64 && n > 0) {
+    const double last = start + static_cast<double>(n - 1) * step;
+    TG_CHECK(start >= -kTwoPow63 && start < kTwoPow63 && last >= -kTwoPow63 && last < kTwoPow63,
+             "arange: the values from {} to {} do not fit in int64", start, last);
+  }
+  Tensor t = detail::new_empty({n}, o.dtype(), "arange");
   dispatch(o.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     T* p = static_cast<T*>(t.data_ptr());
@@ -69,7 +86,7 @@ Tensor arange(double start, double end, double step, Options o) {
 Tensor eye(std::int64_t n, std::int64_t m, Options o) {
   if (m < 0) m = n;
   TG_CHECK(n >= 0, "eye: n must be non-negative, got {}", n);
-  Tensor t = zeros({n, m}, o.dtype());
+  Tensor t = zeros_for({n, m}, o.dtype(), "eye");
   dispatch(o.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     T* p = static_cast<T*>(t.data_ptr());
@@ -80,7 +97,7 @@ Tensor eye(std::int64_t n, std::int64_t m, Options o) {
 
 Tensor randn(IntArrayRef shape, Options o, Generator* gen) {
   TG_CHECK(is_floating(o.dtype()), "randn: expected a floating dtype, got {}", dtype_name(o.dtype()));
-  Tensor t = detail::new_empty(shape, o.dtype());
+  Tensor t = detail::new_empty(shape, o.dtype(), "randn");
   const std::int64_t n = t.numel(), pairs = (n + 1) / 2;
   const std::uint64_t base = reserve(gen, static_cast<std::uint64_t>(2 * pairs));
   dispatch_floating(o.dtype(), "randn", [&](auto tag) {
@@ -102,7 +119,7 @@ Tensor randn(IntArrayRef shape, Options o, Generator* gen) {
 
 Tensor rand(IntArrayRef shape, Options o, Generator* gen) {
   TG_CHECK(is_floating(o.dtype()), "rand: expected a floating dtype, got {}", dtype_name(o.dtype()));
-  Tensor t = detail::new_empty(shape, o.dtype());
+  Tensor t = detail::new_empty(shape, o.dtype(), "rand");
   const std::int64_t n = t.numel();
   const std::uint64_t base = reserve(gen, static_cast<std::uint64_t>(n));
   dispatch_floating(o.dtype(), "rand", [&](auto tag) {
@@ -121,10 +138,11 @@ Tensor rand(IntArrayRef shape, Options o, Generator* gen) {
 
 Tensor randint(std::int64_t low, std::int64_t high, IntArrayRef shape, Options o, Generator* gen) {
   TG_CHECK(low < high, "randint: expected low < high, got low={} and high={}", low, high);
-  Tensor t = detail::new_empty(shape, kInt64);
+  Tensor t = detail::new_empty(shape, kInt64, "randint");
   const std::int64_t n = t.numel();
   const std::uint64_t base = reserve(gen, static_cast<std::uint64_t>(n));
-  const auto range = static_cast<unsigned __int128>(static_cast<std::uint64_t>(high - low));
+  // high - low in unsigned arithmetic: the full int64 range (2^64 - 1) does not fit in int64.
+  const auto range = static_cast<unsigned __int128>(static_cast<std::uint64_t>(high) - static_cast<std::uint64_t>(low));
   std::int64_t* p = t.data<std::int64_t>();
   kernels::parallel_for(n, 8192, [&](std::int64_t i0, std::int64_t i1) {
     for (std::int64_t i = i0; i < i1; ++i)
@@ -140,14 +158,15 @@ Tensor full_like(const Tensor& t, double value) { return full(t.shape(), value, 
 Tensor randn_like(const Tensor& t, Generator* g) { return randn(t.shape(), t.dtype(), g); }
 Tensor rand_like(const Tensor& t, Generator* g) { return rand(t.shape(), t.dtype(), g); }
 
-Tensor scalar_tensor(double value, Options o) { return full({}, value, o); }
+Tensor scalar_tensor(double value, Options o) { return full_for({}, value, o, "scalar_tensor"); }
 
 namespace {
 template <typename T>
-Tensor from_values(const std::vector<T>& values, IntArrayRef shape, Options o) {
-  TG_CHECK(static_cast<std::int64_t>(values.size()) == numel_of(shape),
-           "from_vector: {} values cannot fill shape {} ({} elements)", values.size(), shape, numel_of(shape));
-  Tensor t = detail::new_empty(shape, dtype_of<T>);
+Tensor from_values(const std::vector<T>& values, IntArrayRef shape, Options o, const char* op = "from_vector") {
+  const std::int64_t n = checked_numel(shape, op);
+  TG_CHECK(values.size() == static_cast<std::uint64_t>(n), "{}: {} values cannot fill shape {} ({} elements)", op,
+           values.size(), shape, n);
+  Tensor t = detail::new_empty(shape, dtype_of<T>, op);
   T* p = static_cast<T*>(t.data_ptr());
   for (std::size_t i = 0; i < values.size(); ++i) p[i] = values[i];
   return finish(detail::convert(t, o.dtype()), o);
@@ -178,9 +197,10 @@ Tensor from_vector(const std::vector<std::int64_t>& v, IntArrayRef shape, Option
   return from_values(v, shape, o);
 }
 Tensor from_vector(const std::vector<bool>& v, IntArrayRef shape, Options o) {
-  TG_CHECK(static_cast<std::int64_t>(v.size()) == numel_of(shape),
-           "from_vector: {} values cannot fill shape {} ({} elements)", v.size(), shape, numel_of(shape));
-  Tensor t = detail::new_empty(shape, kBool);
+  const std::int64_t n = checked_numel(shape, "from_vector");
+  TG_CHECK(v.size() == static_cast<std::uint64_t>(n), "from_vector: {} values cannot fill shape {} ({} elements)",
+           v.size(), shape, n);
+  Tensor t = detail::new_empty(shape, kBool, "from_vector");
   bool* p = t.data<bool>();
   for (std::size_t i = 0; i < v.size(); ++i) p[i] = v[i];
   return finish(detail::convert(t, o.dtype()), o);
@@ -190,7 +210,7 @@ Tensor tensor(const NestedList& values, Options o) {
   DimVec shape;
   std::vector<double> flat;
   collect(values, 0, shape, flat);
-  return from_values(flat, shape, o);
+  return from_values(flat, shape, o, "tensor");
 }
 
 }  // namespace tg

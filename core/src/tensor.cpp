@@ -14,10 +14,10 @@ namespace tg {
 
 namespace detail {
 
-Tensor new_empty(IntArrayRef shape, DType dtype) {
-  for (auto s : shape) TG_CHECK(s >= 0, "empty: negative dimension {} in shape {}", s, shape_str(shape));
+Tensor new_empty(IntArrayRef shape, DType dtype, const char* op) {
+  const std::size_t nbytes = checked_nbytes(shape, dtype, op);
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(numel_of(shape)) * itemsize(dtype));
+  impl->storage = std::make_shared<Storage>(nbytes);
   impl->shape = DimVec(shape);
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;

@@ -7,9 +7,12 @@
 
 namespace tg::detail {
 
-/// A new contiguous tensor, uninitialised.
-Tensor new_empty(IntArrayRef shape, DType dtype);
-/// A view of base's storage with the given geometry (no autograd).
+/// A new contiguous tensor, uninitialised. Its element and byte counts are checked
+/// (checked_nbytes): a bad shape is a tg::Error naming op. The default name suits shapes taken
+/// from an existing tensor, which cannot fail; an op that makes a new shape passes its name.
+Tensor new_empty(IntArrayRef shape, DType dtype, const char* op = "empty");
+/// A view of base's storage with the given geometry (no autograd). The shape must be valid:
+/// derived from base's (a subset of its sizes) or checked by the caller with checked_numel.
 Tensor make_view(const Tensor& base, IntArrayRef shape, IntArrayRef strides, std::int64_t offset);
 /// a converted to dtype (a itself when it already has it); no autograd. Floating to int64 is
 /// checked: a NaN, inf or out-of-range element is a tg::Error naming op and the element.

@@ -197,6 +197,25 @@ void error_messages() {
 }
 // [/doc:errors]
 
+// [doc:limits]
+void shape_limits() {
+  const std::int64_t n40 = std::int64_t{1} << 40, n62 = std::int64_t{1} << 62, n32 = std::int64_t{1} << 32;
+  const std::string too_many = "zeros: shape [1099511627776, 1099511627776] has more than 2^63-1 elements";
+  check(error_of([&] { tg::zeros({n40, n40}); }) == too_many);
+  check(error_of([&] { tg::ones({n62}); }) ==
+        "ones: shape [4611686018427387904] of float32 needs more than 2^63-1 bytes "
+        "(4611686018427387904 elements of 4 bytes each)");
+  check(error_of([&] { tg::zeros({2, -1}); }) == "zeros: negative dimension -1 in shape [2, -1]");
+  // An expanded view takes no memory, so it may have up to 2^63-1 elements...
+  const Tensor col = tg::ones({1, 1}).expand({n32, 1}), row = tg::ones({1, 1}).expand({1, n32});
+  check(col.numel() == n32);
+  // ...but a result of 2^64 elements is refused by the op that would make it.
+  check(error_of([&] { (void)(col * row); }) == "mul: shape [4294967296, 4294967296] has more than 2^63-1 elements");
+  check(error_of([&] { tg::arange(0.0, 1e30); }) ==
+        "arange: the range from 0 to 1e+30 with step 1 has 1e+30 elements, more than 2^63-1");
+}
+// [/doc:limits]
+
 int main() {
   strides_of_a_contiguous_tensor();
   views_share_storage();
@@ -207,5 +226,6 @@ int main() {
   allocator_reuses_blocks();
   thread_count_does_not_change_results();
   error_messages();
+  shape_limits();
   return doc::exit_code();
 }

@@ -191,23 +191,32 @@ Tensor conv_nd(const Tensor& input, const Tensor& weight, const Tensor& bias, In
            "{}: weight of shape {} with groups={} expects {} input channels, but the input has {} (shape {})", op,
            one_d ? weight.squeeze(2).shape() : weight.shape(), groups, weight.size(1) * groups, g.C,
            one_d ? input.squeeze(2).shape() : input.shape());
-  const std::int64_t eh = g.dh * (g.kh - 1) + 1, ew = g.dw * (g.kw - 1) + 1;
-  TG_CHECK(eh <= g.H + 2 * g.ph && ew <= g.W + 2 * g.pw,
-           "{}: the kernel ({} with dilation, {} without) is larger than the padded input ({})", op,
-           one_d ? fmt::format("{}", ew) : fmt::format("{}x{}", eh, ew),
+  // Kernel extents and padded sizes in checked arithmetic: a huge padding or dilation is an
+  // error, not a wrapped size.
+  auto extent = [op](std::int64_t k, std::int64_t d) {
+    return checked_add(checked_mul(d, k - 1, op, "the dilated kernel size"), 1, op, "the dilated kernel size");
+  };
+  auto padded = [op](std::int64_t n, std::int64_t p) {
+    return checked_add(n, checked_mul(p, 2, op, "the padding"), op, "the padded input size");
+  };
+  const std::int64_t eh = extent(g.kh, g.dh), ew = extent(g.kw, g.dw);
+  const std::int64_t Hp = padded(g.H, g.ph), Wp = padded(g.W, g.pw);
+  TG_CHECK(eh <= Hp && ew <= Wp, "{}: the kernel ({} with dilation, {} without) is larger than the padded input ({})",
+           op, one_d ? fmt::format("{}", ew) : fmt::format("{}x{}", eh, ew),
            one_d ? fmt::format("{}", g.kw) : fmt::format("{}x{}", g.kh, g.kw),
-           one_d ? fmt::format("{}", g.W + 2 * g.pw) : fmt::format("{}x{}", g.H + 2 * g.ph, g.W + 2 * g.pw));
+           one_d ? fmt::format("{}", Wp) : fmt::format("{}x{}", Hp, Wp));
   if (bias.defined()) {
     TG_CHECK(bias.dim() == 1 && bias.size(0) == g.O, "{}: bias must have shape [{}], got {}", op, g.O, bias.shape());
     TG_CHECK(bias.dtype() == input.dtype(), "{}: bias is {} but input is {}", op, dtype_name(bias.dtype()),
              dtype_name(input.dtype()));
   }
-  g.Ho = (g.H + 2 * g.ph - eh) / g.sh + 1;
-  g.Wo = (g.W + 2 * g.pw - ew) / g.sw + 1;
+  g.Ho = (Hp - eh) / g.sh + 1;
+  g.Wo = (Wp - ew) / g.sw + 1;
+  checked_numel({g.N, g.O, g.Ho, g.Wo}, op);
 
   const Tensor x = detail::as_contiguous(input), w = detail::as_contiguous(weight);
   const Tensor b = bias.defined() ? detail::as_contiguous(bias) : Tensor();
-  Tensor out = detail::new_empty({g.N, g.O, g.Ho, g.Wo}, input.dtype());
+  Tensor out = detail::new_empty({g.N, g.O, g.Ho, g.Wo}, input.dtype(), op);
   dispatch_floating(input.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     conv_forward<T>(x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr, out.data<T>(), g);

@@ -68,7 +68,7 @@ Tensor arith_forward(const Tensor& a, const Tensor& b, Arith op) {
   const DType dt = arith_dtype(op, promote_types(a.dtype(), b.dtype()));
   const DimVec shape = broadcast_shapes(a.shape(), b.shape(), arith_name(op));
   const Tensor x = detail::convert(a, dt), y = detail::convert(b, dt);
-  Tensor out = detail::new_empty(shape, dt);
+  Tensor out = detail::new_empty(shape, dt, arith_name(op));
   dispatch(dt, [&](auto tag) {
     using T = typename decltype(tag)::type;
     switch (op) {  // one instantiation per op keeps the inner loops branch-free
@@ -119,7 +119,7 @@ Tensor compare_forward(const Tensor& a, const Tensor& b, Cmp op, const char* nam
   const DType dt = promote_types(a.dtype(), b.dtype());
   const DimVec shape = broadcast_shapes(a.shape(), b.shape(), name);
   const Tensor x = detail::convert(a, dt), y = detail::convert(b, dt);
-  Tensor out = detail::new_empty(shape, kBool);
+  Tensor out = detail::new_empty(shape, kBool, name);
   dispatch(dt, [&](auto tag) {
     using T = typename decltype(tag)::type;
     map2<bool, T, T>(out, x, y, [op](T u, T v) { return compare(op, u, v); });
@@ -453,7 +453,7 @@ Tensor extremum2(const Tensor& a, const Tensor& b, bool is_max) {
   const DType dt = promote_types(a.dtype(), b.dtype());
   const DimVec shape = broadcast_shapes(a.shape(), b.shape(), op);
   const Tensor x = detail::convert(a, dt), y = detail::convert(b, dt);
-  Tensor out = detail::new_empty(shape, dt);
+  Tensor out = detail::new_empty(shape, dt, op);
   dispatch_numeric(dt, op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     kernels::map2<T, T, T>(out, x, y, [is_max](T u, T v) {

@@ -136,8 +136,8 @@ Tensor index_select(const Tensor& t, std::int64_t dim, const Tensor& index) {
   const auto n = static_cast<std::int64_t>(idx.size());
   DimVec shape = in_shape;
   if (t.dim() > 0) shape[d] = n;
+  Tensor out = detail::new_empty(shape, t.dtype(), "index_select");
   const Tensor x = detail::as_contiguous(t);
-  Tensor out = detail::new_empty(shape, t.dtype());
   const Split3 s = split3(in_shape, d);
   const std::size_t item = itemsize(t.dtype());
   const char* xp = static_cast<const char*>(x.data_ptr());
@@ -164,7 +164,7 @@ Tensor gather(const Tensor& t, std::int64_t dim, const Tensor& index) {
   const Tensor idx = detail::as_contiguous(index);
   const std::int64_t* ip = idx.data<std::int64_t>();
   const std::int64_t size = t.dim() == 0 ? 1 : t.shape()[d];
-  Tensor out = detail::new_empty(index.shape(), t.dtype());
+  Tensor out = detail::new_empty(index.shape(), t.dtype(), "gather");
   dispatch(t.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* xp = static_cast<const T*>(t.data_ptr());
@@ -232,8 +232,8 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, std::int64_t paddi
   for (auto i : idx) TG_CHECK(i >= 0 && i < V, "embedding: index {} is out of range for an embedding of {} rows", i, V);
   DimVec shape = indices.shape();
   shape.push_back(E);
+  Tensor out = detail::new_empty(shape, weight.dtype(), "embedding");
   const Tensor w = detail::as_contiguous(weight);
-  Tensor out = detail::new_empty(shape, weight.dtype());
   const std::size_t row = static_cast<std::size_t>(E) * itemsize(weight.dtype());
   const char* wp = static_cast<const char*>(w.data_ptr());
   char* op = static_cast<char*>(out.data_ptr());
@@ -287,7 +287,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   const DType dt = promote_types(a.dtype(), b.dtype());
   const DimVec shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
   const Tensor x = detail::convert(a, dt), y = detail::convert(b, dt);
-  Tensor out = detail::new_empty(shape, dt);
+  Tensor out = detail::new_empty(shape, dt, "where");
   dispatch(dt, [&](auto tag) {
     using T = typename decltype(tag)::type;
     kernels::map3<T, bool, T, T>(out, cond, x, y, [](bool m, T u, T v) { return m ? u : v; });
@@ -343,14 +343,17 @@ Tensor one_hot(const Tensor& indices, std::int64_t num_classes) {
   const std::vector<std::int64_t> idx = indices.to_vector<std::int64_t>();
   if (num_classes < 0) {
     TG_CHECK(!idx.empty(), "one_hot: cannot infer num_classes from an empty tensor; pass it");
-    num_classes = *std::max_element(idx.begin(), idx.end()) + 1;
+    const std::int64_t largest = *std::max_element(idx.begin(), idx.end());
+    TG_CHECK(largest < INT64_MAX, "one_hot: index {} leaves no room for a class count in int64", largest);
+    num_classes = largest + 1;
   }
   for (auto i : idx)
     TG_CHECK(i >= 0 && i < num_classes, "one_hot: index {} is out of range for {} classes", i, num_classes);
   DimVec shape = indices.shape();
   shape.push_back(num_classes);
-  Tensor out = zeros(shape, kInt64);
+  Tensor out = detail::new_empty(shape, kInt64, "one_hot");
   std::int64_t* p = out.data<std::int64_t>();
+  std::fill(p, p + out.numel(), std::int64_t{0});
   for (std::size_t i = 0; i < idx.size(); ++i) p[static_cast<std::int64_t>(i) * num_classes + idx[i]] = 1;
   return out;
 }
@@ -365,7 +368,7 @@ ValuesIndices topk(const Tensor& t, std::int64_t k, std::int64_t dim, bool large
   const Tensor rows = detail::as_contiguous(t.dim() == 0 ? t.reshape({1}) : t.transpose(d, -1));
   DimVec idx_shape = rows.shape();
   idx_shape[idx_shape.size() - 1] = k;
-  Tensor indices = detail::new_empty(idx_shape, kInt64);
+  Tensor indices = detail::new_empty(idx_shape, kInt64, "topk");
   const std::int64_t nrows = n == 0 ? 0 : rows.numel() / n;
   dispatch(t.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;

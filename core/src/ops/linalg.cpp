@@ -94,7 +94,7 @@ Tensor matmul_nd(const Tensor& a0, const Tensor& b0) {
   DimVec out_shape = batch;
   out_shape.push_back(M);
   out_shape.push_back(N);
-  Tensor out = detail::new_empty(out_shape, a0.dtype());
+  Tensor out = detail::new_empty(out_shape, a0.dtype(), "matmul");
   if (out.numel() == 0) return out;
   if (K == 0) return out.zero_(), out;
 
@@ -154,7 +154,7 @@ Tensor grad_of_matrix_b(const Tensor& a, const Tensor& g) {
 /// as PyTorch's addmm does.
 Tensor linear_rows(const Tensor& x, std::int64_t R, const Tensor& weight, const Tensor& bias, IntArrayRef out_shape) {
   const std::int64_t K = weight.size(1), N = weight.size(0);
-  Tensor out = detail::new_empty(out_shape, x.dtype());
+  Tensor out = detail::new_empty(out_shape, x.dtype(), "linear");
   if (out.numel() == 0) return out;
   dispatch_floating(x.dtype(), "linear", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -207,6 +207,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   // x is R rows of K features, the output R rows of N: one GEMM, one node.
   DimVec out_shape = x.shape();
   out_shape[out_shape.size() - 1] = N;
+  checked_nbytes(out_shape, x.dtype(), "linear");  // before x is made contiguous
   Tensor out = linear_rows(detail::as_contiguous(x), R, weight, bias, out_shape);
   if (autograd::needs_grad(x, weight) || (bias.defined() && autograd::needs_grad(bias))) {
     // y = x W^T + b over the rows of x: dx = dy W, dW = dy^T x (written in W's own [N, K]

@@ -22,7 +22,7 @@ template <typename F>
 Tensor binary_floating(const Tensor& a, const Tensor& b, const char* name, F f) {
   const DimVec shape = broadcast_shapes(a.shape(), b.shape(), name);
   const Tensor y = convert(b, a.dtype());
-  Tensor out = new_empty(shape, a.dtype());
+  Tensor out = new_empty(shape, a.dtype(), name);
   dispatch_floating(a.dtype(), name, [&](auto tag) {
     using T = typename decltype(tag)::type;
     kernels::map2<T, T, T>(out, a, y, [&f](T u, T v) { return static_cast<T>(f(u, v)); });
@@ -35,7 +35,7 @@ template <typename F>
 Tensor ternary_floating(const Tensor& a, const Tensor& b, const Tensor& c, const char* name, F f) {
   const DimVec shape = broadcast_shapes(broadcast_shapes(a.shape(), b.shape(), name), c.shape(), name);
   const Tensor y = convert(b, a.dtype()), z = convert(c, a.dtype());
-  Tensor out = new_empty(shape, a.dtype());
+  Tensor out = new_empty(shape, a.dtype(), name);
   dispatch_floating(a.dtype(), name, [&](auto tag) {
     using T = typename decltype(tag)::type;
     kernels::map3<T, T, T, T>(out, a, y, z, [&f](T u, T v, T w) { return static_cast<T>(f(u, v, w)); });

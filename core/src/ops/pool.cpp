@@ -17,13 +17,24 @@ namespace {
 
 using autograd::BackwardContext;
 
+/// The extent of a kernel of k taps d apart, d (k - 1) + 1, checked for overflow.
+std::int64_t dilated_extent(std::int64_t k, std::int64_t d, const char* op) {
+  return checked_add(checked_mul(d, k - 1, op, "the dilated kernel size"), 1, op, "the dilated kernel size");
+}
+
+/// in + 2 p, checked for overflow.
+std::int64_t padded_extent(std::int64_t in, std::int64_t p, const char* op) {
+  return checked_add(in, checked_mul(p, 2, op, "the padding"), op, "the padded input size");
+}
+
 /// Output length of a pooling window sweep, PyTorch's rule: in ceil_mode, a last window that
-/// would start in the right padding is dropped.
+/// would start in the right padding is dropped. The caller has checked that the dilated kernel
+/// fits in the padded input (so span >= 0); no step below can overflow.
 std::int64_t pooled_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t p, std::int64_t d,
-                         bool ceil_mode) {
-  const std::int64_t span = in + 2 * p - d * (k - 1) - 1;
-  std::int64_t out = (span + (ceil_mode ? s - 1 : 0)) / s + 1;
-  if (ceil_mode && (out - 1) * s >= in + p) --out;
+                         bool ceil_mode, const char* op) {
+  const std::int64_t span = padded_extent(in, p, op) - dilated_extent(k, d, op);
+  std::int64_t out = span / s + (ceil_mode && span % s != 0 ? 1 : 0) + 1;
+  if (ceil_mode && static_cast<__int128>(out - 1) * s >= static_cast<__int128>(in) + p) --out;
   return out;
 }
 
@@ -40,13 +51,13 @@ struct PoolInput {
 
 PoolInput prepare(const Tensor& input, std::int64_t Ho, std::int64_t Wo, const char* op) {
   PoolInput p;
-  p.x = detail::as_contiguous(input);
   p.out_shape = input.shape();
   p.out_shape[input.dim() - 2] = Ho;
   p.out_shape[input.dim() - 1] = Wo;
+  checked_numel(p.out_shape, op);
+  p.x = detail::as_contiguous(input);
   const std::int64_t H = input.size(-2), W = input.size(-1);
   p.g = {input.numel() / std::max<std::int64_t>(H * W, 1), H, W, Ho, Wo};
-  (void)op;
   return p;
 }
 
@@ -81,9 +92,9 @@ Tensor scatter_to_argmax(const Tensor& g0, const Tensor& indices, IntArrayRef in
 /// by `window(oh, ow) -> {h0, h1, w0, w1}`; NaN wins, as in PyTorch. Returns values and
 /// flat (h W + w) arg-max indices.
 template <typename Window>
-ValuesIndices max_over_windows(const PoolInput& in, std::int64_t dh, std::int64_t dw, Window window) {
-  Tensor out = detail::new_empty(in.out_shape, in.x.dtype());
-  Tensor idx = detail::new_empty(in.out_shape, kInt64);
+ValuesIndices max_over_windows(const PoolInput& in, std::int64_t dh, std::int64_t dw, Window window, const char* op) {
+  Tensor out = detail::new_empty(in.out_shape, in.x.dtype(), op);
+  Tensor idx = detail::new_empty(in.out_shape, kInt64, op);
   const PoolGeom& g = in.g;
   dispatch_floating(in.x.dtype(), "max_pool2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -121,7 +132,7 @@ ValuesIndices max_over_windows(const PoolInput& in, std::int64_t dh, std::int64_
 /// Sum over windows divided by divisor(oh, ow); backward spreads g / divisor over each window.
 template <typename Window>
 Tensor average_over_windows(const Tensor& input, const PoolInput& in, Window window, const char* op) {
-  Tensor out = detail::new_empty(in.out_shape, in.x.dtype());
+  Tensor out = detail::new_empty(in.out_shape, in.x.dtype(), op);
   const PoolGeom g = in.g;
   dispatch_floating(in.x.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -177,8 +188,13 @@ struct Window5 {
 };
 
 /// Adaptive windows: [floor(i in / out), ceil((i + 1) in / out)).
-std::int64_t adaptive_start(std::int64_t i, std::int64_t in, std::int64_t out) { return (i * in) / out; }
-std::int64_t adaptive_end(std::int64_t i, std::int64_t in, std::int64_t out) { return ((i + 1) * in + out - 1) / out; }
+/// In 128 bits: i * in overflows int64 when the output size times the input size does.
+std::int64_t adaptive_start(std::int64_t i, std::int64_t in, std::int64_t out) {
+  return static_cast<std::int64_t>(static_cast<__int128>(i) * in / out);
+}
+std::int64_t adaptive_end(std::int64_t i, std::int64_t in, std::int64_t out) {
+  return static_cast<std::int64_t>((static_cast<__int128>(i + 1) * in + out - 1) / out);
+}
 
 void check_positive(Int2 v, const char* what, const char* op) {
   TG_CHECK(v.h > 0 && v.w > 0, "{}: {} must be positive, got ({}, {})", op, what, v.h, v.w);
@@ -194,14 +210,14 @@ Int2 check_window_sweep(const Tensor& input, Int2 kernel, std::optional<Int2> st
   check_positive(dilation, "dilation", op);
   TG_CHECK(padding.h >= 0 && padding.w >= 0, "{}: negative padding ({}, {}) is not supported", op, padding.h,
            padding.w);
-  TG_CHECK(padding.h * 2 <= kernel.h && padding.w * 2 <= kernel.w,
+  TG_CHECK(padding.h <= kernel.h / 2 && padding.w <= kernel.w / 2,  // not padding * 2 <= kernel: it can overflow
            "{}: padding ({}, {}) must be at most half the kernel size ({}, {})", op, padding.h, padding.w, kernel.h,
            kernel.w);
   const std::int64_t H = input.size(-2), W = input.size(-1);
-  const std::int64_t eh = dilation.h * (kernel.h - 1) + 1, ew = dilation.w * (kernel.w - 1) + 1;
-  TG_CHECK(eh <= H + 2 * padding.h && ew <= W + 2 * padding.w,
-           "{}: the kernel ({}x{}{}) is larger than the padded input ({}x{})", op, eh, ew,
-           dilation.h == 1 && dilation.w == 1 ? "" : " with dilation", H + 2 * padding.h, W + 2 * padding.w);
+  const std::int64_t eh = dilated_extent(kernel.h, dilation.h, op), ew = dilated_extent(kernel.w, dilation.w, op);
+  const std::int64_t ph = padded_extent(H, padding.h, op), pw = padded_extent(W, padding.w, op);
+  TG_CHECK(eh <= ph && ew <= pw, "{}: the kernel ({}x{}{}) is larger than the padded input ({}x{})", op, eh, ew,
+           dilation.h == 1 && dilation.w == 1 ? "" : " with dilation", ph, pw);
   return stride;
 }
 
@@ -212,9 +228,9 @@ Tensor max_pool2d(const Tensor& input, Int2 kernel, std::optional<Int2> stride_o
   const char* op = "max_pool2d";
   const Int2 stride = check_window_sweep(input, kernel, stride_opt, padding, dilation, op);
   const std::int64_t H = input.size(-2), W = input.size(-1);
-  const std::int64_t eh = dilation.h * (kernel.h - 1) + 1, ew = dilation.w * (kernel.w - 1) + 1;
-  const std::int64_t Ho = pooled_size(H, kernel.h, stride.h, padding.h, dilation.h, ceil_mode);
-  const std::int64_t Wo = pooled_size(W, kernel.w, stride.w, padding.w, dilation.w, ceil_mode);
+  const std::int64_t eh = dilated_extent(kernel.h, dilation.h, op), ew = dilated_extent(kernel.w, dilation.w, op);
+  const std::int64_t Ho = pooled_size(H, kernel.h, stride.h, padding.h, dilation.h, ceil_mode, op);
+  const std::int64_t Wo = pooled_size(W, kernel.w, stride.w, padding.w, dilation.w, ceil_mode, op);
   const PoolInput in = prepare(input, Ho, Wo, op);
   auto window = [=](std::int64_t oh, std::int64_t ow) {
     // Start at the first tap inside the input; padding never wins (it counts as -inf).
@@ -224,7 +240,8 @@ Tensor max_pool2d(const Tensor& input, Int2 kernel, std::optional<Int2> stride_o
     while (w0 < 0) w0 += dilation.w;
     return Window4{h0, h1, w0, w1};
   };
-  auto [out, idx] = max_over_windows(in, dilation.h, dilation.w, window);
+  // A one-tap window never steps, so any dilation is 1 (h += a huge dilation would overflow).
+  auto [out, idx] = max_over_windows(in, kernel.h == 1 ? 1 : dilation.h, kernel.w == 1 ? 1 : dilation.w, window, op);
   if (autograd::needs_grad(input)) {
     autograd::record(op, out, {&input}, [idx = idx, g = in.g, in_shape = input.shape()](BackwardContext& c) {
       c.set(0, scatter_to_argmax(c.grad(), idx, in_shape, g));
@@ -238,8 +255,8 @@ Tensor avg_pool2d(const Tensor& input, Int2 kernel, std::optional<Int2> stride_o
   const char* op = "avg_pool2d";
   const Int2 stride = check_window_sweep(input, kernel, stride_opt, padding, 1, op);
   const std::int64_t H = input.size(-2), W = input.size(-1);
-  const std::int64_t Ho = pooled_size(H, kernel.h, stride.h, padding.h, 1, ceil_mode);
-  const std::int64_t Wo = pooled_size(W, kernel.w, stride.w, padding.w, 1, ceil_mode);
+  const std::int64_t Ho = pooled_size(H, kernel.h, stride.h, padding.h, 1, ceil_mode, op);
+  const std::int64_t Wo = pooled_size(W, kernel.w, stride.w, padding.w, 1, ceil_mode, op);
   const PoolInput in = prepare(input, Ho, Wo, op);
   auto window = [=](std::int64_t oh, std::int64_t ow) {
     // PyTorch's divisor: the window clipped to the padded input, or to the input itself.
@@ -279,7 +296,7 @@ Tensor adaptive_max_pool2d(const Tensor& input, Int2 size) {
     return Window4{adaptive_start(oh, H, size.h), adaptive_end(oh, H, size.h), adaptive_start(ow, W, size.w),
                    adaptive_end(ow, W, size.w)};
   };
-  auto [out, idx] = max_over_windows(in, 1, 1, window);
+  auto [out, idx] = max_over_windows(in, 1, 1, window, op);
   if (autograd::needs_grad(input)) {
     autograd::record(op, out, {&input}, [idx = idx, g = in.g, in_shape = input.shape()](BackwardContext& c) {
       c.set(0, scatter_to_argmax(c.grad(), idx, in_shape, g));

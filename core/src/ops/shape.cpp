@@ -30,9 +30,9 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
                "!= {})",
                d, i, t.shape(), first.shape(), k, t.shape()[k], first.shape()[k]);
     }
-    shape[d] += t.shape()[d];
+    shape[d] = checked_add(shape[d], t.shape()[d], "cat", "the size of the concatenated dim");
   }
-  Tensor out = detail::new_empty(shape, first.dtype());
+  Tensor out = detail::new_empty(shape, first.dtype(), "cat");
   std::vector<std::int64_t> sizes;
   std::int64_t offset = 0;
   {
@@ -69,6 +69,9 @@ Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim) {
              "stack: all tensors must have the same shape, but tensor {} has shape {} and tensor 0 has {}", i,
              tensors[i].shape(), tensors[0].shape());
   }
+  DimVec shape = tensors[0].shape();
+  shape.insert(static_cast<std::size_t>(d), static_cast<std::int64_t>(tensors.size()));
+  checked_numel(shape, "stack");
   std::vector<Tensor> parts;
   parts.reserve(tensors.size());
   for (const Tensor& t : tensors) parts.push_back(t.unsqueeze(d));
@@ -94,7 +97,7 @@ std::vector<Tensor> split(const Tensor& t, IntArrayRef sizes, std::int64_t dim) 
   std::int64_t total = 0;
   for (auto s : sizes) {
     TG_CHECK(s >= 0, "split: sizes must be non-negative, got {}", sizes);
-    total += s;
+    total = checked_add(total, s, "split", "the sum of the sizes");
   }
   TG_CHECK(total == t.shape()[d], "split: sizes {} add up to {} but dim {} has size {}", sizes, total, d, t.shape()[d]);
   std::vector<Tensor> out;
@@ -111,7 +114,8 @@ std::vector<Tensor> chunk(const Tensor& t, std::int64_t chunks, std::int64_t dim
   TG_CHECK(t.dim() > 0, "chunk: expected a tensor of at least 1 dim, got a 0-d tensor");
   const std::int64_t d = normalize_dim(dim, t.dim(), "chunk");
   const std::int64_t n = t.shape()[d];
-  return split(t, std::max<std::int64_t>((n + chunks - 1) / chunks, n == 0 ? 0 : 1), d);
+  const std::int64_t per_chunk = n / chunks + (n % chunks != 0 ? 1 : 0);  // ceil(n / chunks) without n + chunks
+  return split(t, std::max<std::int64_t>(per_chunk, n == 0 ? 0 : 1), d);
 }
 
 Tensor narrow(const Tensor& t, std::int64_t dim, std::int64_t start, std::int64_t length) {
@@ -119,7 +123,7 @@ Tensor narrow(const Tensor& t, std::int64_t dim, std::int64_t start, std::int64_
   const std::int64_t d = normalize_dim(dim, t.dim(), "narrow");
   const std::int64_t n = t.shape()[d];
   if (start < 0) start += n;
-  TG_CHECK(start >= 0 && length >= 0 && start + length <= n,
+  TG_CHECK(start >= 0 && start <= n && length >= 0 && length <= n - start,  // not start + length: it can overflow
            "narrow: start {} and length {} are out of range for dim {} of size {}", start, length, d, n);
   return t.slice(d, start, start + length);
 }
@@ -161,8 +165,13 @@ Tensor repeat(const Tensor& t, IntArrayRef repeats) {
     interleaved.push_back(s);
     expanded.push_back(repeats[i]);
     expanded.push_back(s);
-    result.push_back(repeats[i] * s);
+    std::int64_t size = 0;
+    TG_CHECK(!__builtin_mul_overflow(repeats[i], s, &size),
+             "repeat: repeats {} of shape {} make dim {} larger than 2^63-1 ({} * {})", repeats, t.shape(), i,
+             repeats[i], s);
+    result.push_back(size);
   }
+  checked_numel(result, "repeat");
   return t.reshape(interleaved).expand(expanded).reshape(result);
 }
 
@@ -188,13 +197,23 @@ Tensor unflatten(const Tensor& t, std::int64_t dim, IntArrayRef sizes) {
   TG_CHECK(!sizes.empty(), "unflatten: sizes must not be empty");
   DimVec shape;
   for (std::int64_t i = 0; i < d; ++i) shape.push_back(t.shape()[i]);
-  std::int64_t known = 1, infer = -1;
+  std::int64_t infer = -1;
   for (std::size_t k = 0; k < sizes.size(); ++k) {
-    if (sizes[k] == -1) infer = static_cast<std::int64_t>(shape.size());
-    else known *= sizes[k];
-    shape.push_back(sizes[k]);
+    if (sizes[k] == -1) {
+      TG_CHECK(infer < 0, "unflatten: only one size can be inferred (-1), got sizes {}", sizes);
+      infer = static_cast<std::int64_t>(shape.size());
+    } else {
+      TG_CHECK(sizes[k] >= 0, "unflatten: invalid size {} in sizes {}", sizes[k], sizes);
+    }
+    shape.push_back(sizes[k] == -1 ? 1 : sizes[k]);  // 1 stands for -1 in the product of the known sizes
   }
-  if (infer >= 0 && known != 0) shape[infer] = t.shape()[d] / known;
+  std::int64_t known = 0;
+  TG_CHECK(numel_within_int64(IntArrayRef(shape.data() + d, sizes.size()), &known),
+           "unflatten: sizes {} multiply past 2^63-1 (dim {} has size {})", sizes, d, t.shape()[d]);
+  if (infer >= 0) {
+    TG_CHECK(known != 0, "unflatten: the size -1 in {} cannot be inferred when the other sizes multiply to 0", sizes);
+    shape[infer] = t.shape()[d] / known;
+  }
   TG_CHECK(numel_of(IntArrayRef(shape.data() + d, sizes.size())) == t.shape()[d],
            "unflatten: sizes {} do not multiply to the size {} of dim {}", sizes, t.shape()[d], d);
   for (std::int64_t i = d + 1; i < t.dim(); ++i) shape.push_back(t.shape()[i]);

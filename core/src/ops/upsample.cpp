@@ -82,6 +82,10 @@ Geometry check_and_measure(const Tensor& input, Int2 size, std::optional<Scale2>
   if (scales)
     TG_CHECK(scales->h > 0 && scales->w > 0 && std::isfinite(scales->h) && std::isfinite(scales->w),
              "{}: scale factors must be positive and finite, got ({}, {})", op, scales->h, scales->w);
+  DimVec out_shape = input.shape();  // checked before the taps, which take memory per output row and column
+  out_shape[input.dim() - 2] = size.h;
+  out_shape[input.dim() - 1] = size.w;
+  checked_nbytes(out_shape, input.dtype(), op);
   return {input.numel() / (H * W), H, W, size.h, size.w};
 }
 
@@ -150,7 +154,7 @@ Tensor resample(const Tensor& input, const Geometry& g, const char* op, MakeTaps
   DimVec out_shape = input.shape();
   out_shape[input.dim() - 2] = g.Ho;
   out_shape[input.dim() - 1] = g.Wo;
-  Tensor out = detail::new_empty(out_shape, input.dtype());
+  Tensor out = detail::new_empty(out_shape, input.dtype(), op);
   dispatch_floating(input.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const auto [rows, cols] = make_taps(T{});

@@ -13,10 +13,9 @@ namespace {
 
 using autograd::BackwardContext;
 
-/// Resolves one -1 in a requested shape against numel.
+/// Resolves one -1 in a requested shape against numel; the result is a valid shape.
 DimVec infer_shape(IntArrayRef requested, std::int64_t numel, const char* op) {
   DimVec shape(requested);
-  std::int64_t known = 1;
   int infer = -1;
   for (std::size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
@@ -24,9 +23,12 @@ DimVec infer_shape(IntArrayRef requested, std::int64_t numel, const char* op) {
       infer = static_cast<int>(i);
     } else {
       TG_CHECK(shape[i] >= 0, "{}: invalid size {} in shape {}", op, shape[i], requested);
-      known *= shape[i];
     }
   }
+  if (infer >= 0) shape[infer] = 1;  // for the product of the known sizes
+  std::int64_t known = 0;
+  TG_CHECK(numel_within_int64(shape, &known),
+           "{}: shape {} is invalid for input of size {} (its sizes multiply past 2^63-1)", op, requested, numel);
   if (infer >= 0) {
     TG_CHECK(known != 0 && numel % known == 0, "{}: shape {} is invalid for input of size {}", op, requested, numel);
     shape[infer] = numel / known;
@@ -181,19 +183,22 @@ Tensor Tensor::expand(IntArrayRef requested) const {
     const std::int64_t j = i - (n - dim());
     std::int64_t want = requested[i];
     if (j < 0) {
-      TG_CHECK(want >= 0, "expand: size -1 is not allowed for the new leading dim {} of {}", i, requested);
+      TG_CHECK(want >= 0, "expand: size {} is not allowed for the new leading dim {} of {}", want, i, requested);
       shape[i] = want;
       strides[i] = 0;
       continue;
     }
     const std::int64_t have = this->shape()[j];
     if (want == -1) want = have;
+    TG_CHECK(want >= 0, "expand: invalid size {} for dim {} in {} (only -1, which keeps the size, may be negative)",
+             want, j, requested);
     TG_CHECK(have == want || have == 1,
              "expand: the size of dim {} ({}) must match the requested size {} or be 1 (shape {} to {})", j, have, want,
              this->shape(), requested);
     shape[i] = want;
     strides[i] = have == want ? this->strides()[j] : 0;
   }
+  checked_numel(shape, "expand");
   Tensor out = detail::make_view(*this, shape, strides, offset());
   if (autograd::needs_grad(*this))  // the engine sums the gradient back to the input's shape
     autograd::record("expand", out, {this}, [](BackwardContext& c) { c.set(0, c.grad()); });
@@ -205,13 +210,16 @@ Tensor Tensor::slice(std::int64_t d, std::int64_t start, std::int64_t end, std::
   TG_CHECK(dim() > 0, "slice: cannot slice a 0-d tensor");
   TG_CHECK(step > 0, "slice: step must be positive, got {}", step);
   const std::int64_t n = shape()[pos];
-  if (start < 0) start += n;
+  if (start < 0) start += n;  // start + n and end + n cannot overflow: one is negative, n >= 0
   if (end < 0) end += n;
   start = std::clamp<std::int64_t>(start, 0, n);
   end = std::clamp<std::int64_t>(end, start, n);
   DimVec shape = this->shape(), strides = this->strides();
-  shape[pos] = (end - start + step - 1) / step;
-  strides[pos] *= step;
+  // ceil((end - start) / step) without forming end - start + step - 1, which overflows for a
+  // huge step; a step beyond the extent takes one element, and its stride is then never used.
+  const std::int64_t len = end - start;
+  shape[pos] = len == 0 ? 0 : (len - 1) / step + 1;
+  if (shape[pos] > 1) strides[pos] *= step;  // step < n here, so stride * step stays in the storage
   Tensor out = detail::make_view(*this, shape, strides, offset() + start * this->strides()[pos]);
   if (autograd::needs_grad(*this)) {
     autograd::record("slice", out, {this}, [pos, start, end, step](BackwardContext& c) {

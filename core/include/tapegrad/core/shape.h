@@ -1,14 +1,17 @@
 #pragma once
 /// Shapes and strides: DimVec (an inline vector of up to kMaxDims extents, no heap use),
-/// IntArrayRef (a borrowed list of ints for arguments), and the shape algebra of broadcasting.
+/// IntArrayRef (a borrowed list of ints for arguments), the shape algebra of broadcasting, and
+/// the one checked computation of element and byte counts that every new shape goes through.
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <vector>
 
+#include "tapegrad/core/dtype.h"
 #include "tapegrad/core/error.h"
 
 namespace tg {
@@ -106,11 +109,75 @@ inline bool same_values(IntArrayRef a, IntArrayRef b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
 }
 
-/// Number of elements of a shape (1 for a 0-d shape).
+/// Number of elements of a valid shape (1 for a 0-d shape). Every tensor's shape is valid (it
+/// passed checked_numel when it was made); a shape from outside goes through checked_numel.
 inline std::int64_t numel_of(IntArrayRef shape) {
   std::int64_t n = 1;
   for (auto s : shape) n *= s;
   return n;
+}
+
+/// True when shape is valid: no size is negative and the product of its nonzero sizes fits in
+/// int64 (so its element count and its contiguous strides do too); *numel is then its count.
+inline bool numel_within_int64(IntArrayRef shape, std::int64_t* numel) {
+  std::int64_t n = 1;
+  bool has_zero = false;
+  for (auto s : shape) {
+    if (s <= 0) {
+      if (s < 0) return false;
+      has_zero = true;
+    } else if (__builtin_mul_overflow(n, s, &n)) {
+      return false;
+    }
+  }
+  *numel = has_zero ? 0 : n;
+  return true;
+}
+
+/// The largest byte count of one tensor's storage: PTRDIFF_MAX (2^63-1 on 64-bit machines), so
+/// that every pointer difference inside it is defined.
+inline constexpr std::int64_t kMaxStorageBytes = PTRDIFF_MAX;
+
+namespace detail {
+[[noreturn]] void fail_invalid_shape(IntArrayRef shape, const char* op);
+[[noreturn]] void fail_too_many_bytes(IntArrayRef shape, std::int64_t numel, DType dtype, const char* op);
+[[noreturn]] void fail_size_overflow(std::int64_t a, char sign, std::int64_t b, const char* op, const char* what);
+}  // namespace detail
+
+/// The element count of a shape that op makes; a tg::Error naming op and the shape when a size
+/// is negative ("zeros: negative dimension -1 in shape [2, -1]") or the count does not fit in
+/// int64 ("zeros: shape [1099511627776, 1099511627776] has more than 2^63-1 elements").
+inline std::int64_t checked_numel(IntArrayRef shape, const char* op) {
+  std::int64_t n;
+  if (!numel_within_int64(shape, &n)) [[unlikely]]
+    detail::fail_invalid_shape(shape, op);
+  return n;
+}
+
+/// The byte count of a contiguous tensor of shape and dtype that op allocates, checked like
+/// checked_numel and against kMaxStorageBytes.
+inline std::size_t checked_nbytes(IntArrayRef shape, DType dtype, const char* op) {
+  const std::int64_t n = checked_numel(shape, op);
+  std::int64_t bytes;
+  if (__builtin_mul_overflow(n, static_cast<std::int64_t>(itemsize(dtype)), &bytes) || bytes > kMaxStorageBytes)
+      [[unlikely]]
+    detail::fail_too_many_bytes(shape, n, dtype, op);
+  return static_cast<std::size_t>(bytes);
+}
+
+/// a + b and a * b on sizes (extents, paddings, counts): a tg::Error
+/// "op: <what> overflows int64 (a + b)" instead of a wrapped value.
+inline std::int64_t checked_add(std::int64_t a, std::int64_t b, const char* op, const char* what) {
+  std::int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) [[unlikely]]
+    detail::fail_size_overflow(a, '+', b, op, what);
+  return r;
+}
+inline std::int64_t checked_mul(std::int64_t a, std::int64_t b, const char* op, const char* what) {
+  std::int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) [[unlikely]]
+    detail::fail_size_overflow(a, '*', b, op, what);
+  return r;
 }
 
 /// Row-major strides of a shape, in elements.
@@ -132,7 +199,8 @@ inline std::int64_t normalize_dim(std::int64_t dim, std::int64_t ndim, const cha
   return dim < 0 ? dim + n : dim;
 }
 
-/// The broadcast of two shapes as in NumPy and PyTorch, or an error naming both.
+/// The broadcast of two shapes as in NumPy and PyTorch (checked like checked_numel), or an
+/// error naming both.
 DimVec broadcast_shapes(IntArrayRef a, IntArrayRef b, const char* op);
 
 std::string shape_str(IntArrayRef shape);
