@@ -120,7 +120,7 @@ TEST_CASE("From PyTorch: every row of the table in docs/tensors.md", "[habits]")
   CHECK(tg_test::all_close(values(r.std(-1)), {1.2909944487358056, 2.5819888974716112}));
   CHECK(tg_test::all_close(values(r.norm()), {12.247448713915890}));
   CHECK(values(r.norm(1, -1)) == Doubles{10, 20});
-  CHECK(tg_test::all_close(values(r.logsumexp(-1)), {4.4401896985611957, 8.3490548405302697}));
+  CHECK(tg_test::all_close(values(r.logsumexp(-1)), {4.440189698561196, 8.145077938960782}));
 
   // x.softmax(-1), x.log_softmax(-1)
   CHECK(tg_test::all_close(values(tg::tensor({0, 0}, tg::kFloat64).softmax(-1)), {0.5, 0.5}));
