@@ -72,20 +72,20 @@ TensorImpl* Tensor::checked() const {
 
 std::int64_t Tensor::size(std::int64_t d) const {
   TG_CHECK(dim() > 0, "size: dim {} was asked of a 0-d tensor, which has no dimensions", d);
-  return shape()[normalize_dim(d, dim(), "size")];
+  return shape().data()[normalize_dim(d, dim(), "size")];
 }
 std::int64_t Tensor::stride(std::int64_t d) const {
   TG_CHECK(dim() > 0, "stride: dim {} was asked of a 0-d tensor, which has no dimensions", d);
-  return strides()[normalize_dim(d, dim(), "stride")];
+  return strides().data()[normalize_dim(d, dim(), "stride")];
 }
 
 bool Tensor::is_contiguous() const {
   const TensorImpl* t = checked();
   std::int64_t expected = 1;
   for (std::size_t i = t->shape.size(); i-- > 0;) {
-    if (t->shape[i] == 1) continue;
-    if (t->strides[i] != expected) return t->numel() == 0;
-    expected *= t->shape[i];
+    if (t->shape.data()[i] == 1) continue;
+    if (t->strides.data()[i] != expected) return t->numel() == 0;
+    expected *= t->shape.data()[i];
   }
   return true;
 }
@@ -203,10 +203,10 @@ T Tensor::at(IntArrayRef index) const {
   std::int64_t off = 0;
   for (std::size_t d = 0; d < index.size(); ++d) {
     std::int64_t i = index[d];
-    const std::int64_t n = shape()[d];
+    const std::int64_t n = shape().data()[d];
     TG_CHECK(i >= -n && i < n, "at: index {} is out of range for dim {} of size {}", i, d, n);
     if (i < 0) i += n;
-    off += i * strides()[d];
+    off += i * strides().data()[d];
   }
   return dispatch(dtype(), [&](auto tag) {
     using S = typename decltype(tag)::type;

@@ -23,7 +23,7 @@ using detail::check_inplace;
 
 void detail::check_inplace(const Tensor& self, const Tensor* other, const char* op, bool recording) {
   for (std::int64_t d = 0; d < self.dim(); ++d) {
-    TG_CHECK(self.strides()[d] != 0 || self.shape()[d] <= 1,
+    TG_CHECK(self.strides().data()[d] != 0 || self.shape().data()[d] <= 1,
              "{}: cannot write in place into a tensor whose elements overlap (dim {} of shape {} has stride 0, "
              "as made by expand()); clone() it first",
              op, d, self.shape());
