@@ -17,8 +17,8 @@ Tensor new_empty(IntArrayRef shape, DType dtype) {
   for (auto s : shape) TG_CHECK(s >= 0, "empty: negative dimension {} in shape {}", s, shape_str(shape));
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(numel_of(shape)) * itemsize(dtype));
-  impl->shape = DimVec(shape);
-  impl->strides = contiguous_strides(shape);
+  impl->shape.assign(shape);  // in place: no temporary DimVec to convert and copy
+  static_cast<DimVec&>(impl->strides) = contiguous_strides(shape);
   impl->dtype = dtype;
   return Tensor(std::move(impl));
 }
@@ -26,8 +26,8 @@ Tensor new_empty(IntArrayRef shape, DType dtype) {
 Tensor make_view(const Tensor& base, IntArrayRef shape, IntArrayRef strides, std::int64_t offset) {
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = base.impl()->storage;
-  impl->shape = DimVec(shape);
-  impl->strides = DimVec(strides);
+  impl->shape.assign(shape);
+  impl->strides.assign(strides);
   impl->offset = offset;
   impl->dtype = base.dtype();
   impl->is_view = true;
