@@ -18,8 +18,8 @@ Tensor new_empty(IntArrayRef shape, DType dtype, const char* op) {
   const std::size_t nbytes = checked_nbytes(shape, dtype, op);
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(nbytes);
-  impl->shape = DimVec(shape);
-  impl->strides = contiguous_strides(shape);
+  impl->shape.assign(shape);  // in place: no temporary DimVec to convert and copy
+  static_cast<DimVec&>(impl->strides) = contiguous_strides(shape);
   impl->dtype = dtype;
   return Tensor(std::move(impl));
 }
@@ -27,8 +27,8 @@ Tensor new_empty(IntArrayRef shape, DType dtype, const char* op) {
 Tensor make_view(const Tensor& base, IntArrayRef shape, IntArrayRef strides, std::int64_t offset) {
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = base.impl()->storage;
-  impl->shape = DimVec(shape);
-  impl->strides = DimVec(strides);
+  impl->shape.assign(shape);
+  impl->strides.assign(strides);
   impl->offset = offset;
   impl->dtype = base.dtype();
   impl->is_view = true;
@@ -130,20 +130,20 @@ TensorImpl* Tensor::checked() const {
 
 std::int64_t Tensor::size(std::int64_t d) const {
   TG_CHECK(dim() > 0, "size: dim {} was asked of a 0-d tensor, which has no dimensions", d);
-  return shape()[normalize_dim(d, dim(), "size")];
+  return shape().data()[normalize_dim(d, dim(), "size")];
 }
 std::int64_t Tensor::stride(std::int64_t d) const {
   TG_CHECK(dim() > 0, "stride: dim {} was asked of a 0-d tensor, which has no dimensions", d);
-  return strides()[normalize_dim(d, dim(), "stride")];
+  return strides().data()[normalize_dim(d, dim(), "stride")];
 }
 
 bool Tensor::is_contiguous() const {
   const TensorImpl* t = checked();
   std::int64_t expected = 1;
   for (std::size_t i = t->shape.size(); i-- > 0;) {
-    if (t->shape[i] == 1) continue;
-    if (t->strides[i] != expected) return t->numel() == 0;
-    expected *= t->shape[i];
+    if (t->shape.data()[i] == 1) continue;
+    if (t->strides.data()[i] != expected) return t->numel() == 0;
+    expected *= t->shape.data()[i];
   }
   return true;
 }
@@ -261,10 +261,10 @@ T Tensor::at(IntArrayRef index) const {
   std::int64_t off = 0;
   for (std::size_t d = 0; d < index.size(); ++d) {
     std::int64_t i = index[d];
-    const std::int64_t n = shape()[d];
+    const std::int64_t n = shape().data()[d];
     TG_CHECK(i >= -n && i < n, "at: index {} is out of range for dim {} of size {}", i, d, n);
     if (i < 0) i += n;
-    off += i * strides()[d];
+    off += i * strides().data()[d];
   }
   return dispatch(dtype(), [&](auto tag) {
     using S = typename decltype(tag)::type;

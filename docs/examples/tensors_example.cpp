@@ -3,6 +3,7 @@
 // "// [doc:NAME]" and "// [/doc:NAME]" are quoted in the page word for word.
 #include <cstdint>
 #include <cstring>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -185,6 +186,27 @@ void thread_count_does_not_change_results() {
 }
 // [/doc:threads]
 
+// [doc:printing]
+void printing_and_debugging() {
+  const Tensor x = tg::tensor({{1.5, 2}, {3, 4}});
+  check(tg::to_string(x) ==
+        "tensor([[1.5000, 2.0000],\n"
+        "        [3.0000, 4.0000]], shape=[2, 2], dtype=float32)");
+  std::ostringstream os;
+  os << x;  // the same text; so is fmt::format("{}", x)
+  check(os.str() == tg::to_string(x) && fmt::format("{}", x) == os.str());
+  const Tensor w = tg::tensor({1.0, 2.0}).requires_grad_();
+  check(tg::to_string(w) == "tensor([1., 2.], shape=[2], dtype=float32, requires_grad=True)");
+  check(tg::to_string(w * 2.0) == "tensor([2., 4.], shape=[2], dtype=float32, grad_fn=<MulBackward>)");
+  check((w * 2.0).grad_fn_name() == "MulBackward");
+  check(tg::shape_str(x.shape()) == "[2, 2]" && fmt::format("{}", x.shape()) == "[2, 2]");
+  check(std::string(tg::dtype_name(x.dtype())) == "float32");
+  check(x.shape()[-1] == 2);  // negative indices count from the end; out of range is an error
+  check(error_of([&] { (void)x.shape()[2]; }) ==
+        "shape()[2]: index 2 is out of range for a tensor of 2 dims (shape [2, 2]); valid indices are -2 to 1");
+}
+// [/doc:printing]
+
 // [doc:errors]
 void error_messages() {
   const Tensor a = tg::zeros({2, 3}), b = tg::zeros({4, 5});
@@ -225,6 +247,7 @@ int main() {
   broadcasting();
   allocator_reuses_blocks();
   thread_count_does_not_change_results();
+  printing_and_debugging();
   error_messages();
   shape_limits();
   return doc::exit_code();

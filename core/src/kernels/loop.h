@@ -36,7 +36,7 @@ Loop<N> make_loop(IntArrayRef shape, const std::array<const Tensor*, N>& operand
       const Tensor& t = *operands[k];
       const int j = d - (ndim - static_cast<int>(t.dim()));
       const std::int64_t item = static_cast<std::int64_t>(itemsize(t.dtype()));
-      s[k] = (j < 0 || t.shape()[j] == 1) ? 0 : t.strides()[j] * item;
+      s[k] = (j < 0 || t.shape().data()[j] == 1) ? 0 : t.strides().data()[j] * item;  // 0 <= j < t.dim() here
     }
     bool merge = loop.ndim > 0;
     for (int k = 0; merge && k < N; ++k) merge = loop.strides[loop.ndim - 1][k] == s[k] * shape[d];

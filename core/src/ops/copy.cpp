@@ -1,9 +1,9 @@
 // The copy family: to(), contiguous() and clone() (copies whose backward passes the gradient
-// through, cast back to the input's dtype by the engine), and the in-place writes (add_, mul_,
-// zero_, fill_, copy_). Each in-place op checks before it writes, writes through the strided loop, bumps the
-// storage's version counter (so a tensor saved for backward and overwritten is caught at
-// backward time), and, when autograd is involved, moves the tensor's history onto a new node
-// whose input is the old history.
+// through, cast back to the input's dtype by the engine), and the in-place writes (add_, sub_,
+// mul_, div_, zero_, fill_, copy_). Each in-place op checks before it writes, writes through
+// the strided loop, bumps the storage's version counter (so a tensor saved for backward and
+// overwritten is caught at backward time), and, when autograd is involved, moves the tensor's
+// history onto a new node whose input is the old history.
 #include <cmath>
 
 #include "kernels/loop.h"
@@ -23,7 +23,7 @@ using detail::check_inplace;
 
 void detail::check_inplace(const Tensor& self, const Tensor* other, const char* op, bool recording) {
   for (std::int64_t d = 0; d < self.dim(); ++d) {
-    TG_CHECK(self.strides()[d] != 0 || self.shape()[d] <= 1,
+    TG_CHECK(self.strides().data()[d] != 0 || self.shape().data()[d] <= 1,
              "{}: cannot write in place into a tensor whose elements overlap (dim {} of shape {} has stride 0, "
              "as made by expand()); clone() it first",
              op, d, self.shape());
@@ -102,6 +102,31 @@ const Tensor& Tensor::add_(double s) const {
   return *this;
 }
 
+const Tensor& Tensor::sub_(const Tensor& o) const {
+  const bool recording = autograd::needs_grad(*this, o);
+  check_inplace(*this, &o, "sub_", recording);
+  write_binary(*this, readable(*this, o), [](auto u, auto v) { return u - v; });
+  impl()->storage->bump_version("sub_");
+  if (recording) {
+    autograd::record("sub_", *this, {this, &o}, [](BackwardContext& c) {
+      if (c.needs(0)) c.set(0, c.grad());
+      if (c.needs(1)) c.set(1, tg::neg(c.grad()));
+    });
+  }
+  return *this;
+}
+
+const Tensor& Tensor::sub_(double s) const {
+  const bool recording = autograd::needs_grad(*this);
+  check_inplace(*this, nullptr, "sub_", recording);
+  TG_CHECK(is_floating(dtype()) || std::floor(s) == s,
+           "sub_: cannot subtract the non-integral {} in place from a {} tensor", s, dtype_name(dtype()));
+  write_unary(*this, [s](auto u) { return u - s; });
+  impl()->storage->bump_version("sub_");
+  if (recording) autograd::record("sub_", *this, {this}, [](BackwardContext& c) { c.set(0, c.grad()); });
+  return *this;
+}
+
 const Tensor& Tensor::mul_(const Tensor& o) const {
   const bool recording = autograd::needs_grad(*this, o);
   check_inplace(*this, &o, "mul_", recording);
@@ -131,6 +156,41 @@ const Tensor& Tensor::mul_(double s) const {
   write_unary(*this, [s](auto u) { return u * s; });
   impl()->storage->bump_version("mul_");
   if (recording) autograd::record("mul_", *this, {this}, [s](BackwardContext& c) { c.set(0, tg::mul(c.grad(), s)); });
+  return *this;
+}
+
+const Tensor& Tensor::div_(const Tensor& o) const {
+  const bool recording = autograd::needs_grad(*this, o);
+  TG_CHECK(is_floating(dtype()),
+           "div_: true division gives floats, which cannot be written in place into a {} tensor; use div()",
+           dtype_name(dtype()));
+  check_inplace(*this, &o, "div_", recording);
+  // d(self/o)/dself = 1/o needs o; d/do = -self/o^2 needs the old self, which the write destroys.
+  const Tensor old_self = recording && o.requires_grad() ? detail::contiguous_copy(*this) : Tensor();
+  const Tensor divisor = recording && o.shares_storage_with(*this) ? detail::contiguous_copy(o) : o;
+  write_binary(*this, readable(*this, o), [](auto u, auto v) { return u / v; });
+  impl()->storage->bump_version("div_");
+  if (recording) {
+    autograd::record("div_", *this, {this, &o},
+                     [so = SavedTensor::input(divisor),
+                      ss = old_self.defined() ? SavedTensor::input(old_self) : SavedTensor()](BackwardContext& c) {
+      const Tensor& d = c.unpack(so);
+      if (c.needs(0)) c.set(0, tg::div(c.grad(), d));
+      if (c.needs(1)) c.set(1, tg::neg(tg::div(tg::mul(c.grad(), c.unpack(ss)), tg::mul(d, d))));
+    });
+  }
+  return *this;
+}
+
+const Tensor& Tensor::div_(double s) const {
+  const bool recording = autograd::needs_grad(*this);
+  TG_CHECK(is_floating(dtype()),
+           "div_: true division gives floats, which cannot be written in place into a {} tensor; use div()",
+           dtype_name(dtype()));
+  check_inplace(*this, nullptr, "div_", recording);
+  write_unary(*this, [s](auto u) { return u / s; });
+  impl()->storage->bump_version("div_");
+  if (recording) autograd::record("div_", *this, {this}, [s](BackwardContext& c) { c.set(0, tg::div(c.grad(), s)); });
   return *this;
 }
 

@@ -130,7 +130,7 @@ Tensor matmul_nd(const Tensor& a0, const Tensor& b0) {
         const std::int64_t i = flat % batch[d];
         flat /= batch[d];
         const std::int64_t j = d - (nd - tb);
-        if (j >= 0 && t.shape()[j] != 1) off += i * t.strides()[j];
+        if (j >= 0 && t.shape().data()[j] != 1) off += i * t.strides().data()[j];
       }
       return off;
     };

@@ -111,7 +111,7 @@ ReducePlan plan_reduce(const Tensor& a, IntArrayRef dims, bool keepdim, const ch
   }
   bool seen_kept = false;
   for (std::int64_t d = 0; d < nd; ++d) {
-    const std::int64_t s = a.shape()[d];
+    const std::int64_t s = a.shape().data()[d];
     p.keep_shape.push_back(p.reduced[d] ? 1 : s);
     if (p.reduced[d]) {
       p.count *= s;
@@ -164,8 +164,8 @@ Tensor reduce_forward(const Tensor& a, const ReducePlan& p, DType out_dtype) {
       // Rows: the reduced dims last and contiguous (copying when the layout is otherwise).
       DimVec shape, strides;
       for (auto d : p.perm) {
-        shape.push_back(a.shape()[d]);
-        strides.push_back(a.strides()[d]);
+        shape.push_back(a.shape().data()[d]);
+        strides.push_back(a.strides().data()[d]);
       }
       const Tensor x = detail::as_contiguous(detail::make_view(a, shape, strides, a.offset()));
       const T* xp = static_cast<const T*>(x.data_ptr());
@@ -244,15 +244,15 @@ ValuesIndices arg_extremum(const Tensor& a, std::int64_t dim, bool keepdim, cons
   const std::int64_t nd = a.dim();
   const std::int64_t d = normalize_dim(dim, nd, op);
   const Tensor x = detail::as_contiguous(a);
-  const std::int64_t D = nd == 0 ? 1 : x.shape()[d];
+  const std::int64_t D = nd == 0 ? 1 : x.shape().data()[d];
   TG_CHECK(D > 0, "{}: cannot reduce over dim {} of size 0 (shape {})", op, d, a.shape());
   std::int64_t outer = 1, inner = 1;
   DimVec keep_shape, out_shape;
   for (std::int64_t i = 0; i < nd; ++i) {
-    if (i < d) outer *= x.shape()[i];
-    if (i > d) inner *= x.shape()[i];
-    keep_shape.push_back(i == d ? 1 : x.shape()[i]);
-    if (i != d || keepdim) out_shape.push_back(i == d ? 1 : x.shape()[i]);
+    if (i < d) outer *= x.shape().data()[i];
+    if (i > d) inner *= x.shape().data()[i];
+    keep_shape.push_back(i == d ? 1 : x.shape().data()[i]);
+    if (i != d || keepdim) out_shape.push_back(i == d ? 1 : x.shape().data()[i]);
   }
   Tensor values = detail::new_empty(out_shape, a.dtype());
   Tensor indices = detail::new_empty(out_shape, kInt64);
@@ -351,7 +351,7 @@ Tensor sum_to_size(const Tensor& a, IntArrayRef shape) {
       dims.push_back(d);
       continue;
     }
-    const std::int64_t want = shape[d - lead], have = a.shape()[d];
+    const std::int64_t want = shape[d - lead], have = a.shape().data()[d];
     TG_CHECK(want == have || want == 1, "sum_to_size: shape {} is not expandable to the tensor's shape {}", shape,
              a.shape());
     if (want == 1 && have != 1) dims.push_back(d);
@@ -430,7 +430,7 @@ Tensor logsumexp(const Tensor& x, IntArrayRef dims, bool keepdim) {
     bool reduced[kMaxDims] = {};
     for (auto d : dims) reduced[normalize_dim(d, x.dim(), "logsumexp")] = true;
     for (std::int64_t i = 0; i < x.dim(); ++i)
-      if (!reduced[i]) shape.push_back(x.shape()[i]);
+      if (!reduced[i]) shape.push_back(x.shape().data()[i]);
     out = out.reshape(shape);
   }
   return out;

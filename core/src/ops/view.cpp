@@ -112,8 +112,8 @@ Tensor Tensor::permute(IntArrayRef dims) const {
     const std::int64_t d = normalize_dim(dims[i], n, "permute");
     TG_CHECK(inverse[d] < 0, "permute: dim {} appears twice in {}", d, dims);
     inverse[d] = i;
-    shape.push_back(this->shape()[d]);
-    strides.push_back(this->strides()[d]);
+    shape.push_back(this->shape().data()[d]);
+    strides.push_back(this->strides().data()[d]);
   }
   Tensor out = detail::make_view(*this, shape, strides, offset());
   if (autograd::needs_grad(*this))
@@ -155,9 +155,9 @@ Tensor Tensor::unsqueeze(std::int64_t d) const {
 Tensor Tensor::squeeze() const {
   DimVec shape, strides;
   for (std::int64_t i = 0; i < dim(); ++i) {
-    if (this->shape()[i] == 1) continue;
-    shape.push_back(this->shape()[i]);
-    strides.push_back(this->strides()[i]);
+    if (this->shape().data()[i] == 1) continue;
+    shape.push_back(this->shape().data()[i]);
+    strides.push_back(this->strides().data()[i]);
   }
   Tensor out = detail::make_view(*this, shape, strides, offset());
   record_reshape_back("squeeze", out, *this);
@@ -166,7 +166,7 @@ Tensor Tensor::squeeze() const {
 
 Tensor Tensor::squeeze(std::int64_t d) const {
   const std::int64_t pos = normalize_dim(d, dim(), "squeeze");
-  if (dim() == 0 || shape()[pos] != 1) return *this;
+  if (dim() == 0 || shape().data()[pos] != 1) return *this;
   DimVec shape = this->shape(), strides = this->strides();
   shape.erase(pos);
   strides.erase(pos);
@@ -188,7 +188,7 @@ Tensor Tensor::expand(IntArrayRef requested) const {
       strides[i] = 0;
       continue;
     }
-    const std::int64_t have = this->shape()[j];
+    const std::int64_t have = this->shape().data()[j];
     if (want == -1) want = have;
     TG_CHECK(want >= 0, "expand: invalid size {} for dim {} in {} (only -1, which keeps the size, may be negative)",
              want, j, requested);
@@ -196,7 +196,7 @@ Tensor Tensor::expand(IntArrayRef requested) const {
              "expand: the size of dim {} ({}) must match the requested size {} or be 1 (shape {} to {})", j, have, want,
              this->shape(), requested);
     shape[i] = want;
-    strides[i] = have == want ? this->strides()[j] : 0;
+    strides[i] = have == want ? this->strides().data()[j] : 0;
   }
   checked_numel(shape, "expand");
   Tensor out = detail::make_view(*this, shape, strides, offset());
@@ -209,7 +209,7 @@ Tensor Tensor::slice(std::int64_t d, std::int64_t start, std::int64_t end, std::
   const std::int64_t pos = normalize_dim(d, dim(), "slice");
   TG_CHECK(dim() > 0, "slice: cannot slice a 0-d tensor");
   TG_CHECK(step > 0, "slice: step must be positive, got {}", step);
-  const std::int64_t n = shape()[pos];
+  const std::int64_t n = shape().data()[pos];
   if (start < 0) start += n;  // start + n and end + n cannot overflow: one is negative, n >= 0
   if (end < 0) end += n;
   start = std::clamp<std::int64_t>(start, 0, n);
@@ -220,7 +220,7 @@ Tensor Tensor::slice(std::int64_t d, std::int64_t start, std::int64_t end, std::
   const std::int64_t len = end - start;
   shape[pos] = len == 0 ? 0 : (len - 1) / step + 1;
   if (shape[pos] > 1) strides[pos] *= step;  // step < n here, so stride * step stays in the storage
-  Tensor out = detail::make_view(*this, shape, strides, offset() + start * this->strides()[pos]);
+  Tensor out = detail::make_view(*this, shape, strides, offset() + start * this->strides().data()[pos]);
   if (autograd::needs_grad(*this)) {
     autograd::record("slice", out, {this}, [pos, start, end, step](BackwardContext& c) {
       c.set_region(
@@ -233,13 +233,13 @@ Tensor Tensor::slice(std::int64_t d, std::int64_t start, std::int64_t end, std::
 Tensor Tensor::select(std::int64_t d, std::int64_t index) const {
   const std::int64_t pos = normalize_dim(d, dim(), "select");
   TG_CHECK(dim() > 0, "select: cannot select from a 0-d tensor");
-  const std::int64_t n = shape()[pos];
+  const std::int64_t n = shape().data()[pos];
   TG_CHECK(index >= -n && index < n, "select: index {} is out of range for dim {} of size {}", index, pos, n);
   if (index < 0) index += n;
   DimVec shape = this->shape(), strides = this->strides();
   shape.erase(pos);
   strides.erase(pos);
-  Tensor out = detail::make_view(*this, shape, strides, offset() + index * this->strides()[pos]);
+  Tensor out = detail::make_view(*this, shape, strides, offset() + index * this->strides().data()[pos]);
   if (autograd::needs_grad(*this)) {
     autograd::record("select", out, {this}, [pos, index](BackwardContext& c) {
       c.set_region(

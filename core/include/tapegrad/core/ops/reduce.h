@@ -41,4 +41,38 @@ Tensor norm(const Tensor& x, double p = 2.0, IntArrayRef dims = {}, bool keepdim
 /// log(sum(exp(x))) over dims, computed stably (the maximum is taken out first).
 Tensor logsumexp(const Tensor& x, IntArrayRef dims, bool keepdim = false);
 
+// ---- one dim as a single int, as PyTorch takes it: sum(x, -1), var(x, 0, false, true) ----
+template <DimInteger I>
+Tensor sum(const Tensor& a, I dim, bool keepdim = false) {
+  return a.sum(dim, keepdim);
+}
+template <DimInteger I>
+Tensor mean(const Tensor& a, I dim, bool keepdim = false) {
+  return a.mean(dim, keepdim);
+}
+template <DimInteger I>
+Tensor amax(const Tensor& a, I dim, bool keepdim = false) {
+  return a.amax(dim, keepdim);
+}
+template <DimInteger I>
+Tensor amin(const Tensor& a, I dim, bool keepdim = false) {
+  return a.amin(dim, keepdim);
+}
+template <DimInteger I>
+Tensor var(const Tensor& x, I dim, bool unbiased = true, bool keepdim = false) {
+  return x.var(dim, unbiased, keepdim);
+}
+template <DimInteger I>
+Tensor std(const Tensor& x, I dim, bool unbiased = true, bool keepdim = false) {
+  return x.std(dim, unbiased, keepdim);
+}
+template <DimInteger I>
+Tensor norm(const Tensor& x, double p, I dim, bool keepdim = false) {
+  return x.norm(p, dim, keepdim);
+}
+template <DimInteger I>
+Tensor logsumexp(const Tensor& x, I dim, bool keepdim = false) {
+  return x.logsumexp(dim, keepdim);
+}
+
 }  // namespace tg
