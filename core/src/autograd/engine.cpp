@@ -8,11 +8,18 @@
 //
 // Replay (backward): collect the nodes reachable from the root with an explicit stack, sort
 // them by sequence number, newest first, and run each once all of its consumers have run,
-// which that order guarantees. Gradients for a node wait in its grad_buffer_ until it runs.
-// Nothing recurses, so a chain of any length runs; destruction of a long chain is likewise
-// iterative (Node::~Node).
+// which that order guarantees. Nothing recurses, so a chain of any length runs; destruction of
+// a long chain is likewise iterative (Node::~Node).
+//
+// Threads: every piece of a backward's scratch (which nodes it reached, their position in its
+// order, the gradients waiting for each) lives in that call's own tables, never on the nodes,
+// because graphs built on several threads share nodes (a leaf's AccumulateGrad, made once under
+// the leaf's lock). Concurrent backward calls of separate graphs that share leaves therefore
+// only meet in AccumulateGrad::apply, which adds into .grad under the same lock.
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <mutex>
 
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/factory.h"
@@ -24,8 +31,22 @@ namespace {
 thread_local bool tl_grad_enabled = true;
 thread_local std::uint64_t tl_sequence = 0;
 std::atomic<std::int64_t> g_live_nodes{0};
-std::atomic<std::uint64_t> g_backward_epoch{0};
+
+// 64 locks for every leaf's autograd state: a leaf costs no mutex of its own, and two leaves
+// share a lock only for the few instructions each holds it.
+constexpr std::size_t kLeafLocks = 64;
+struct alignas(64) PaddedMutex {
+  std::mutex m;
+};
+std::array<PaddedMutex, kLeafLocks> g_leaf_locks;
 }  // namespace
+
+namespace detail {
+std::mutex& leaf_mutex(const TensorImpl* leaf) {
+  const auto bits = reinterpret_cast<std::uintptr_t>(leaf);
+  return g_leaf_locks[((bits >> 4) ^ (bits >> 10)) % kLeafLocks].m;
+}
+}  // namespace detail
 
 bool is_grad_enabled() { return tl_grad_enabled; }
 void set_grad_enabled(bool enabled) { tl_grad_enabled = enabled; }
@@ -97,6 +118,8 @@ AccumulateGrad::AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : Node("accumul
 
 void AccumulateGrad::apply(BackwardContext& ctx) {
   const Tensor& g = ctx.grad();
+  // Several threads' backward calls may reach this leaf at once; they add one at a time.
+  std::lock_guard<std::mutex> lock(detail::leaf_mutex(leaf_.get()));
   if (!leaf_->grad) {
     // Keep the incoming gradient when nobody else holds it; otherwise own a copy.
     const bool sole =
@@ -116,6 +139,9 @@ Edge edge_for(const Tensor& input) {
   if (t->grad_fn) {
     e.node = t->grad_fn;
   } else {
+    // Threads running forward on one model reach the same leaf at once: read and make its
+    // accumulator under its lock, so that a leaf never has two (its gradients would be split).
+    std::lock_guard<std::mutex> lock(detail::leaf_mutex(t));
     e.node = t->grad_accumulator.lock();
     if (!e.node) {
       e.node = std::make_shared<AccumulateGrad>(input.impl_ptr());
@@ -142,6 +168,69 @@ void attach(const Tensor& out, std::shared_ptr<Node> node) {
 }
 
 // ---- replay ----------------------------------------------------------------------------------
+
+namespace {
+
+/// One backward call's numbering of the nodes it reaches: Node* -> position in its order.
+/// Open addressing over a power-of-two table at most half full, so a lookup is a hash and a
+/// probe or two. It lives on the calling thread's stack and dies with the call; graphs of up
+/// to 32 nodes need no heap memory for it.
+class NodeIndex {
+ public:
+  static constexpr std::uint32_t kNone = ~std::uint32_t{0};
+
+  /// Adds n (with no position yet); false when it was there already.
+  bool insert(const Node* n) {
+    if (2 * (size_ + 1) > capacity_) grow();
+    Slot& s = probe(n);
+    if (s.node == n) return false;
+    s = {n, kNone};
+    ++size_;
+    return true;
+  }
+  void set(const Node* n, std::uint32_t pos) { probe(n).pos = pos; }
+  std::uint32_t at(const Node* n) const { return const_cast<NodeIndex*>(this)->probe(n).pos; }
+
+ private:
+  struct Slot {
+    const Node* node = nullptr;
+    std::uint32_t pos = kNone;
+  };
+  static constexpr std::size_t kInline = 64;
+
+  Slot& probe(const Node* n) {
+    std::size_t i = (reinterpret_cast<std::uintptr_t>(n) * 0x9E3779B97F4A7C15ull) >> shift_;
+    while (slots_[i].node != nullptr && slots_[i].node != n) i = (i + 1) & (capacity_ - 1);
+    return slots_[i];
+  }
+  void grow() {
+    std::vector<Slot> old(slots_, slots_ + capacity_);
+    heap_.assign(capacity_ * 2, Slot{});
+    slots_ = heap_.data();
+    capacity_ *= 2;
+    --shift_;
+    for (const Slot& s : old) {
+      if (s.node != nullptr) probe(s.node) = s;
+    }
+  }
+  Slot inline_[kInline];
+  std::vector<Slot> heap_;
+  Slot* slots_ = inline_;
+  std::size_t capacity_ = kInline;
+  std::size_t size_ = 0;
+  unsigned shift_ = 64 - 6;  // log2(kInline) bits of the hash
+};
+static_assert(sizeof(void*) == 8, "NodeIndex hashes 64-bit addresses");
+
+/// A reached node and the gradient waiting for it. owned: the engine allocated that gradient
+/// itself, so nothing else refers to it and it may be added into in place.
+struct Pending {
+  Node* node = nullptr;
+  Tensor grad;
+  bool owned = false;
+};
+
+}  // namespace
 
 class Engine {
  public:
@@ -171,64 +260,55 @@ void Engine::run(const Tensor& root, const Tensor& gradient, bool retain_graph) 
   std::shared_ptr<Node> root_node = root.grad_fn();
   if (!root_node) root_node = edge_for(root).node;  // a leaf: its accumulator
 
-  // Collect the reachable part of the tape.
-  const std::uint64_t epoch = g_backward_epoch.fetch_add(1, std::memory_order_relaxed) + 1;
-  std::vector<Node*> order;
+  // Collect the reachable part of the tape, then number it newest first. pending[i]: the i-th
+  // node and the gradient waiting for it; all of it goes with the call, also on an error.
+  NodeIndex index;
+  std::vector<Pending> pending;
   std::vector<Node*> stack{root_node.get()};
-  root_node->visit_epoch_ = epoch;
+  index.insert(root_node.get());
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
-    order.push_back(n);
+    pending.push_back({n, Tensor(), false});
     for (const Edge& e : n->edges_) {
-      if (e.node && e.node->visit_epoch_ != epoch) {
-        e.node->visit_epoch_ = epoch;
-        stack.push_back(e.node.get());
-      }
+      if (e.node && index.insert(e.node.get())) stack.push_back(e.node.get());
     }
   }
-  std::sort(order.begin(), order.end(), [](const Node* a, const Node* b) { return a->sequence_nr_ > b->sequence_nr_; });
+  std::sort(pending.begin(), pending.end(),
+            [](const Pending& a, const Pending& b) { return a.node->sequence_nr_ > b.node->sequence_nr_; });
+  for (std::uint32_t i = 0; i < pending.size(); ++i) index.set(pending[i].node, i);
 
-  struct ClearBuffers {  // on error, leave no gradients waiting in the graph
-    std::vector<Node*>& nodes;
-    ~ClearBuffers() {
-      for (Node* n : nodes) {
-        n->grad_buffer_ = Tensor();
-        n->grad_buffer_owned_ = false;
-      }
-    }
-  } clear{order};
-
-  root_node->grad_buffer_ = std::move(grad);
+  pending[index.at(root_node.get())].grad = std::move(grad);
   std::vector<Tensor> input_grads;
   std::vector<BackwardContext::Region> input_regions;
-  for (Node* n : order) {
-    if (!n->grad_buffer_.defined()) continue;
-    TG_CHECK(!n->released_,
+  for (Pending& current : pending) {
+    Node* n = current.node;
+    if (!current.grad.defined()) continue;
+    TG_CHECK(!n->released(),
              "backward: trying to backward through the graph a second time (the saved tensors of {} were freed "
              "after the first backward); pass retain_graph=true to the first backward",
              n->display_name());
     input_grads.assign(n->edges_.size(), Tensor());
     input_regions.assign(n->edges_.size(), nullptr);
     {
-      BackwardContext ctx(*n, std::move(n->grad_buffer_), input_grads, input_regions);
-      n->grad_buffer_ = Tensor();
-      n->grad_buffer_owned_ = false;
+      BackwardContext ctx(*n, std::move(current.grad), input_grads, input_regions);
+      current.grad = Tensor();
+      current.owned = false;
       n->apply(ctx);
     }
     for (std::size_t i = 0; i < n->edges_.size(); ++i) {
       const Edge& e = n->edges_[i];
       Tensor& g = input_grads[i];
       if (!e.node || !g.defined()) continue;
-      Tensor& buf = e.node->grad_buffer_;
-      bool& owned = e.node->grad_buffer_owned_;
+      Pending& target = pending[index.at(e.node.get())];
+      Tensor& buf = target.grad;
       if (input_regions[i]) {
         // A region gradient: added in place into a buffer the engine owns.
-        if (!owned) {
+        if (!target.owned) {
           Tensor fresh = zeros(e.shape, e.dtype);
           if (buf.defined()) fresh.copy_(buf);
           buf = std::move(fresh);
-          owned = true;
+          target.owned = true;
         }
         Tensor view = input_regions[i](buf);
         TG_CHECK(same_values(view.shape(), g.shape()),
@@ -242,12 +322,12 @@ void Engine::run(const Tensor& root, const Tensor& gradient, bool retain_graph) 
       if (g.dtype() != e.dtype) g = detail::convert(g, e.dtype);
       if (!buf.defined()) {
         buf = std::move(g);
-        owned = false;
-      } else if (owned) {
+        target.owned = false;
+      } else if (target.owned) {
         buf.add_(g);
       } else {
         buf = add(buf, g);
-        owned = true;
+        target.owned = true;
       }
     }
     if (!retain_graph) n->release();

@@ -110,11 +110,11 @@ class Node {
   /// Position on the thread's tape: larger than the number of every node it depends on.
   std::uint64_t sequence_nr() const { return sequence_nr_; }
   /// True once a backward without retain_graph has freed what this node saved.
-  bool released() const { return released_; }
+  bool released() const { return released_.load(std::memory_order_relaxed); }
 
   virtual void apply(BackwardContext& ctx) = 0;
   /// Frees the saved tensors (after a backward without retain_graph).
-  virtual void release() { released_ = true; }
+  virtual void release() { released_.store(true, std::memory_order_relaxed); }
 
  protected:
   void set_sequence_nr(std::uint64_t n) { sequence_nr_ = n; }
@@ -128,12 +128,11 @@ class Node {
   const char* name_;
   std::vector<Edge> edges_;
   std::uint64_t sequence_nr_ = 0;
-  bool released_ = false;
-  // Engine scratch, valid during one backward. grad_buffer_owned_: the engine allocated the
-  // buffer itself, so nothing else refers to it and it may be added into in place.
-  Tensor grad_buffer_;
-  bool grad_buffer_owned_ = false;
-  std::uint64_t visit_epoch_ = 0;
+  // Written by a backward without retain_graph, read by any later one (maybe on another
+  // thread). The engine's scratch (gradients waiting, visited marks) is not kept on nodes: it
+  // belongs to one backward call, since graphs on several threads share nodes (a leaf's
+  // AccumulateGrad).
+  std::atomic<bool> released_{false};
 };
 
 /// A node whose backward is a lambda; releasing it destroys the lambda and what it saved.
@@ -151,7 +150,9 @@ class LambdaNode final : public Node {
   std::optional<F> fn_;
 };
 
-/// The node a leaf's gradients flow into: it adds them to the leaf's .grad().
+/// The node a leaf's gradients flow into: it adds them to the leaf's .grad(). A leaf has one,
+/// whichever thread first used the leaf in a recorded op made it; backward calls on several
+/// threads add into .grad() one at a time, under the leaf's lock.
 class AccumulateGrad final : public Node {
  public:
   explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf);
