@@ -4,36 +4,19 @@
 #include <functional>
 #include <string>
 
-#include "helpers.h"
+#include "support/helpers.h"
 #include "tapegrad/core.h"
+
+using tg_test::error_of;
 
 using Catch::Matchers::Contains;
 using Catch::Matchers::Equals;
 using Catch::Matchers::StartsWith;
 using tg::Tensor;
 
-/// expr throws a tg::Error (not merely some std::exception) whose message matches.
-#define CHECK_TG_ERROR(expr, matcher) \
-  do {                                \
-    CHECK_THROWS_AS(expr, tg::Error); \
-    CHECK_THROWS_WITH(expr, matcher); \
-  } while (0)
-
 namespace {
 Tensor leaf(tg::IntArrayRef shape) { return tg::ones(shape).requires_grad_(); }
 
-/// Runs f once (for errors whose cause is consumed by the attempt, like a backward that frees
-/// the graph as it goes) and returns the tg::Error's message, or says what happened instead.
-std::string tg_error_message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const tg::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<not a tg::Error: ") + e.what() + ">";
-  }
-  return "<no exception>";
-}
 }  // namespace
 
 TEST_CASE("tg::Error is a std::runtime_error", "[bad_input]") {
@@ -251,7 +234,7 @@ TEST_CASE("a second backward without retain_graph names the node and retain_grap
   const Tensor x = leaf({3});
   const Tensor z = (x * x).sum();
   z.backward();
-  CHECK_THAT(tg_error_message([&] { z.backward(); }),
+  CHECK_THAT(error_of([&] { z.backward(); }),
              StartsWith("backward: trying to backward through the graph a second time") && Contains("Backward") &&
                  Contains("retain_graph=true"));
   // A new graph over the same leaf still works.
@@ -264,7 +247,7 @@ TEST_CASE("a saved output modified in place is detected at backward, naming the 
   const Tensor x = tg::tensor({1, 2, 3}).requires_grad_();
   const Tensor y = x.exp();
   CHECK_NOTHROW(y.add_(1.0));  // allowed on a non-leaf: the error comes at backward
-  CHECK_THAT(tg_error_message([&] { y.sum().backward(); }),
+  CHECK_THAT(error_of([&] { y.sum().backward(); }),
              StartsWith("backward of ExpBackward: a tensor it saved (shape [3]) was modified by the in-place op "
                         "'add_' after it was saved (version 1, expected 0)"));
 }
@@ -276,21 +259,19 @@ TEST_CASE("a saved input modified in place is detected at backward, naming the n
     const Tensor a = x * 1.0;
     const Tensor b = a * w;
     a.mul_(2.0);
-    CHECK_THAT(tg_error_message([&] { b.sum().backward(); }),
-               Contains("backward of MulBackward") && Contains("'mul_'"));
+    CHECK_THAT(error_of([&] { b.sum().backward(); }), Contains("backward of MulBackward") && Contains("'mul_'"));
   }
   SECTION("copy_ into an intermediate that matmul saved") {
     const Tensor a = x * 1.0;
     const Tensor b = tg::matmul(a, w);
     a.copy_(tg::tensor({5, 6}));
-    CHECK_THAT(tg_error_message([&] { b.backward(); }), Contains("backward of MatmulBackward") && Contains("'copy_'"));
+    CHECK_THAT(error_of([&] { b.backward(); }), Contains("backward of MatmulBackward") && Contains("'copy_'"));
   }
   SECTION("fill_ on an intermediate that div saved") {
     const Tensor a = x * 1.0;
     const Tensor b = w / a;
     a.fill_(3.0);
-    CHECK_THAT(tg_error_message([&] { b.sum().backward(); }),
-               Contains("backward of DivBackward") && Contains("'fill_'"));
+    CHECK_THAT(error_of([&] { b.sum().backward(); }), Contains("backward of DivBackward") && Contains("'fill_'"));
   }
   SECTION("a leaf updated under NoGradGuard before backward") {
     const Tensor b = x * w;
@@ -298,8 +279,7 @@ TEST_CASE("a saved input modified in place is detected at backward, naming the n
       tg::NoGradGuard guard;
       x.add_(1.0);
     }
-    CHECK_THAT(tg_error_message([&] { b.sum().backward(); }),
-               Contains("backward of MulBackward") && Contains("'add_'"));
+    CHECK_THAT(error_of([&] { b.sum().backward(); }), Contains("backward of MulBackward") && Contains("'add_'"));
   }
 }
 

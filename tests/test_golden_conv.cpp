@@ -17,12 +17,12 @@
 #include <utility>
 #include <vector>
 
-#include "golden/fixtures.h"
+#include "support/fixtures.h"
 #include "tapegrad/core.h"
 
 using tg::Tensor;
-using tg_golden::Case;
-using tg_golden::StoredTensor;
+using tg_fixtures::Case;
+using tg_fixtures::StoredTensor;
 
 namespace {
 
@@ -123,7 +123,7 @@ std::optional<tg::Int2> opt_int2(const Case& c, const std::string& key) {
 bool flag(const Case& c, const std::string& key, bool fallback) {
   if (!c.has_param(key)) return fallback;
   const std::int64_t v = c.param1(key);
-  if (v != 0 && v != 1) throw tg_golden::FixtureError(c.where + ": param '" + key + "' must be 0 or 1");
+  if (v != 0 && v != 1) throw tg_fixtures::FixtureError(c.where + ": param '" + key + "' must be 0 or 1");
   return v != 0;
 }
 
@@ -141,7 +141,7 @@ Tensor run_op(const Case& c, const Tensor& x, const Tensor& w, const Tensor& b) 
                           flag(c, "count_include_pad", true));
   if (op == "adaptive_avg_pool2d") return tg::adaptive_avg_pool2d(x, int2(c, "output_size"));
   if (op == "adaptive_max_pool2d") return tg::adaptive_max_pool2d(x, int2(c, "output_size"));
-  throw tg_golden::FixtureError("golden: no runner for op '" + op + "'");
+  throw tg_fixtures::FixtureError("golden: no runner for op '" + op + "'");
 }
 
 /// How the inputs are laid out: contiguous, or as transposed views (last two dims swapped in
@@ -199,7 +199,7 @@ void run_in(const Case& c, tg::DType dtype, Tolerance tol, Layout layout) {
 }
 
 void run_case(const std::string& op, const std::string& name) {
-  const Case& c = tg_golden::load_case(op, name);
+  const Case& c = tg_fixtures::load_case("golden", op, name);
   INFO("fixture " << c.where << " (" << op << ": " << name << ")");
   SECTION("float64") {
     if (report_enabled()) std::cerr << op << ": " << name << " [float64]\n";
@@ -320,7 +320,7 @@ GOLDEN("adaptive_max_pool2d", "unbatched input (C, H, W)", "")
 TEST_CASE("golden fixtures: every case has a test and every test a case", "[golden]") {
   std::set<std::pair<std::string, std::string>> in_files;
   for (const char* op : kOps) {
-    const std::vector<Case> cases = tg_golden::load_fixtures(op);
+    const std::vector<Case> cases = tg_fixtures::load("golden", op);
     CHECK(cases.size() >= 5);
     for (const Case& c : cases) {
       INFO("fixture case without a GOLDEN(...) test: " << op << ": " << c.name << " (" << c.where << ")");
@@ -335,10 +335,10 @@ TEST_CASE("golden fixtures: every case has a test and every test a case", "[gold
 }
 
 TEST_CASE("golden fixtures: the loader reads the format and rejects malformed files", "[golden]") {
-  using tg_golden::FixtureError;
+  using tg_fixtures::FixtureError;
   auto parse = [](const std::string& text) {
     std::istringstream in(text);
-    return tg_golden::parse_fixtures(in, "op", "test.txt");
+    return tg_fixtures::parse_fixtures(in, "op", "test.txt");
   };
 
   SECTION("a well-formed file") {
@@ -379,7 +379,7 @@ TEST_CASE("golden fixtures: the loader reads the format and rejects malformed fi
     CHECK_THROWS_WITH(parse("case a\ntensor x 1 2\n1 zz\nend\n"),
                       Catch::Contains("test.txt:3") && Catch::Contains("not a number: 'zz'"));
     CHECK_THROWS_WITH(parse("case a\ntensor x 3 2 2\nend\n"), Catch::Contains("says ndim 3 but lists 2 dims"));
-    CHECK_THROWS_WITH(parse("case a\nparam k 1.5\nend\n"), Catch::Contains("not an integer: '1.5'"));
+    CHECK_THROWS_WITH(parse("case a\nparam k 1.5\nend\n")[0].param1("k"), Catch::Contains("not an integer: '1.5'"));
     CHECK_THROWS_WITH(parse("case a\nend\ncase a\nend\n"), Catch::Contains("duplicate case name 'a'"));
     CHECK_THROWS_WITH(parse("case a\nnone b\nnone b\nend\n"), Catch::Contains("duplicate tensor 'b'"));
     CHECK_THROWS_WITH(parse("case a\nparam k 1\n"), Catch::Contains("case 'a' has no 'end'"));

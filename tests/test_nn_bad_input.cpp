@@ -7,26 +7,13 @@
 #include <optional>
 #include <string>
 
+#include "support/helpers.h"
 #include "tapegrad/tapegrad.h"
+
+using tg_test::error_of;
 
 using namespace tg;
 using Catch::Matchers::Contains;
-
-namespace {
-
-/// The message of the tg::Error that fn throws ("" and a failed check if it throws none).
-template <typename F>
-std::string error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  FAIL_CHECK("no tg::Error was thrown");
-  return "";
-}
-
-}  // namespace
 
 // ---- wrong input sizes ---------------------------------------------------------------------------
 
