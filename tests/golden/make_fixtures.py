@@ -7,8 +7,9 @@ How to run (from anywhere; needs Debian's python3-torch, which lives in /usr/bin
     /usr/bin/python3 tests/golden/make_fixtures.py --check  # exits 1 if the committed files differ
 
 The output is deterministic (fixed seeds, float64, one thread): re-running the script must
-reproduce the committed files byte for byte. The C++ tests (tests/test_golden_conv.cpp, loader in
-tests/golden/fixtures.h) read these files, so running the tests does not need PyTorch.
+reproduce the committed files byte for byte. The C++ tests (tests/core/test_conv.cpp and
+tests/core/test_pool.cpp through tests/support/golden_ops.h, loader in tests/support/fixtures.h)
+read these files, so running the tests does not need PyTorch.
 
 File format (one file per op, tests/golden/fixtures/<op>.txt), line based:
 

@@ -7,8 +7,8 @@ How to run (from anywhere; needs Debian's python3-torch, which lives in /usr/bin
     /usr/bin/python3 tests/golden_attention/make_attention_fixtures.py          # rewrites fixtures/*.txt
     /usr/bin/python3 tests/golden_attention/make_attention_fixtures.py --check  # exits 1 if they differ
 
-Deterministic (fixed seeds, float64, one thread). tests/test_nn_attention.cpp reads the files
-with the parser of tests/golden_modules/module_fixtures.h, so the file format is the one
+Deterministic (fixed seeds, float64, one thread). tests/nn/test_attention.cpp reads the files
+with the parser of tests/support/fixtures.h, so the file format is the one
 described in tests/golden_modules/make_module_fixtures.py (whose Writer this script uses):
 `case`, `param`, `names params|state`, `tensor` (float64), `index` (int64), `end`.
 

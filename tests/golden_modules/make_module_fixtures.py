@@ -8,8 +8,8 @@ How to run (from anywhere; needs Debian's python3-torch, which lives in /usr/bin
     /usr/bin/python3 tests/golden_modules/make_module_fixtures.py --check  # exits 1 if they differ
 
 The output is deterministic (fixed seeds, float64, one thread): re-running the script
-reproduces the committed files byte for byte. tests/test_nn_golden.cpp reads them through the
-header-only loader tests/golden_modules/module_fixtures.h, so running the tests does not need
+reproduces the committed files byte for byte. tests/nn/test_golden_modules.cpp reads them through the
+header-only loader tests/support/fixtures.h, so running the tests does not need
 PyTorch.
 
 File format (one file per module family, tests/golden_modules/fixtures/<family>.txt), line based:

@@ -7,8 +7,8 @@ How to run (from anywhere; needs Debian's python3-torch, which lives in /usr/bin
     /usr/bin/python3 tests/golden_nn/make_loss_fixtures.py --check  # exits 1 if the committed files differ
 
 The output is deterministic (fixed seeds, float64, one thread): re-running the script
-reproduces the committed files byte for byte. tests/test_nn_loss.cpp reads them through the
-header-only loader tests/golden_nn/fixtures.h, so running the tests does not need PyTorch.
+reproduces the committed files byte for byte. tests/nn/test_loss.cpp reads them through the
+header-only loader tests/support/fixtures.h, so running the tests does not need PyTorch.
 
 File format (one file per loss, tests/golden_nn/fixtures/<loss>.txt), line based:
 

@@ -7,8 +7,8 @@ How to run (from anywhere; needs Debian's python3-torch, which lives in /usr/bin
     /usr/bin/python3 tests/golden_optim/make_optim_fixtures.py          # rewrites fixtures/*.txt
     /usr/bin/python3 tests/golden_optim/make_optim_fixtures.py --check  # exits 1 if they differ
 
-The output is deterministic (fixed values, float64, one thread). tests/test_optim_golden.cpp
-reads the files through the header-only loader tests/golden_optim/optim_fixtures.h, so running
+The output is deterministic (fixed values, float64, one thread). tests/optim/test_golden.cpp
+reads the files through the header-only loader tests/support/fixtures.h, so running
 the tests does not need PyTorch.
 
 File format (line based; one file per family: optimizers.txt, schedulers.txt, clip.txt):

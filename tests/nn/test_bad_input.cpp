@@ -1,5 +1,5 @@
 // Bad inputs to nn modules and RNNs: each raises tg::Error whose message names the module and
-// the expected and actual values. (tests/test_nn_module.cpp covers the module system's basics:
+// the expected and actual values. (tests/nn/test_module.cpp covers the module system's basics:
 // Linear's 2-D feature check, Dropout(-0.1), padding_idx, groups, momentum and load_state_dict
 // on a small model.)
 #include <catch2/catch.hpp>
