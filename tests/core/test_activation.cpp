@@ -17,10 +17,8 @@ using tg_test::away64;
 using tg_test::leaf;
 using tg_test::leaf64;
 using tg_test::mask;
-using tg_test::shape_of;
 using tg_test::uniform64;
 using tg_test::values;
-using Shape = std::vector<std::int64_t>;
 using Inputs = std::vector<Tensor>;
 
 TEST_CASE("gelu(1) is 0.8413447 exactly and 0.8411920 with the tanh approximation (torch 1.13)",

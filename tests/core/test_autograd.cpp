@@ -23,8 +23,6 @@ using Catch::Matchers::Equals;
 using Catch::Matchers::StartsWith;
 using tg::Tensor;
 using tg_test::error_of;
-using tg_test::leaf64;
-using tg_test::uniform64;
 using tg_test::values;
 using namespace tg;
 using tg_test::leaf;

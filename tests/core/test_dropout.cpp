@@ -8,15 +8,9 @@
 #include "support/op_helpers.h"
 #include "tapegrad/core.h"
 
-using Catch::Matchers::Contains;
 using tg::Tensor;
-using tg_test::all_close;
 using tg_test::any64;
-using tg_test::leaf64;
-using tg_test::shape_of;
-using tg_test::uniform64;
 using tg_test::values;
-using Shape = std::vector<std::int64_t>;
 using Inputs = std::vector<Tensor>;
 
 TEST_CASE("dropout: p = 0 and eval mode return the input itself, p = 1 gives zeros", "[model-ops][values][dropout]") {

@@ -21,7 +21,6 @@ using tg::Tensor;
 using tg_test::all_close;
 using tg_test::any64;
 using tg_test::away64;
-using tg_test::error_of;
 using tg_test::index64;
 using tg_test::ints;
 using tg_test::kInf;

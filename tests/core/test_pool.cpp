@@ -19,7 +19,6 @@ using tg_test::kInf;
 using tg_test::leaf64;
 using tg_test::randn64;
 using tg_test::shape_of;
-using tg_test::uniform64;
 using tg_test::values;
 using Shape = std::vector<std::int64_t>;
 using Inputs = std::vector<Tensor>;

@@ -11,13 +11,11 @@
 
 using Catch::Matchers::Contains;
 using tg::Tensor;
-using tg_test::all_close;
 using tg_test::any64;
 using tg_test::constant64;
 using tg_test::ints;
 using tg_test::leaf64;
 using tg_test::shape_of;
-using tg_test::uniform64;
 using tg_test::values;
 using Shape = std::vector<std::int64_t>;
 using Inputs = std::vector<Tensor>;

@@ -15,11 +15,7 @@ using tg_test::any64;
 using tg_test::kInf;
 using tg_test::leaf64;
 using tg_test::randn64;
-using tg_test::shape_of;
-using tg_test::uniform64;
 using tg_test::values;
-using Shape = std::vector<std::int64_t>;
-using I64 = std::vector<std::int64_t>;
 using Inputs = std::vector<Tensor>;
 
 TEST_CASE("softmax rows sum to 1 and match exp(x) / sum(exp(x))", "[values][softmax]") {

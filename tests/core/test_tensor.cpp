@@ -16,9 +16,7 @@
 
 using Catch::Matchers::Contains;
 using Catch::Matchers::Equals;
-using Catch::Matchers::StartsWith;
 using tg::Tensor;
-using tg_test::error_of;
 using tg_test::leaf;
 using tg_test::shape_of;
 using tg_test::values;

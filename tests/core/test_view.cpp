@@ -16,15 +16,11 @@ using Catch::Matchers::Contains;
 using Catch::Matchers::Equals;
 using Catch::Matchers::StartsWith;
 using tg::Tensor;
-using tg_test::all_close;
 using tg_test::any64;
-using tg_test::error_of;
 using tg_test::leaf64;
 using tg_test::shape_of;
-using tg_test::uniform64;
 using tg_test::values;
 using Shape = std::vector<std::int64_t>;
-using I64 = std::vector<std::int64_t>;
 using Inputs = std::vector<Tensor>;
 
 TEST_CASE("views share the version counter of their base", "[values][inplace][views]") {
