@@ -13,16 +13,10 @@
 #include <system_error>
 #include <vector>
 
+#include "support/helpers.h"
 #include "tapegrad/core.h"
 
 namespace tg_io_test {
-
-/// expr throws a tg::Error (not merely some std::exception) whose message contains every word.
-#define CHECK_TG_ERROR(expr, matcher) \
-  do {                                \
-    CHECK_THROWS_AS(expr, tg::Error); \
-    CHECK_THROWS_WITH(expr, matcher); \
-  } while (0)
 
 inline std::filesystem::path fixture(const std::string& name) {
   return std::filesystem::path(__FILE__).parent_path() / "fixtures" / name;

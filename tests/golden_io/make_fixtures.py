@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the fixtures of tests/test_safetensors.cpp and tests/test_npy.cpp, and the seed corpora
+"""Writes the fixtures of tests/io/test_safetensors.cpp and tests/io/test_npy.cpp, and the seed corpora
 of fuzz/, with Python's own json and struct and NumPy (python3-numpy) -- not with tapegrad, and
 not with a safetensors package (Debian has none): an independent writer of both formats.
 

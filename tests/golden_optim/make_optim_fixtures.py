@@ -7,8 +7,8 @@ How to run (from anywhere; needs Debian's python3-torch, which lives in /usr/bin
     /usr/bin/python3 tests/golden_optim/make_optim_fixtures.py          # rewrites fixtures/*.txt
     /usr/bin/python3 tests/golden_optim/make_optim_fixtures.py --check  # exits 1 if they differ
 
-The output is deterministic (fixed values, float64, one thread). tests/test_optim_golden.cpp
-reads the files through the header-only loader tests/golden_optim/optim_fixtures.h, so running
+The output is deterministic (fixed values, float64, one thread). tests/optim/test_golden.cpp
+reads the files through the header-only loader tests/support/fixtures.h, so running
 the tests does not need PyTorch.
 
 File format (line based; one file per family: optimizers.txt, schedulers.txt, clip.txt):
@@ -53,7 +53,6 @@ parameter has none), num max_norm, num norm_type (inf for infinity) and tensors 
 after0, after1 for clip_grad_norm_; or num clip_value and after0, after1 for clip_grad_value_.
 """
 
-import argparse
 import math
 import os
 import sys
@@ -62,7 +61,8 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT_DIR = os.path.join(HERE, "fixtures")
-PER_LINE = 6
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+import fixture_writer as fw  # noqa: E402  (the shared fixture format)
 STEPS = 20
 SCHED_STEPS = 50
 
@@ -70,37 +70,16 @@ torch.set_num_threads(1)
 torch.set_default_dtype(torch.float64)
 
 
-def fmt(v):
-    return "%.17g" % v
-
-
-class Writer:
+class Writer(fw.Writer):
     def __init__(self, title):
-        self.lines = ["# " + title, "# written by tests/golden_optim/make_optim_fixtures.py with torch " +
-                      torch.__version__]
+        super().__init__(["# " + title, "# written by tests/golden_optim/make_optim_fixtures.py with torch " +
+                          torch.__version__])
 
     def case(self, name):
-        self.lines.append("")
-        self.lines.append("case " + name)
-
-    def num(self, key, *values):
-        self.lines.append("num %s %s" % (key, " ".join(fmt(float(v)) for v in values)))
-
-    def text(self, key, word):
-        self.lines.append("text %s %s" % (key, word))
+        self.begin(name)
 
     def tensor(self, key, t):
-        t = torch.as_tensor(t, dtype=torch.float64)
-        self.lines.append("tensor %s %d %s" % (key, t.dim(), " ".join(str(d) for d in t.shape)))
-        flat = t.reshape(-1).tolist()
-        for i in range(0, len(flat), PER_LINE):
-            self.lines.append(" ".join(fmt(v) for v in flat[i:i + PER_LINE]))
-
-    def end(self):
-        self.lines.append("end")
-
-    def text_out(self):
-        return "\n".join(self.lines) + "\n"
+        super().tensor(key, torch.as_tensor(t, dtype=torch.float64))
 
 
 # ---- optimizers -------------------------------------------------------------------------------
@@ -383,24 +362,8 @@ def clip():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--check", action="store_true", help="compare with the committed files instead of writing")
-    check = parser.parse_args().check
-    os.makedirs(OUT_DIR, exist_ok=True)
-    differ = False
-    for fname, make in (("optimizers.txt", optimizers), ("schedulers.txt", schedulers), ("clip.txt", clip)):
-        text = make()
-        path = os.path.join(OUT_DIR, fname)
-        if check:
-            with open(path) as f:
-                if f.read() != text:
-                    print("differs: " + path)
-                    differ = True
-        else:
-            with open(path, "w") as f:
-                f.write(text)
-            print("wrote " + path)
-    return 1 if differ else 0
+    files = [("optimizers.txt", optimizers), ("schedulers.txt", schedulers), ("clip.txt", clip)]
+    return fw.main(__doc__, OUT_DIR, files, "tests/golden_optim/make_optim_fixtures.py")
 
 
 if __name__ == "__main__":

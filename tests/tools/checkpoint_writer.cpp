@@ -1,4 +1,4 @@
-// A child process for the crash test in tests/test_checkpoint.cpp: writes checkpoints of
+// A child process for the crash test in tests/train/test_checkpoint.cpp: writes checkpoints of
 // generation first, first + 1, ... to path, forever or count times. Every value of generation g
 // is g, so a reader can tell a whole checkpoint from a torn one. The test kills it with SIGKILL
 // while it writes.

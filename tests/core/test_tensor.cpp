@@ -1,29 +1,132 @@
 // The Tensor handle: factories, random numbers, conversions, element access, layout (strides,
 // contiguity), printing, and the autograd accessors (requires_grad, grad, backward, NoGradGuard).
+// Also the errors of element access, factories and dims, each naming the bad input.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "helpers.h"
+#include "support/helpers.h"
+#include "support/op_helpers.h"
 #include "tapegrad/core.h"
 
 using Catch::Matchers::Contains;
+using Catch::Matchers::Equals;
 using tg::Tensor;
+using tg_test::leaf;
 using tg_test::shape_of;
 using tg_test::values;
 using Shape = std::vector<std::int64_t>;
 using I64 = std::vector<std::int64_t>;
 
 namespace {
+
 std::string str(const Tensor& t) { return fmt::format("{}", t); }
+
 }  // namespace
 
-// ---- factories --------------------------------------------------------------------------------------
+TEST_CASE("tg::Error is a std::runtime_error", "[bad_input]") {
+  CHECK_THROWS_AS(tg::ones({2}) + tg::ones({3}), std::runtime_error);
+}
+
+TEST_CASE("a dim out of range names the op, the dim and the valid range", "[bad_input][dims]") {
+  const Tensor x = tg::ones({2, 3, 4});
+  CHECK_TG_ERROR(x.sum({3}), Equals("sum: dim 3 is out of range for a tensor of 3 dimensions (expected in [-3, 2])"));
+  CHECK_TG_ERROR(x.sum({-4}), Contains("sum: dim -4") && Contains("[-3, 2]"));
+  CHECK_TG_ERROR(x.mean({5}, true), Contains("mean: dim 5") && Contains("[-3, 2]"));
+  CHECK_TG_ERROR(x.amax({3}), Contains("amax: dim 3") && Contains("[-3, 2]"));
+  CHECK_TG_ERROR(x.max(3), Contains("max: dim 3") && Contains("[-3, 2]"));
+  CHECK_TG_ERROR(x.argmax(-4), Contains("argmax: dim -4") && Contains("[-3, 2]"));
+  CHECK_TG_ERROR(tg::softmax(x, 3), Contains("softmax: dim 3") && Contains("[-3, 2]"));
+  CHECK_TG_ERROR(tg::log_softmax(x, -4), Contains("log_softmax: dim -4") && Contains("[-3, 2]"));
+  CHECK_TG_ERROR(x.transpose(0, 5), Contains("transpose: dim 5") && Contains("[-3, 2]"));
+  CHECK_TG_ERROR(x.unsqueeze(4), Contains("unsqueeze: dim 4") && Contains("4 dimensions") && Contains("[-4, 3]"));
+  CHECK_TG_ERROR(x.unsqueeze(-5), Contains("unsqueeze: dim -5") && Contains("[-4, 3]"));
+  CHECK_TG_ERROR(x.squeeze(3), Contains("squeeze: dim 3") && Contains("[-3, 2]"));
+  CHECK_TG_ERROR(x.select(3, 0), Contains("select: dim 3") && Contains("[-3, 2]"));
+  CHECK_TG_ERROR(x.slice(-4, 0, 1), Contains("slice: dim -4") && Contains("[-3, 2]"));
+  CHECK_TG_ERROR(x.size(3), Contains("size: dim 3") && Contains("[-3, 2]"));
+  CHECK_TG_ERROR(x.stride(-4), Contains("stride: dim -4") && Contains("[-3, 2]"));
+  CHECK_TG_ERROR(x.permute({0, 1, 3}), Contains("permute: dim 3") && Contains("[-3, 2]"));
+}
+
+TEST_CASE("size(0) and stride(0) of a 0-d tensor are errors, not garbage", "[bad_input][dims][!mayfail]") {
+  // Core bug: normalize_dim accepts dims 0 and -1 for a 0-d tensor (right for reductions), and
+  // Tensor::size/stride then index the empty shape (see the report). PyTorch: IndexError
+  // "Dimension specified as 0 but tensor has no dimensions".
+  const Tensor s = tg::scalar_tensor(1.0);
+  CHECK_TG_ERROR(s.size(0), Contains("size") && Contains("dim 0"));
+  CHECK_TG_ERROR(s.size(-1), Contains("size") && Contains("dim -1"));
+  CHECK_TG_ERROR(s.stride(0), Contains("stride") && Contains("dim 0"));
+}
+
+TEST_CASE("item() on a multi-element tensor names the count and shape", "[bad_input][access]") {
+  CHECK_TG_ERROR(tg::ones({2, 3}).item(),
+                 Equals("item: a tensor with 6 elements (shape [2, 3]) cannot be converted to a scalar"));
+  CHECK_TG_ERROR(tg::zeros({0}).item<float>(), Contains("item: a tensor with 0 elements"));
+}
+
+TEST_CASE("at() with an index out of range or the wrong number of indices names them", "[bad_input][access]") {
+  const Tensor x = tg::ones({2, 3});
+  CHECK_TG_ERROR(x.at<float>({2, 0}), Equals("at: index 2 is out of range for dim 0 of size 2"));
+  CHECK_TG_ERROR(x.at<float>({0, -4}), Equals("at: index -4 is out of range for dim 1 of size 3"));
+  CHECK_TG_ERROR(x.at<float>({0}), Equals("at: expected 2 indices for shape [2, 3], got 1"));
+}
+
+TEST_CASE("data<T>() with the wrong T names both dtypes", "[bad_input][access]") {
+  CHECK_TG_ERROR(tg::ones({2}).data<double>(), Equals("data: the tensor holds float32, not float64"));
+  CHECK_TG_ERROR(tg::arange(2).data<float>(), Equals("data: the tensor holds int64, not float32"));
+  CHECK_NOTHROW(tg::ones({2}).data<float>());
+}
+
+TEST_CASE("using an undefined tensor is an error, not a crash", "[bad_input][access]") {
+  const Tensor u;
+  CHECK_FALSE(u.defined());
+  CHECK_TG_ERROR(u.shape(), Equals("tensor: use of an undefined tensor"));
+  CHECK_TG_ERROR(u.numel(), Contains("undefined tensor"));
+  CHECK_TG_ERROR(u.sum(), Contains("undefined tensor"));
+  CHECK_TG_ERROR(u + tg::ones({2}), Contains("undefined tensor"));
+  CHECK_TG_ERROR(tg::ones({2}) * u, Contains("undefined tensor"));
+  CHECK_TG_ERROR(u.backward(), Contains("undefined tensor"));
+  CHECK_TG_ERROR(tg::matmul(u, u), Contains("undefined tensor"));
+}
+
+TEST_CASE("arange with a step that cannot reach the end names start, end and step", "[bad_input][factory]") {
+  CHECK_TG_ERROR(tg::arange(0.0, 10.0, -1.0), Equals("arange: the range from 0 to 10 cannot be reached with step -1"));
+  CHECK_TG_ERROR(tg::arange(5.0, 1.0, 0.5), Contains("arange") && Contains("5") && Contains("1") && Contains("0.5"));
+  CHECK_TG_ERROR(tg::arange(-3), Contains("arange: the range from 0 to -3 cannot be reached with step 1"));
+  CHECK_TG_ERROR(tg::arange(0.0, 1.0, 0.0), Equals("arange: step must be nonzero"));
+}
+
+TEST_CASE("randint with low >= high names both", "[bad_input][factory]") {
+  CHECK_TG_ERROR(tg::randint(5, 5, {3}), Equals("randint: expected low < high, got low=5 and high=5"));
+  CHECK_TG_ERROR(tg::randint(2, -1, {3}), Equals("randint: expected low < high, got low=2 and high=-1"));
+}
+
+TEST_CASE("random floating factories reject integer dtypes", "[bad_input][factory]") {
+  CHECK_TG_ERROR(tg::randn({2}, tg::kInt64), Equals("randn: expected a floating dtype, got int64"));
+  CHECK_TG_ERROR(tg::rand({2}, tg::kBool), Equals("rand: expected a floating dtype, got bool"));
+}
+
+TEST_CASE("factories reject negative sizes and mismatched value counts", "[bad_input][factory]") {
+  CHECK_TG_ERROR(tg::zeros({2, -1}), Contains("negative dimension -1 in shape [2, -1]"));
+  CHECK_TG_ERROR(tg::eye(-1), Equals("eye: n must be non-negative, got -1"));
+  CHECK_TG_ERROR(tg::from_vector(std::vector<float>{1, 2, 3, 4, 5}, {2, 3}),
+                 Equals("from_vector: 5 values cannot fill shape [2, 3] (6 elements)"));
+  CHECK_TG_ERROR(tg::from_vector(std::vector<bool>{true}, {2}),
+                 Contains("from_vector: 1 values cannot fill shape [2]"));
+}
+
+TEST_CASE("set_num_threads(0) is an error naming the value", "[bad_input][threads]") {
+  const int before = tg::get_num_threads();
+  CHECK_TG_ERROR(tg::set_num_threads(0), Equals("set_num_threads: expected at least 1 thread, got 0"));
+  CHECK_TG_ERROR(tg::set_num_threads(-2), Contains("got -2"));
+  CHECK(tg::get_num_threads() == before);
+}
 
 TEST_CASE("zeros, ones and full: shape, dtype and every value", "[tensor][factory]") {
   const Tensor z = tg::zeros({2, 3});
@@ -99,7 +202,7 @@ TEST_CASE("randn over 10^5 samples has mean 0 and std 1 within 0.01", "[tensor][
   const Tensor x = tg::randn({100000}, tg::kFloat64, &gen);
   const double mean = x.mean().item();
   const double var = ((x - mean) * (x - mean)).mean().item();
-  CHECK(std::abs(mean) < 0.01);  // standard error 0.0032
+  CHECK(std::abs(mean) < 0.01);                  // standard error 0.0032
   CHECK(std::abs(std::sqrt(var) - 1.0) < 0.01);  // standard error 0.0022
   // Tails as a normal's: about 4.55% beyond 2 sigma.
   const double beyond2 = (tg::abs(x) > 2.0).sum().item() / 1e5;
@@ -188,9 +291,8 @@ TEST_CASE("tensor() from nested lists: shape, dtype and row-major values", "[ten
 
 TEST_CASE("tensor() rejects ragged nested lists, naming the depth", "[tensor][factory]") {
   REQUIRE_THROWS_AS(tg::tensor({{1, 2}, {3}}), tg::Error);
-  REQUIRE_THROWS_WITH(tg::tensor({{1, 2}, {3}}),
-                      Contains("tensor: the nested list is ragged") && Contains("1 items at depth 1") &&
-                          Contains("expected 2"));
+  REQUIRE_THROWS_WITH(tg::tensor({{1, 2}, {3}}), Contains("tensor: the nested list is ragged") &&
+                                                     Contains("1 items at depth 1") && Contains("expected 2"));
   REQUIRE_THROWS_WITH(tg::tensor({{1, 2}, 3}), Contains("ragged") && Contains("depth 1"));
   REQUIRE_THROWS_WITH(tg::tensor({1, {2, 3}}), Contains("ragged") && Contains("depth 1"));
 }
@@ -208,8 +310,6 @@ TEST_CASE("from_vector for every element type, with dtype conversion by options"
   CHECK(s.item() == 4.0);
   CHECK(tg::scalar_tensor(3.0, tg::kInt64).item<std::int64_t>() == 3);
 }
-
-// ---- conversion and element access ---------------------------------------------------------------
 
 TEST_CASE("to() converts between every pair of dtypes as C++ casts do (truncation, nonzero is true)",
           "[tensor][convert]") {
@@ -266,8 +366,6 @@ TEST_CASE("to_vector reads views in row-major logical order", "[tensor][access]"
   CHECK(x.gt(2.0).to_vector<bool>() == std::vector<bool>{false, false, false, true, true, true});
 }
 
-// ---- layout: contiguity and strides -----------------------------------------------------------------
-
 TEST_CASE("contiguous tensors have row-major strides", "[tensor][layout]") {
   const Tensor x = tg::zeros({2, 3, 4});
   CHECK(x.strides().vec() == I64{12, 4, 1});
@@ -309,8 +407,7 @@ TEST_CASE("view works on non-contiguous tensors where strides allow it", "[tenso
   CHECK(v.at<float>({2, 1, 1, 0}) == x.at<float>({1, 2, 2}));
 }
 
-TEST_CASE("contiguous() copies a permuted tensor into row-major order, and is free otherwise",
-          "[tensor][layout]") {
+TEST_CASE("contiguous() copies a permuted tensor into row-major order, and is free otherwise", "[tensor][layout]") {
   const Tensor x = tg::arange(0.0, 6.0).reshape({2, 3});
   const Tensor p = x.permute({1, 0});
   CHECK_FALSE(p.is_contiguous());
@@ -323,17 +420,15 @@ TEST_CASE("contiguous() copies a permuted tensor into row-major order, and is fr
 }
 
 TEST_CASE("is_contiguous ignores the strides of size-1 dims and is true for empty tensors", "[tensor][layout]") {
-  CHECK(tg::zeros({3, 1}).t().is_contiguous());  // [1, 3] with strides [1, 1]
+  CHECK(tg::zeros({3, 1}).t().is_contiguous());                                 // [1, 3] with strides [1, 1]
   CHECK(tg::zeros({4, 3}).select(1, 0).unsqueeze(1).is_contiguous() == false);  // stride 3 between rows
-  CHECK(tg::zeros({4, 3}).slice(0, 1, 3).is_contiguous());  // whole rows with an offset
+  CHECK(tg::zeros({4, 3}).slice(0, 1, 3).is_contiguous());                      // whole rows with an offset
   CHECK_FALSE(tg::zeros({4, 3}).slice(1, 0, 2).is_contiguous());
   CHECK_FALSE(tg::zeros({2, 3}).expand({4, 2, 3}).is_contiguous());
   CHECK(tg::zeros({1, 3}).expand({1, 3}).is_contiguous());
   CHECK(tg::zeros({0, 3}).t().is_contiguous());
   CHECK(tg::scalar_tensor(1.0).is_contiguous());
 }
-
-// ---- printing ---------------------------------------------------------------------------------------
 
 TEST_CASE("printing float tensors: fixed format with 4 decimals, aligned", "[tensor][format]") {
   CHECK(str(tg::tensor({1.5, -2.25})) == "tensor([ 1.5000, -2.2500], shape=[2], dtype=float32)");
@@ -354,8 +449,7 @@ TEST_CASE("printing switches to scientific for small or widely spread magnitudes
   CHECK(str(tg::tensor({1e9, 2e9})) == "tensor([1.0000e+09, 2.0000e+09], shape=[2], dtype=float32)");
 }
 
-TEST_CASE("printing integer-valued floats spanning more than 1000x in scientific, like PyTorch",
-          "[tensor][format]") {
+TEST_CASE("printing integer-valued floats spanning more than 1000x in scientific, like PyTorch", "[tensor][format]") {
   // torch.tensor([1., 2000.]) prints tensor([1.0000e+00, 2.0000e+03]) (PyTorch's int_mode rule;
   // printed "[   1., 2000.]" before 3acc932).
   CHECK(str(tg::tensor({1, 2000})) == "tensor([1.0000e+00, 2.0000e+03], shape=[2], dtype=float32)");
@@ -368,8 +462,7 @@ TEST_CASE("printing nan and inf inside a fixed-format tensor", "[tensor][format]
 
 TEST_CASE("printing int64 and bool tensors, right-aligned", "[tensor][format]") {
   CHECK(str(tg::tensor({1, -20, 300}, tg::kInt64)) == "tensor([  1, -20, 300], shape=[3], dtype=int64)");
-  CHECK(str(tg::from_vector(std::vector<bool>{true, false}, {2})) ==
-        "tensor([ True, False], shape=[2], dtype=bool)");
+  CHECK(str(tg::from_vector(std::vector<bool>{true, false}, {2})) == "tensor([ True, False], shape=[2], dtype=bool)");
 }
 
 TEST_CASE("printing 0-d, empty and 3-D tensors", "[tensor][format]") {
@@ -418,8 +511,6 @@ TEST_CASE("operator<< prints what fmt::format prints", "[tensor][format]") {
   CHECK(os.str() == str(t));
   CHECK(tg::to_string(t) == str(t));
 }
-
-// ---- autograd accessors ------------------------------------------------------------------------------
 
 TEST_CASE("requires_grad_, is_leaf and grad_fn_name", "[tensor][autograd]") {
   const Tensor x = tg::tensor({1, 2, 3});
@@ -552,15 +643,13 @@ TEST_CASE("NoGradGuard stops recording and restores the previous mode", "[tensor
       CHECK_FALSE(tg::is_grad_enabled());
     }
     CHECK_FALSE(tg::is_grad_enabled());  // the inner guard restores "off", not "on"
-    x.mul_(2.0);  // in-place on a leaf that requires grad is allowed without recording
+    x.mul_(2.0);                         // in-place on a leaf that requires grad is allowed without recording
   }
   CHECK(tg::is_grad_enabled());
   CHECK(values(x) == std::vector<double>{2, 4});
   CHECK((x * 2.0).requires_grad());
   tg::set_grad_enabled(false);
-  {
-    tg::NoGradGuard guard;
-  }
+  { tg::NoGradGuard guard; }
   CHECK_FALSE(tg::is_grad_enabled());
   tg::set_grad_enabled(true);
 }

@@ -13,15 +13,18 @@
 #include <string>
 #include <vector>
 
-#include "golden_nn/fixtures.h"
+#include "support/fixtures.h"
+#include "support/helpers.h"
 #include "tapegrad/core.h"
 #include "tapegrad/nn/loss.h"
+
+using tg_test::error_of;
 
 namespace F = tg::nn::functional;
 using Catch::Matchers::Contains;
 using F::Reduction;
 using tg::Tensor;
-using tg_golden_nn::Case;
+using tg_fixtures::Case;
 
 namespace {
 
@@ -35,40 +38,28 @@ Tensor uniform64(tg::IntArrayRef shape, double lo, double hi, std::uint64_t seed
 
 Tensor indices(const std::vector<std::int64_t>& v, tg::IntArrayRef shape) { return tg::from_vector(v, shape); }
 
-/// The tg::Error message of f, or a note saying what happened instead.
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const tg::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<not a tg::Error: ") + e.what() + ">";
-  }
-  return "<no error>";
-}
-
 /// Runs the loss a fixture case names, with its options, on the given tensors.
 Tensor run_loss(const Case& c, const Tensor& x, const Tensor& t, const Tensor& w, const Tensor& pw) {
-  const Reduction r = F::reduction_from_string(c.param("reduction"));
+  const Reduction r = F::reduction_from_string(c.text("reduction"));
   if (c.op == "cross_entropy") {
     F::CrossEntropyOptions o;
     o.reduction(r);
     if (w.defined()) o.weight(w);
-    if (c.has_param("ignore_index")) o.ignore_index(static_cast<std::int64_t>(c.number("ignore_index")));
-    if (c.has_param("label_smoothing")) o.label_smoothing(c.number("label_smoothing"));
+    if (c.has_param("ignore_index")) o.ignore_index(static_cast<std::int64_t>(c.num("ignore_index")));
+    if (c.has_param("label_smoothing")) o.label_smoothing(c.num("label_smoothing"));
     return F::cross_entropy(x, t, o);
   }
   if (c.op == "nll_loss") {
     F::NLLLossOptions o;
     o.reduction(r);
     if (w.defined()) o.weight(w);
-    if (c.has_param("ignore_index")) o.ignore_index(static_cast<std::int64_t>(c.number("ignore_index")));
+    if (c.has_param("ignore_index")) o.ignore_index(static_cast<std::int64_t>(c.num("ignore_index")));
     return F::nll_loss(x, t, o);
   }
   if (c.op == "mse_loss") return F::mse_loss(x, t, r);
   if (c.op == "l1_loss") return F::l1_loss(x, t, r);
   if (c.op == "smooth_l1_loss")
-    return F::smooth_l1_loss(x, t, F::SmoothL1LossOptions().beta(c.number("beta")).reduction(r));
+    return F::smooth_l1_loss(x, t, F::SmoothL1LossOptions().beta(c.num("beta")).reduction(r));
   if (c.op == "binary_cross_entropy") {
     F::BinaryCrossEntropyOptions o;
     o.reduction(r);
@@ -82,8 +73,8 @@ Tensor run_loss(const Case& c, const Tensor& x, const Tensor& t, const Tensor& w
     if (pw.defined()) o.pos_weight(pw);
     return F::binary_cross_entropy_with_logits(x, t, o);
   }
-  if (c.op == "kl_div") return F::kl_div(x, t, F::KLDivOptions().reduction(r).log_target(c.number("log_target") != 0));
-  throw tg_golden_nn::FixtureError("no loss named " + c.op);
+  if (c.op == "kl_div") return F::kl_div(x, t, F::KLDivOptions().reduction(r).log_target(c.num("log_target") != 0));
+  throw tg_fixtures::FixtureError("no loss named " + c.op);
 }
 
 struct MaxError {
@@ -92,7 +83,7 @@ struct MaxError {
 };
 
 /// Compares element by element within tol * max(1, |want|), recording the largest errors.
-bool matches(const Tensor& got, const tg_golden_nn::StoredTensor& want, double tol, MaxError& err,
+bool matches(const Tensor& got, const tg_fixtures::StoredTensor& want, double tol, MaxError& err,
              const std::string& what) {
   if (!got.defined()) {
     UNSCOPED_INFO(what << ": undefined");
@@ -118,7 +109,7 @@ bool matches(const Tensor& got, const tg_golden_nn::StoredTensor& want, double t
 
 /// Runs every case of one loss's fixture file in dtype, checking the loss and the gradients.
 void check_golden(const std::string& op, tg::DType dtype, double tol) {
-  const std::vector<Case> cases = tg_golden_nn::load_fixtures(op);
+  const std::vector<Case> cases = tg_fixtures::load("golden_nn", op);
   MaxError err;
   for (const Case& c : cases) {
     INFO(op << " [" << tg::dtype_name(dtype) << "] case '" << c.name << "' (" << c.where << ")");
@@ -194,12 +185,12 @@ TEST_CASE("loss: every loss and option matches PyTorch in float32 within 1e-5", 
 TEST_CASE("loss: the fixture files cover every loss with each reduction", "[loss][golden]") {
   for (const char* op : kLosses) {
     INFO(op);
-    const std::vector<Case> cases = tg_golden_nn::load_fixtures(op);
+    const std::vector<Case> cases = tg_fixtures::load("golden_nn", op);
     std::vector<std::string> reductions;
-    for (const Case& c : cases) reductions.push_back(c.param("reduction"));
+    for (const Case& c : cases) reductions.push_back(c.text("reduction"));
     for (const char* r : {"none", "mean", "sum"}) CHECK(std::count(reductions.begin(), reductions.end(), r) >= 1);
   }
-  CHECK(tg_golden_nn::load_fixtures("kl_div").size() >= 20);  // 5 inputs x 4 reductions incl. batchmean
+  CHECK(tg_fixtures::load("golden_nn", "kl_div").size() >= 20);  // 5 inputs x 4 reductions incl. batchmean
 }
 
 // ---- cross_entropy ----------------------------------------------------------------------------

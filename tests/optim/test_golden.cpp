@@ -7,12 +7,12 @@
 #include <string>
 #include <vector>
 
-#include "golden_optim/optim_fixtures.h"
+#include "support/fixtures.h"
 #include "tapegrad/tapegrad.h"
 
 using namespace tg;
 using namespace tg::optim;
-namespace fx = tg_golden_optim;
+namespace fx = tg_fixtures;
 
 namespace {
 
@@ -58,11 +58,11 @@ std::unique_ptr<OptimizerOptions> group_options(const fx::Case& c, int i) {
   auto values = options->to_map();
   for (int k = 0; k <= i; ++k) {
     const std::string prefix = "group" + std::to_string(k) + ".";
-    for (const auto& [key, v] : c.nums) {
+    for (const std::string& key : c.keys_of("num")) {
       if (key.rfind(prefix, 0) != 0) continue;
       const std::string name = key.substr(prefix.size());
       REQUIRE(values.count(name) == 1);
-      values[name] = v[0];
+      values[name] = c.numbers(key)[0];
     }
   }
   options->from_map(values);
@@ -75,7 +75,7 @@ Tensor problem_loss(const Tensor& x, const Tensor& y, const Tensor& w, const Ten
 }
 
 const std::vector<fx::Case>& optimizer_cases() {
-  static const std::vector<fx::Case> cases = fx::load("optimizers.txt");
+  static const std::vector<fx::Case> cases = fx::load("golden_optim", "optimizers");
   return cases;
 }
 
@@ -87,11 +87,11 @@ TEST_CASE("optimizer defaults equal PyTorch's", "[optim][golden]") {
     INFO(c.name);
     auto options = default_options(c.text("optimizer"));
     const auto values = options->to_map();
-    CHECK(values.size() == c.nums.size());
-    for (const auto& [name, v] : c.nums) {
+    CHECK(values.size() == c.keys_of("num").size());
+    for (const std::string& name : c.keys_of("num")) {
       INFO(name);
       REQUIRE(values.count(name) == 1);
-      CHECK(values.at(name) == v[0]);
+      CHECK(values.at(name) == c.numbers(name)[0]);
     }
   }
 }
@@ -144,12 +144,12 @@ namespace {
 struct Args {
   const fx::Case& c;
   std::string prefix;
-  bool has(const std::string& n) const { return c.has_num(prefix + "arg." + n) || c.has_text(prefix + "arg." + n); }
+  bool has(const std::string& n) const { return c.has_param(prefix + "arg." + n); }
   double num(const std::string& n, double fallback) const { return c.num_or(prefix + "arg." + n, fallback); }
   std::int64_t integer(const std::string& n) const { return static_cast<std::int64_t>(c.num(prefix + "arg." + n)); }
   std::vector<double> list(const std::string& n) const { return c.numbers(prefix + "arg." + n); }
   std::string text(const std::string& n, const std::string& fallback) const {
-    return c.has_text(prefix + "arg." + n) ? c.text(prefix + "arg." + n) : fallback;
+    return c.has_param(prefix + "arg." + n) ? c.text(prefix + "arg." + n) : fallback;
   }
 };
 
@@ -215,7 +215,7 @@ std::unique_ptr<ReduceLROnPlateau> make_plateau(Optimizer& opt, const Args& a) {
 }  // namespace
 
 TEST_CASE("every scheduler's 50-step learning-rate sequence equals PyTorch's bit for bit", "[optim][golden]") {
-  const std::vector<fx::Case> cases = fx::load("schedulers.txt");
+  const std::vector<fx::Case> cases = fx::load("golden_optim", "schedulers");
   double worst = 0;
   for (const fx::Case& c : cases) {
     INFO(c.name);
@@ -275,7 +275,7 @@ TEST_CASE("every scheduler's 50-step learning-rate sequence equals PyTorch's bit
 // ---- clipping -------------------------------------------------------------------------------
 
 TEST_CASE("clip_grad_norm_ and clip_grad_value_ equal PyTorch's", "[optim][golden]") {
-  const std::vector<fx::Case> cases = fx::load("clip.txt");
+  const std::vector<fx::Case> cases = fx::load("golden_optim", "clip");
   double worst = 0;
   for (const fx::Case& c : cases) {
     INFO(c.name);
@@ -283,7 +283,7 @@ TEST_CASE("clip_grad_norm_ and clip_grad_value_ equal PyTorch's", "[optim][golde
     const Tensor p2 = zeros({2}, kFloat64).requires_grad_();  // no gradient: skipped
     p0.set_grad(c.tensor("g0"));
     p1.set_grad(c.tensor("g1"));
-    if (c.has_num("clip_value")) {
+    if (c.has_param("clip_value")) {
       clip_grad_value_({p0, p1, p2}, c.num("clip_value"));
     } else {
       const double total = clip_grad_norm_({p0, p1, p2}, c.num("max_norm"), c.num("norm_type"));

@@ -7,25 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "support/helpers.h"
 #include "tapegrad/tapegrad.h"
+
+using tg_test::error_of;
 
 using namespace tg;
 using namespace tg::optim;
 using Catch::Matchers::Contains;
 
 namespace {
-
-/// The message of the tg::Error that fn throws ("" and a failed check if it throws none).
-template <typename F>
-std::string error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  FAIL_CHECK("no tg::Error was thrown");
-  return "";
-}
 
 std::vector<Tensor> one_param() { return {tg::tensor({1.0, 2.0}, kFloat64).requires_grad_()}; }
 

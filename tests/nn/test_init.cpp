@@ -8,8 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "support/helpers.h"
 #include "tapegrad/core.h"
 #include "tapegrad/nn/init.h"
+
+using tg_test::error_of;
 
 namespace init = tg::nn::init;
 using Catch::Matchers::Contains;
@@ -38,17 +41,6 @@ Moments moments(const Tensor& t) {
   for (double x : v) m.std += (x - m.mean) * (x - m.mean);
   m.std = std::sqrt(m.std / static_cast<double>(v.size() - 1));
   return m;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const tg::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<not a tg::Error: ") + e.what() + ">";
-  }
-  return "<no error>";
 }
 
 /// max |A A^T - scale I| of a 2-D tensor, computed in float64 from its stored values.

@@ -19,11 +19,11 @@
 #include <utility>
 #include <vector>
 
-#include "golden_modules/module_fixtures.h"
+#include "support/fixtures.h"
 #include "tapegrad/tapegrad.h"
 
 using tg::Tensor;
-using tg_golden_modules::Case;
+using tg_fixtures::Case;
 namespace nn = tg::nn;
 
 namespace {
@@ -41,7 +41,7 @@ std::map<std::string, std::pair<double, std::string>>& largest_errors() {
 }
 
 /// Cases with lengths are reported apart from the others of their family.
-std::string report_key(const Case& c) { return c.family + (c.has("lengths") ? " with lengths" : ""); }
+std::string report_key(const Case& c) { return c.op + (c.has_tensor("lengths") ? " with lengths" : ""); }
 
 void report(const std::string& key) {
   const char* env = std::getenv("TAPEGRAD_GOLDEN_REPORT");
@@ -84,16 +84,16 @@ std::vector<std::string> keys_of(const std::vector<std::pair<std::string, Tensor
 void run_case(const Case& c, nn::Module& m, const Forward& forward) {
   INFO("case '" << c.name << "' (" << c.where << ")");
   m.to(tg::kFloat64);
-  CHECK(keys_of(m.named_parameters()) == c.name_list("params"));
-  CHECK(m.state_dict().keys() == c.name_list("state"));
+  CHECK(keys_of(m.named_parameters()) == c.words("params"));
+  CHECK(m.state_dict().keys() == c.words("state"));
 
   nn::StateDict state;
-  for (const std::string& k : c.name_list("state")) state.insert(k, c.tensor("state." + k));
+  for (const std::string& k : c.words("state")) state.insert(k, c.tensor("state." + k));
   m.load_state_dict(state);  // strict: PyTorch's keys, no more, no fewer, same shapes
 
   Inputs inputs;
   for (const char* k : {"input", "input1", "input2", "h0", "c0", "lengths"}) {
-    if (!c.has(k)) continue;
+    if (!c.has_tensor(k)) continue;
     Tensor t = c.tensor(k);
     if (tg::is_floating(t.dtype())) t.requires_grad_();
     inputs[k] = t;
@@ -123,7 +123,7 @@ void run_family(const std::string& family, const std::function<std::shared_ptr<n
                 const Forward& forward = single, const std::function<bool(const Case&)>& select = {}) {
   int ran = 0;
   std::string key;
-  for (const Case& c : tg_golden_modules::load_fixtures(family)) {
+  for (const Case& c : tg_fixtures::load("golden_modules", family)) {
     if (select && !select(c)) continue;
     tg::manual_seed(7);
     auto m = build(c);
@@ -139,36 +139,36 @@ void run_family(const std::string& family, const std::function<std::shared_ptr<n
 
 std::shared_ptr<nn::Module> build_linear(const Case& c) {
   return std::make_shared<nn::Linear>(
-      nn::LinearOptions(c.integer("in_features"), c.integer("out_features")).bias(c.flag("bias")));
+      nn::LinearOptions(c.param1("in_features"), c.param1("out_features")).bias(c.flag("bias")));
 }
 
 std::shared_ptr<nn::Module> build_bilinear(const Case& c) {
   return std::make_shared<nn::Bilinear>(
-      nn::BilinearOptions(c.integer("in1_features"), c.integer("in2_features"), c.integer("out_features"))
+      nn::BilinearOptions(c.param1("in1_features"), c.param1("in2_features"), c.param1("out_features"))
           .bias(c.flag("bias")));
 }
 
 std::shared_ptr<nn::Module> build_embedding(const Case& c) {
-  nn::EmbeddingOptions o(c.integer("num_embeddings"), c.integer("embedding_dim"));
-  if (c.has_param("padding_idx")) o.padding_idx(c.integer("padding_idx"));
+  nn::EmbeddingOptions o(c.param1("num_embeddings"), c.param1("embedding_dim"));
+  if (c.has_param("padding_idx")) o.padding_idx(c.param1("padding_idx"));
   if (c.has_param("max_norm")) o.max_norm(c.num("max_norm"));
   return std::make_shared<nn::Embedding>(o);
 }
 
 std::shared_ptr<nn::Module> build_layer_norm(const Case& c) {
-  return std::make_shared<nn::LayerNorm>(nn::LayerNormOptions(c.integers("normalized_shape"))
+  return std::make_shared<nn::LayerNorm>(nn::LayerNormOptions(c.param("normalized_shape"))
                                              .eps(c.num("eps"))
                                              .elementwise_affine(c.flag("elementwise_affine")));
 }
 
 std::shared_ptr<nn::Module> build_batch_norm(const Case& c) {
-  const auto o = nn::BatchNormOptions(c.integer("num_features"))
+  const auto o = nn::BatchNormOptions(c.param1("num_features"))
                      .eps(c.num("eps"))
                      .momentum(c.num("momentum"))
                      .affine(c.flag("affine"))
                      .track_running_stats(c.flag("track_running_stats"));
   std::shared_ptr<nn::Module> m;
-  if (c.integer("dims") == 1) m = std::make_shared<nn::BatchNorm1d>(o);
+  if (c.param1("dims") == 1) m = std::make_shared<nn::BatchNorm1d>(o);
   else m = std::make_shared<nn::BatchNorm2d>(o);
   m->train(c.flag("training"));
   return m;
@@ -176,21 +176,21 @@ std::shared_ptr<nn::Module> build_batch_norm(const Case& c) {
 
 std::shared_ptr<nn::Module> build_conv2d(const Case& c) {
   auto i2 = [&](const char* k) {
-    const auto v = c.integers(k);
+    const auto v = c.param(k);
     return tg::Int2(v.at(0), v.at(1));
   };
   return std::make_shared<nn::Conv2d>(
-      nn::ConvOptions(c.integer("in_channels"), c.integer("out_channels"), i2("kernel_size"))
+      nn::ConvOptions(c.param1("in_channels"), c.param1("out_channels"), i2("kernel_size"))
           .stride(i2("stride"))
           .padding(i2("padding"))
           .dilation(i2("dilation"))
-          .groups(c.integer("groups"))
+          .groups(c.param1("groups"))
           .bias(c.flag("bias")));
 }
 
 nn::RNNOptions rnn_options(const Case& c) {
-  return nn::RNNOptions(c.integer("input_size"), c.integer("hidden_size"))
-      .num_layers(c.integer("num_layers"))
+  return nn::RNNOptions(c.param1("input_size"), c.param1("hidden_size"))
+      .num_layers(c.param1("num_layers"))
       .bidirectional(c.flag("bidirectional"))
       .batch_first(c.flag("batch_first"))
       .bias(c.flag("bias"))
@@ -207,8 +207,8 @@ Outputs rnn_forward(nn::Module& m, const Inputs& in) {
   return o;
 }
 
-bool has_lengths(const Case& c) { return c.has("lengths"); }
-bool no_lengths(const Case& c) { return !c.has("lengths"); }
+bool has_lengths(const Case& c) { return c.has_tensor("lengths"); }
+bool no_lengths(const Case& c) { return !c.has_tensor("lengths"); }
 
 }  // namespace
 
@@ -276,7 +276,7 @@ TEST_CASE("LSTMCell matches PyTorch with and without state, bias and batch dim",
   run_family(
       "lstm_cell",
       [](const Case& c) {
-    return std::make_shared<nn::LSTMCell>(c.integer("input_size"), c.integer("hidden_size"), c.flag("bias"));
+    return std::make_shared<nn::LSTMCell>(c.param1("input_size"), c.param1("hidden_size"), c.flag("bias"));
       },
       [](nn::Module& m, const Inputs& in) -> Outputs {
         std::optional<nn::RNNState> state;
@@ -290,7 +290,7 @@ TEST_CASE("GRUCell matches PyTorch with and without state, bias and batch dim", 
   run_family(
       "gru_cell",
       [](const Case& c) {
-    return std::make_shared<nn::GRUCell>(c.integer("input_size"), c.integer("hidden_size"), c.flag("bias"));
+    return std::make_shared<nn::GRUCell>(c.param1("input_size"), c.param1("hidden_size"), c.flag("bias"));
       },
       [](nn::Module& m, const Inputs& in) -> Outputs {
         const Tensor h0 = in.count("h0") ? in.at("h0") : Tensor();
@@ -301,11 +301,11 @@ TEST_CASE("GRUCell matches PyTorch with and without state, bias and batch dim", 
 TEST_CASE("every module fixture file parses and every case has its outputs and parameter gradients", "[nn-golden]") {
   for (const char* family : {"linear", "bilinear", "embedding", "layer_norm", "batch_norm", "conv2d", "sequential",
                              "lstm", "gru", "lstm_cell", "gru_cell"}) {
-    for (const Case& c : tg_golden_modules::load_fixtures(family)) {
+    for (const Case& c : tg_fixtures::load("golden_modules", family)) {
       INFO(family << ": " << c.name);
-      CHECK((c.has("output") || c.has("h_n")));
-      for (const std::string& p : c.name_list("params")) CHECK(c.has("grad." + p));
-      for (const std::string& k : c.name_list("state")) CHECK(c.has("state." + k));
+      CHECK((c.has_tensor("output") || c.has_tensor("h_n")));
+      for (const std::string& p : c.words("params")) CHECK(c.has_tensor("grad." + p));
+      for (const std::string& k : c.words("state")) CHECK(c.has_tensor("state." + k));
     }
   }
 }

@@ -1,4 +1,4 @@
-// LSTM, GRU and their cells beyond the PyTorch goldens (tests/test_nn_golden.cpp): shapes for
+// LSTM, GRU and their cells beyond the PyTorch goldens (tests/nn/test_golden_modules.cpp): shapes for
 // every layout, unbatched input, the default initialisation, gradient checks, what lengths mean
 // (a padded step's input changes nothing; each sequence behaves as if run alone), state round
 // trips and clones.

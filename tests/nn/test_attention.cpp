@@ -20,12 +20,15 @@
 #include <string>
 #include <vector>
 
-#include "golden_modules/module_fixtures.h"
+#include "support/fixtures.h"
+#include "support/helpers.h"
 #include "tapegrad/tapegrad.h"
+
+using tg_test::error_of;
 
 using Catch::Matchers::Contains;
 using tg::Tensor;
-using tg_golden_modules::Case;
+using tg_fixtures::Case;
 namespace nn = tg::nn;
 namespace F = tg::nn::functional;
 
@@ -33,24 +36,9 @@ namespace {
 
 constexpr double kTol = 1e-10;
 
-/// All cases of tests/golden_attention/fixtures/<family>.txt (parsed once).
-const std::vector<Case>& load_attention_fixtures(const std::string& family) {
-  static std::map<std::string, std::vector<Case>> cache;
-  auto it = cache.find(family);
-  if (it != cache.end()) return it->second;
-  const auto path = std::filesystem::path(__FILE__).parent_path() / "golden_attention" / "fixtures" / (family + ".txt");
-  std::ifstream in(path);
-  if (!in)
-    throw tg_golden_modules::FixtureError("attention fixtures: cannot open " + path.string() +
-                                          " (run /usr/bin/python3 tests/golden_attention/make_attention_fixtures.py)");
-  auto cases = tg_golden_modules::parse_fixtures(in, family, path.string());
-  REQUIRE(!cases.empty());
-  return cache.emplace(family, std::move(cases)).first->second;
-}
-
 /// A fixture mask: `index` tensors of 0/1 are bool masks, `tensor`s float masks. Undefined if absent.
 Tensor mask_of(const Case& c, const std::string& key) {
-  if (!c.has(key)) return {};
+  if (!c.has_tensor(key)) return {};
   const Tensor t = c.tensor(key);
   return c.stored(key).is_index ? tg::ne(t, 0.0) : t;
 }
@@ -95,15 +83,15 @@ void run_case(const Case& c, nn::Module& m, const std::vector<std::string>& inpu
   INFO("case '" << c.name << "' (" << c.where << ")");
   m.to(tg::kFloat64);
   m.eval();
-  CHECK(keys_of(m.named_parameters()) == c.name_list("params"));
-  CHECK(m.state_dict().keys() == c.name_list("state"));
+  CHECK(keys_of(m.named_parameters()) == c.words("params"));
+  CHECK(m.state_dict().keys() == c.words("state"));
   nn::StateDict state;
-  for (const std::string& k : c.name_list("state")) state.insert(k, c.tensor("state." + k));
+  for (const std::string& k : c.words("state")) state.insert(k, c.tensor("state." + k));
   m.load_state_dict(state);
 
   Inputs inputs;
   for (const std::string& k : input_keys)
-    if (c.has(k)) inputs[k] = c.tensor(k).requires_grad_();
+    if (c.has_tensor(k)) inputs[k] = c.tensor(k).requires_grad_();
   const Outputs outputs = forward(inputs);
   const bool forward_only = c.has_param("forward_only") && c.flag("forward_only");
   const std::map<std::string, std::string> upstream{{"output", "gout"}, {"weights", "gweights"}};
@@ -122,24 +110,12 @@ void run_case(const Case& c, nn::Module& m, const std::vector<std::string>& inpu
 }
 
 nn::TransformerEncoderLayerOptions layer_options(const Case& c) {
-  return nn::TransformerEncoderLayerOptions(c.integer("d_model"), c.integer("nhead"))
-      .dim_feedforward(c.integer("dim_feedforward"))
+  return nn::TransformerEncoderLayerOptions(c.param1("d_model"), c.param1("nhead"))
+      .dim_feedforward(c.param1("dim_feedforward"))
       .activation(c.flag("gelu") ? "gelu" : "relu")
       .layer_norm_eps(c.num("layer_norm_eps"))
       .batch_first(c.flag("batch_first"))
       .norm_first(c.flag("norm_first"));
-}
-
-/// The message of the tg::Error that fn throws ("" and a failed check if it throws none).
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const tg::Error& e) {
-    return e.what();
-  }
-  FAIL_CHECK("no tg::Error was thrown");
-  return "";
 }
 
 Tensor uniform64(tg::IntArrayRef shape, std::uint64_t seed) {
@@ -160,9 +136,9 @@ bool all_finite(const Tensor& t) {
 TEST_CASE("MultiheadAttention matches PyTorch: outputs, weights and every gradient, with and without masks",
           "[attention]") {
   int ran = 0;
-  for (const Case& c : load_attention_fixtures("multihead_attention")) {
+  for (const Case& c : tg_fixtures::load("golden_attention", "multihead_attention")) {
     tg::manual_seed(7);
-    nn::MultiheadAttention m(nn::MultiheadAttentionOptions(c.integer("embed_dim"), c.integer("num_heads"))
+    nn::MultiheadAttention m(nn::MultiheadAttentionOptions(c.param1("embed_dim"), c.param1("num_heads"))
                                  .bias(c.flag("bias"))
                                  .batch_first(c.flag("batch_first")));
     const bool self = c.flag("self"), need_weights = c.flag("need_weights");
@@ -185,7 +161,7 @@ TEST_CASE("MultiheadAttention matches PyTorch: outputs, weights and every gradie
 TEST_CASE("TransformerEncoderLayer matches PyTorch: relu and gelu, post-norm and norm_first, with masks",
           "[attention]") {
   int ran = 0;
-  for (const Case& c : load_attention_fixtures("transformer_encoder_layer")) {
+  for (const Case& c : tg_fixtures::load("golden_attention", "transformer_encoder_layer")) {
     tg::manual_seed(7);
     nn::TransformerEncoderLayer m(layer_options(c));
     const Tensor src_mask = mask_of(c, "src_mask"), kpm = mask_of(c, "src_key_padding_mask");
@@ -200,12 +176,12 @@ TEST_CASE("TransformerEncoderLayer matches PyTorch: relu and gelu, post-norm and
 TEST_CASE("TransformerEncoder of 2 layers and a final norm matches PyTorch under the keys layers.0 to norm",
           "[attention]") {
   int ran = 0;
-  for (const Case& c : load_attention_fixtures("transformer_encoder")) {
+  for (const Case& c : tg_fixtures::load("golden_attention", "transformer_encoder")) {
     tg::manual_seed(7);
     auto layer = std::make_shared<nn::TransformerEncoderLayer>(layer_options(c));
     std::shared_ptr<nn::LayerNorm> norm;
-    if (c.flag("final_norm")) norm = std::make_shared<nn::LayerNorm>(nn::LayerNormOptions({c.integer("d_model")}));
-    nn::TransformerEncoder m(layer, c.integer("num_layers"), norm);
+    if (c.flag("final_norm")) norm = std::make_shared<nn::LayerNorm>(nn::LayerNormOptions({c.param1("d_model")}));
+    nn::TransformerEncoder m(layer, c.param1("num_layers"), norm);
     const Tensor mask = mask_of(c, "mask"), kpm = mask_of(c, "src_key_padding_mask");
     run_case(c, m, {"src"}, [&](const Inputs& in) { return Outputs{{"output", m.forward(in.at("src"), mask, kpm)}}; });
     ++ran;

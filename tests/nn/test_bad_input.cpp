@@ -1,5 +1,5 @@
 // Bad inputs to nn modules and RNNs: each raises tg::Error whose message names the module and
-// the expected and actual values. (tests/test_nn_module.cpp covers the module system's basics:
+// the expected and actual values. (tests/nn/test_module.cpp covers the module system's basics:
 // Linear's 2-D feature check, Dropout(-0.1), padding_idx, groups, momentum and load_state_dict
 // on a small model.)
 #include <catch2/catch.hpp>
@@ -7,26 +7,13 @@
 #include <optional>
 #include <string>
 
+#include "support/helpers.h"
 #include "tapegrad/tapegrad.h"
+
+using tg_test::error_of;
 
 using namespace tg;
 using Catch::Matchers::Contains;
-
-namespace {
-
-/// The message of the tg::Error that fn throws ("" and a failed check if it throws none).
-template <typename F>
-std::string error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  FAIL_CHECK("no tg::Error was thrown");
-  return "";
-}
-
-}  // namespace
 
 // ---- wrong input sizes ---------------------------------------------------------------------------
 
