@@ -19,7 +19,7 @@
 namespace tg_io_test {
 
 inline std::filesystem::path fixture(const std::string& name) {
-  return std::filesystem::path(__FILE__).parent_path() / "fixtures" / name;
+  return std::filesystem::path(TAPEGRAD_TEST_DIR) / "golden_io" / "fixtures" / name;
 }
 
 inline std::string read_bytes(const std::filesystem::path& path) {
