@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "golden/fixtures.h"
+#include "support/fixtures.h"
 #include "helpers.h"
 #include "tapegrad/core/format.h"
 
@@ -39,8 +39,8 @@ I64 dims(const Tensor& t) { return t.shape().vec(); }
 Tensor iota(tg::IntArrayRef shape) { return tg::arange(tg::numel_of(shape)).to(tg::kFloat64).reshape(shape); }
 
 /// The fixture's tensor `key` equals t (shape and values, float64 round-off).
-bool matches(const Tensor& t, const tg_golden::Case& c, const std::string& key) {
-  const tg_golden::StoredTensor& s = c.stored(key);
+bool matches(const Tensor& t, const tg_fixtures::Case& c, const std::string& key) {
+  const tg_fixtures::StoredTensor& s = c.stored(key);
   if (dims(t) != s.shape) {
     UNSCOPED_INFO(c.name << ": " << key << " has shape " << tg::shape_str(t.shape()) << ", PyTorch's is "
                          << tg::shape_str(s.shape));
@@ -254,7 +254,7 @@ TEST_CASE("Indexing reads give PyTorch's values and gradients", "[habits]") {
        }},
       };
   for (const auto& [name, read] : reads) {
-    const tg_golden::Case& c = tg_golden::load_case("habits_index", name);
+    const tg_fixtures::Case& c = tg_fixtures::load_case("golden", "habits_index", name);
     const Tensor x = c.tensor("x").requires_grad_();
     const Tensor out = read(x);
     CHECK(matches(out, c, "output"));
@@ -291,7 +291,7 @@ TEST_CASE("Index assignment gives PyTorch's values and gradients", "[habits]") {
        }},
       };
   for (const auto& [name, write] : writes) {
-    const tg_golden::Case& c = tg_golden::load_case("habits_index_put", name);
+    const tg_fixtures::Case& c = tg_fixtures::load_case("golden", "habits_index_put", name);
     const Tensor x = c.tensor("x").requires_grad_();
     const Tensor v = c.has_tensor("v") ? c.tensor("v").requires_grad_() : Tensor();
     const Tensor y = x * 1;
@@ -335,7 +335,7 @@ TEST_CASE("Compound assignment is in place, recorded, and gives PyTorch's gradie
       {"y /= c (c of shape [4])", [](const Tensor& y, const Tensor&, const Tensor& c) { y /= c; }},
       };
   for (const auto& [name, ops] : cases) {
-    const tg_golden::Case& f = tg_golden::load_case("habits_compound", name);
+    const tg_fixtures::Case& f = tg_fixtures::load_case("golden", "habits_compound", name);
     const Tensor a = f.tensor("a").requires_grad_(), b = f.tensor("b").requires_grad_(),
                  c = f.tensor("c").requires_grad_();
     const Tensor y = a * 2;
