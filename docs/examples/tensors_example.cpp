@@ -72,7 +72,7 @@ void view_and_reshape() {
 
   // view() needs strides that can express the new shape, not a contiguous input:
   const Tensor column0 = t.select(2, 0);  // shape [2, 3], strides [12, 4]: not contiguous
-  const Tensor flat = column0.view({6});   // one stride, 4, walks both dims
+  const Tensor flat = column0.view({6});  // one stride, 4, walks both dims
   check(!column0.is_contiguous() && flat.strides() == DimVec{4});
   check(flat.to_vector<std::int64_t>() == I64{0, 4, 8, 12, 16, 20});
 
@@ -177,8 +177,8 @@ void thread_count_does_not_change_results() {
     tg::manual_seed(0);
     const Tensor x = tg::randn({1 << 20});  // 64 blocks of 16384 for a full reduction
     const Tensor m = x.view({1024, 1024});
-    return std::vector<Tensor>{x, x.sum(), m.sum({0}), m.mean({1}), (x * 2.0 + 1.0).tanh(),
-                               m.slice(0, 0, 512).matmul(m.slice(1, 0, 512))};
+    return std::vector<Tensor>{
+        x, x.sum(), m.sum({0}), m.mean({1}), (x * 2.0 + 1.0).tanh(), m.slice(0, 0, 512).matmul(m.slice(1, 0, 512))};
   };
   const std::vector<Tensor> one = compute(1), four = compute(4);
   tg::set_num_threads(default_threads);

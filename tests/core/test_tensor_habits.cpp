@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "support/fixtures.h"
 #include "helpers.h"
+#include "support/fixtures.h"
 #include "tapegrad/core/format.h"
 
 namespace {
