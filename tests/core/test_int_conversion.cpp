@@ -52,7 +52,7 @@ void int_conversions() {
 
 TEST_CASE("the conversions to int64 of docs/tensors.md", "[int_conversion]") { int_conversions(); }
 
-TEST_CASE("fits_int64 accepts exactly [-2^63, 2^63) and rejects NaN and inf", "[int_conversion]") {
+TEST_CASE("fits_int64 accepts exactly -2^63 up to 2^63 - 1 and rejects NaN and inf", "[int_conversion]") {
   CHECK(tg::fits_int64(-9223372036854775808.0));       // -2^63 is an int64
   CHECK_FALSE(tg::fits_int64(9223372036854775808.0));  // 2^63 is not
   CHECK(tg::fits_int64(9223372036854774784.0));        // the largest double below 2^63

@@ -153,7 +153,7 @@ TEST_CASE("broadcasting two expanded tensors past 2^63-1 elements is an error, n
              Equals("myop: shape [1099511627776, 1099511627776] has more than 2^63-1 elements"));
 }
 
-TEST_CASE("expand refuses negative sizes and counts past int64; -1 keeps a size", "[overflow]") {
+TEST_CASE("expand refuses negative sizes and counts past int64, -1 keeps a size", "[overflow]") {
   CHECK_THAT(msg_of([] {
                tg::ones({1, 3}).expand({-5, 3});
              }),

@@ -114,7 +114,7 @@ TEST_CASE("arange of a range with too many elements is an error naming arange an
   CHECK(values(tg::arange(3)) == std::vector<double>{0, 1, 2});
 }
 
-TEST_CASE("expand with a negative size is an error; a 2^80-element expand is refused, not summed to 0", "[range]") {
+TEST_CASE("expand with a negative size is an error, a 2^80-element expand is refused, not summed to 0", "[range]") {
   // expand({-5, 3}) gave shape [-5, 3] with numel -15.
   CHECK_THAT(range_msg_of([] { tg::ones({1, 3}).expand({-5, 3}); }), Contains("expand: invalid size -5 for dim 0"));
   CHECK_THAT(range_msg_of([] { tg::ones({1, 3}).expand({1, -3}); }), Contains("expand: invalid size -3 for dim 1"));
