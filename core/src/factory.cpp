@@ -146,7 +146,10 @@ Tensor randint(std::int64_t low, std::int64_t high, IntArrayRef shape, Options o
   std::int64_t* p = t.data<std::int64_t>();
   kernels::parallel_for(n, 8192, [&](std::int64_t i0, std::int64_t i1) {
     for (std::int64_t i = i0; i < i1; ++i)
-      p[i] = low + static_cast<std::int64_t>((range * gen->bits(base + i)) >> 64);  // multiply-shift
+      // multiply-shift; the sum in uint64 (modulo 2^64, then to int64 as C++20 defines it) cannot
+      // overflow where low + offset in int64 would for the full range.
+      p[i] = static_cast<std::int64_t>(static_cast<std::uint64_t>(low) +
+                                       static_cast<std::uint64_t>((range * gen->bits(base + i)) >> 64));
   });
   return finish(detail::convert(t, o.dtype()), o);
 }

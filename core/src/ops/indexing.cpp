@@ -300,14 +300,15 @@ const Tensor& put(const Tensor& x, const std::vector<TensorIndex>& indices, cons
   }
   x.impl()->storage->bump_version(op);
   if (recording) {
-    auto backward = [saved = saved_indices(indices)](BackwardContext& c) {
+    auto backward = [saved = saved_indices(indices), has_value = value_tensor != nullptr](BackwardContext& c) {
       if (c.needs(0)) {  // the overwritten elements get no gradient
         Tensor g = detail::contiguous_copy(c.grad());
         write_indexed(plan_indices(g, saved, "index_put_ backward"), scalar_tensor(0.0, g.dtype()),
                       "index_put_ backward");
         c.set(0, g);
       }
-      if (c.needs(1)) c.set(1, index(c.grad(), saved));  // the engine sums it to the value's shape
+      if (has_value && c.needs(1))
+        c.set(1, index(c.grad(), saved));  // a scalar value has no edge  // the engine sums it to the value's shape
     };
     if (value_tensor) autograd::record(op, x, {&x, value_tensor}, std::move(backward));
     else autograd::record(op, x, {&x}, std::move(backward));
