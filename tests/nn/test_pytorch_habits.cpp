@@ -130,7 +130,8 @@ TEST_CASE("cross_entropy on classes-last logits says the class dim comes second"
                     !Contains("class dim comes second") && Contains("needs a target of shape [2]"));
 }
 
-TEST_CASE("LSTM and GRU: out and state destructure from lstm(x), and the output alone inside Sequential", "[habits][nn][rnn]") {
+TEST_CASE("LSTM and GRU: out and state destructure from lstm(x), and the output alone inside Sequential",
+          "[habits][nn][rnn]") {
   tg::manual_seed(3);
   auto lstm = std::make_shared<nn::LSTM>(nn::RNNOptions(4, 3).num_layers(2));
   const Tensor x = tg::randn({5, 2, 4});
