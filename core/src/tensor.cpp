@@ -200,7 +200,7 @@ void Tensor::zero_grad(bool set_to_none) const {
 }
 
 std::string Tensor::grad_fn_name() const {
-  const auto& fn = checked()->grad_fn;
+  const auto& fn = grad_fn();
   return fn ? fn->display_name() : std::string();
 }
 
@@ -229,6 +229,7 @@ void Tensor::set_data(const Tensor& other) const {
   t->offset = o->offset;
   t->dtype = o->dtype;
   t->is_view = o->is_view;
+  t->view_base.reset();  // a plain tensor now: its own history, not a view's
   t->grad.reset();
 }
 

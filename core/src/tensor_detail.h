@@ -28,6 +28,15 @@ void copy_into(const Tensor& dst, const Tensor& src, const char* op = "to");
 /// a if contiguous, else a contiguous copy (no autograd).
 inline Tensor as_contiguous(const Tensor& a) { return a.is_contiguous() ? a : contiguous_copy(a); }
 
+/// Makes out a differentiable view of in when grad mode is on: out keeps in's base (in itself
+/// unless in is such a view) and the storage version (autograd/view_history.cpp). Every view op
+/// calls it on the view it returns.
+void track_view(const Tensor& out, const Tensor& in);
+/// For a differentiable view: if the base's history may have changed since the view's grad_fn
+/// was made (the storage version moved, or the base came to require grad), a new grad_fn from
+/// the base's current history (autograd/view_history.cpp). Called by edge_for and grad_fn().
+void refresh_view_grad_fn(TensorImpl* view);
+
 /// The lock of a leaf's autograd state (its grad_accumulator and its .grad), shared by threads
 /// that run forward or backward on one model: one of a fixed table of mutexes, picked by the
 /// TensorImpl's address (defined in autograd/engine.cpp). Hold it only for that state; never

@@ -192,6 +192,14 @@ TEST_CASE("From PyTorch: every row of the table in docs/tensors.md", "[habits]")
   w.index_put_({longs({1})}, tg::tensor({1, 2, 3}, tg::kFloat64));
   CHECK(values(w) == Doubles{7, 7, 7, 1, 2, 3});
 
+  // x.index_put_((i,), v, accumulate=True), y.t()[0].mul_(2), y[0] += v
+  w.index_put_({longs({0, 0})}, tg::tensor({1, 1, 1}, tg::kFloat64), true);
+  CHECK(values(w) == Doubles{9, 9, 9, 1, 2, 3});
+  const Tensor yv = iota({2, 3}).requires_grad_() * 1;
+  yv.t()[0].mul_(2);
+  yv[0] += iota({3});
+  CHECK(values(yv) == Doubles{0, 2, 4, 6, 4, 5});
+
   // x.item(), x.to(torch.float64), x.detach(), x.clone(), x.contiguous()
   CHECK(m.sum().item<double>() == 15.0);
   CHECK(m.to(tg::kFloat32).dtype() == tg::kFloat32);

@@ -1,5 +1,7 @@
 #!/usr/bin/python3
-"""Golden fixtures for tapegrad's PyTorch habits: indexing, index assignment and compound ops.
+"""Golden fixtures for tapegrad's PyTorch habits: indexing, index assignment, compound ops,
+in-place ops on views, index_put_ with accumulate, and the habit modules (Softmax and
+LogSoftmax with the implicit dim, AdaptiveMaxPool2d, Upsample, Unflatten, Sequential).
 
 How to run (from anywhere; needs Debian's python3-torch, which lives in /usr/bin/python3):
 
@@ -7,8 +9,9 @@ How to run (from anywhere; needs Debian's python3-torch, which lives in /usr/bin
     /usr/bin/python3 tests/golden/make_habits_fixtures.py --check  # exits 1 if the committed files differ
 
 Same file format and writer as tests/golden/make_fixtures.py (read by tests/golden/fixtures.h).
-Every case is named by the Python expression it computes; tests/core/test_tensor_habits.cpp
-writes the same expression in tapegrad's spelling next to the case name. Each case holds the
+Every case is named by the Python expression it computes; tests/core/test_tensor_habits.cpp,
+tests/core/test_inplace_views.cpp (habits_inplace) and tests/nn/test_pytorch_habits.cpp
+(habits_modules) write the same expression in tapegrad's spelling next to the case name. Each case holds the
 inputs, the upstream gradient `gout`, the forward `output` and the gradients of
 (output * gout).sum() with respect to each input (`grad_<input>`). Bool masks are stored as
 float64 0/1 tensors (`mask`).
@@ -144,10 +147,142 @@ def make_compound(gen):
     return w
 
 
+MASK_3x2 = torch.tensor([[1, 0], [0, 1], [1, 1]], dtype=torch.bool)
+
+
+def make_inplace(gen):
+    """In-place ops on views of an intermediate (y = x * 1, or zeros), and index_put_ with
+    accumulate. Each case gives y (or out) and the gradients of (out * gout).sum()."""
+    w = HabitsWriter("habits_inplace")
+
+    def case(name, fn, shapes, x_shape=(3, 4)):
+        x = randn(*x_shape, gen=gen).requires_grad_()
+        args = {}
+        for k, shape in shapes.items():
+            t = randn(*shape, gen=gen)
+            if k.startswith("c"):  # a divisor: away from zero
+                t = t.abs() + 0.5
+            args[k] = t.requires_grad_()
+        y = x * 1
+        out = fn(y, **args)
+        record(w, gen, name, y if out is None else out, [("x", x)] + list(args.items()))
+
+    def issue(y):  # the example of issue 10
+        y.transpose(0, 1).mul_(2)
+        y[0].relu_()
+
+    def view_of_view(y, w):
+        v = y[1:]
+        v[0].add_(w)
+
+    def compound(y, w, c):
+        y[0] += w
+        y[:, 1] -= c
+        y[2] /= c[2]
+        y[1:, 2:] *= 3
+
+    def copy_fill(y, w):
+        y[1].copy_(w)
+        y[:, 0].fill_(3)
+        y[2].zero_()
+
+    def base_then_view(y, w):
+        v = y[0]
+        y.mul_(2)
+        return v * w
+
+    def view_then_base(y, w):
+        v = y[:, 1:3]
+        v.mul_(w)
+        y.add_(1)
+        return torch.cat([y.flatten(), v.flatten()])
+
+    case("y.transpose(0, 1).mul_(2); y[0].relu_()", issue, {})
+    case("y[:, 1].mul_(w)", lambda y, w: y[:, 1].mul_(w), {"w": (3,)})
+    case("v = y[1:]; v[0].add_(w)", view_of_view, {"w": (4,)})
+    case("y.t()[1:3].leaky_relu_(0.2)", lambda y: torch.nn.functional.leaky_relu_(y.t()[1:3], 0.2), {})
+    case("y[:, ::2].masked_fill_(mask_3x2, 0.5)", lambda y: y[:, ::2].masked_fill_(MASK_3x2, 0.5), {})
+    case("y[1:, 1:3].clamp_(-0.5, 0.5)", lambda y: y[1:, 1:3].clamp_(-0.5, 0.5), {})
+    case("y[0] += w; y[:, 1] -= c; y[2] /= c[2]; y[1:, 2:] *= 3", compound, {"w": (4,), "c": (3,)})
+    case("y[1].copy_(w); y[:, 0].fill_(3); y[2].zero_()", copy_fill, {"w": (4,)})
+    case("y.view(-1)[::5].mul_(w)", lambda y, w: y.view(-1)[::5].mul_(w), {"w": (3,)})
+    case("y.permute(2, 0, 1)[1].sub_(w)", lambda y, w: y.permute(2, 0, 1)[1].sub_(w), {"w": (2, 3)}, (2, 3, 4))
+    case("y[1][[0, 2]] = w", lambda y, w: y[1].__setitem__([0, 2], w), {"w": (2,)})
+    case("v = y[0]; y.mul_(2); out = v * w", base_then_view, {"w": (4,)})
+    case("v = y[:, 1:3]; v.mul_(w); y.add_(1); out = cat(y, v)", view_then_base, {"w": (2,)})
+
+    # A base that does not require grad: the in-place ops on its views give it a history.
+    a = randn(4, gen=gen).requires_grad_()
+    b = randn(3, gen=gen).requires_grad_()
+    y = torch.zeros(3, 4, dtype=torch.float64)
+    y[1].copy_(a)
+    y[:, 2].mul_(b)
+    record(w, gen, "y = zeros(3, 4); y[1].copy_(a); y[:, 2].mul_(b)", y, [("a", a), ("b", b)])
+
+    # index_put_ with accumulate: repeated indices add up, forward and backward.
+    rows = torch.tensor([0, 2, 0])
+    cols = torch.tensor([1, 3, 1])
+    case("y.index_put_((rows,), w, accumulate=True)",
+         lambda y, w: y.index_put_((rows,), w, accumulate=True), {"w": (3, 4)})
+    case("y.index_put_((rows, cols), w, accumulate=True)",
+         lambda y, w: y.index_put_((rows, cols), w, accumulate=True), {"w": (3,)})
+    case("y.index_put_((rows, cols), 1.5, accumulate=True)",
+         lambda y: y.index_put_((rows, cols), torch.tensor(1.5, dtype=torch.float64), accumulate=True), {})
+    case("y[1:].index_put_((rows // 2, cols), w, accumulate=True)",
+         lambda y, w: y[1:].index_put_((rows // 2, cols), w, accumulate=True), {"w": (3,)})
+    return w
+
+
+def make_modules(gen):
+    """The habit modules: each case gives the module's output for x and the gradients of
+    (output * gout).sum() for x and for the module's parameters (named by state-dict key)."""
+    import collections
+    import warnings
+
+    nn = torch.nn
+    w = HabitsWriter("habits_modules")
+
+    def case(name, module, x_shape, params=True):
+        x = randn(*x_shape, gen=gen).requires_grad_()
+        module = module.double()
+        with torch.no_grad():
+            for p in module.parameters():
+                p.copy_(randn(*p.shape, gen=gen))
+        with warnings.catch_warnings():  # the implicit softmax dim warns
+            warnings.simplefilter("ignore")
+            out = module(x)
+        record(w, gen, name, out, [("x", x)] + list(module.named_parameters()))
+
+    case("nn.Softmax()(x), x of shape [2, 3, 4]", nn.Softmax(), (2, 3, 4))
+    case("nn.Softmax()(x), x of shape [3, 4]", nn.Softmax(), (3, 4))
+    case("nn.LogSoftmax()(x), x of shape [2, 3, 4, 2]", nn.LogSoftmax(), (2, 3, 4, 2))
+    case("nn.LogSoftmax()(x), x of shape [5]", nn.LogSoftmax(), (5,))
+    case("nn.AdaptiveMaxPool2d((3, 2))(x)", nn.AdaptiveMaxPool2d((3, 2)), (2, 3, 7, 5))
+    case("nn.AdaptiveMaxPool2d((4, 4))(x)", nn.AdaptiveMaxPool2d((4, 4)), (1, 2, 9, 6))
+    case("nn.Upsample(scale_factor=2)(x)", nn.Upsample(scale_factor=2), (1, 2, 3, 4))
+    case("nn.Upsample(size=(5, 7))(x)", nn.Upsample(size=(5, 7)), (1, 2, 3, 4))
+    case("nn.Upsample(scale_factor=1.5)(x)", nn.Upsample(scale_factor=1.5), (2, 1, 3, 5))
+    case("nn.Upsample(scale_factor=2, mode='bilinear')(x)", nn.Upsample(scale_factor=2, mode="bilinear"), (1, 2, 3, 4))
+    case("nn.Upsample(size=(5, 7), mode='bilinear')(x)", nn.Upsample(size=(5, 7), mode="bilinear"), (1, 2, 3, 4))
+    case("nn.Upsample(size=(5, 7), mode='bilinear', align_corners=True)(x)",
+         nn.Upsample(size=(5, 7), mode="bilinear", align_corners=True), (1, 2, 3, 4))
+    case("nn.Upsample(scale_factor=1.5, mode='bilinear', align_corners=True)(x)",
+         nn.Upsample(scale_factor=1.5, mode="bilinear", align_corners=True), (2, 1, 3, 5))
+    case("nn.Unflatten(1, (3, -1))(x)", nn.Unflatten(1, (3, -1)), (2, 12))
+    case("nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))(x)",
+         nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)), (5, 4))
+    named = collections.OrderedDict([("fc1", nn.Linear(4, 3)), ("act", nn.Tanh()), ("fc2", nn.Linear(3, 2))])
+    case("nn.Sequential(OrderedDict(fc1=nn.Linear(4, 3), act=nn.Tanh(), fc2=nn.Linear(3, 2)))(x)",
+         nn.Sequential(named), (5, 4))
+    return w
+
+
 MAKERS = [
     ("habits_index", make_index),
     ("habits_index_put", make_index_put),
     ("habits_compound", make_compound),
+    ("habits_inplace", make_inplace),
+    ("habits_modules", make_modules),
 ]
 
 

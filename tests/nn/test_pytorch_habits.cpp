@@ -1,9 +1,13 @@
 // PyTorch habits, module by module: what a PyTorch user writes first works the same here.
 // Softmax and LogSoftmax without a dim, AdaptiveMaxPool2d, Sequential from a vector and from
-// named pairs, Unflatten, Upsample and functional::interpolate.
+// named pairs, Unflatten, Upsample and functional::interpolate. The first case compares values
+// and gradients with PyTorch's (tests/golden/make_habits_fixtures.py, habits_modules).
 #include <catch2/catch.hpp>
+#include <functional>
+#include <memory>
 
 #include "helpers.h"
+#include "support/fixtures.h"
 #include "tapegrad/tapegrad.h"
 
 using Catch::Matchers::Contains;
@@ -12,6 +16,75 @@ using tg_test::all_close;
 using tg_test::shape_of;
 using tg_test::values;
 namespace nn = tg::nn;
+
+TEST_CASE("The habit modules give PyTorch's values and gradients", "[habits][nn][golden]") {
+  using Make = std::function<std::shared_ptr<nn::Module>()>;
+  using Up = nn::UpsampleOptions;
+  const auto up = [](Up options) { return [options] { return std::make_shared<nn::Upsample>(options); }; };
+  const std::vector<std::pair<std::string, Make>> cases =
+      {
+          {"nn.Softmax()(x), x of shape [2, 3, 4]",
+           [] {
+    return std::make_shared<nn::Softmax>();
+           }},
+          {"nn.Softmax()(x), x of shape [3, 4]", [] { return std::make_shared<nn::Softmax>(); }},
+          {"nn.LogSoftmax()(x), x of shape [2, 3, 4, 2]", [] { return std::make_shared<nn::LogSoftmax>(); }},
+          {"nn.LogSoftmax()(x), x of shape [5]", [] { return std::make_shared<nn::LogSoftmax>(); }},
+          {"nn.AdaptiveMaxPool2d((3, 2))(x)",
+           [] {
+    return std::make_shared<nn::AdaptiveMaxPool2d>(tg::Int2{3, 2});
+           }},
+                                                  {"nn.AdaptiveMaxPool2d((4, 4))(x)",
+                                                   [] {
+    return std::make_shared<nn::AdaptiveMaxPool2d>(tg::Int2{4, 4});
+                                                   }},
+      {"nn.Upsample(scale_factor=2)(x)", up(Up().scale_factor(2))},
+      {"nn.Upsample(size=(5, 7))(x)", up(Up().size({5, 7}))},
+      {"nn.Upsample(scale_factor=1.5)(x)", up(Up().scale_factor(1.5))},
+      {"nn.Upsample(scale_factor=2, mode='bilinear')(x)", up(Up().scale_factor(2).mode("bilinear"))},
+      {"nn.Upsample(size=(5, 7), mode='bilinear')(x)", up(Up().size({5, 7}).mode("bilinear"))},
+      {"nn.Upsample(size=(5, 7), mode='bilinear', align_corners=True)(x)",
+       up(Up().size({5, 7}).mode("bilinear").align_corners(true))},
+      {"nn.Upsample(scale_factor=1.5, mode='bilinear', align_corners=True)(x)",
+       up(Up().scale_factor(1.5).mode("bilinear").align_corners(true))},
+      {"nn.Unflatten(1, (3, -1))(x)",
+       [] {
+    return std::make_shared<nn::Unflatten>(1, std::vector<std::int64_t>{3, -1});
+       }},
+      {"nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))(x)",
+       [] {
+    return std::make_shared<nn::Sequential>(std::vector<std::shared_ptr<nn::Module>>{
+        std::make_shared<nn::Linear>(4, 3), std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(3, 2)});
+       }},
+      {"nn.Sequential(OrderedDict(fc1=nn.Linear(4, 3), act=nn.Tanh(), fc2=nn.Linear(3, 2)))(x)",
+       [] {
+    return std::make_shared<nn::Sequential>(
+        std::vector<std::pair<std::string, std::shared_ptr<nn::Module>>>{{"fc1", std::make_shared<nn::Linear>(4, 3)},
+                                                                         {"act", std::make_shared<nn::Tanh>()},
+                                                                         {"fc2", std::make_shared<nn::Linear>(3, 2)}});
+       }},
+      };
+  const auto same = [](const Tensor& t, const tg_fixtures::Case& c, const std::string& key) {
+    UNSCOPED_INFO(c.name << ": " << key);
+    return shape_of(t) == c.stored(key).shape && all_close(values(t), c.stored(key).values, 1e-10, 1e-12);
+  };
+  for (const auto& [name, make] : cases) {
+    const tg_fixtures::Case& c = tg_fixtures::load_case("golden", "habits_modules", name);
+    const std::shared_ptr<nn::Module> m = make();
+    m->to(tg::kFloat64);
+    const auto params = m->named_parameters();
+    {
+      tg::NoGradGuard no_grad;
+      for (const auto& [key, p] : params) p.copy_(c.tensor(key));  // PyTorch's keys and values
+    }
+    const Tensor x = c.tensor("x").requires_grad_();
+    const Tensor out = m->forward(x);
+    CHECK(same(out, c, "output"));
+    (out * c.tensor("gout")).sum().backward();
+    CHECK(same(x.grad(), c, "grad_x"));
+    for (const auto& [key, p] : params) CHECK(same(p.grad(), c, "grad_" + key));
+  }
+}
 
 TEST_CASE("Softmax and LogSoftmax without a dim use PyTorch's implicit dim", "[habits][nn]") {
   CHECK(nn::implicit_softmax_dim(0) == 0);

@@ -132,6 +132,8 @@ void AccumulateGrad::apply(BackwardContext& ctx) {
 
 Edge edge_for(const Tensor& input) {
   TensorImpl* t = input.impl();
+  if (t->view_base) [[unlikely]]
+    detail::refresh_view_grad_fn(t);
   Edge e;
   e.shape = t->shape;
   e.dtype = t->dtype;

@@ -3,7 +3,9 @@
 // mul_, div_, zero_, fill_, copy_). Each in-place op checks before it writes, writes through
 // the strided loop, bumps the storage's version counter (so a tensor saved for backward and
 // overwritten is caught at backward time), and, when autograd is involved, moves the tensor's
-// history onto a new node whose input is the old history.
+// history onto a new node whose input is the old history. On a differentiable view, record()
+// then rewrites the base's history instead (autograd/view_history.cpp): one mechanism for
+// every in-place op, here and in the other families (relu_, clamp_, masked_fill_, index_put_).
 #include <cmath>
 
 #include "kernels/loop.h"
@@ -37,14 +39,25 @@ void detail::check_inplace(const Tensor& self, const Tensor* other, const char* 
              dtype_name(self.dtype()));
   }
   if (recording) {
-    TG_CHECK(!(self.is_leaf() && self.requires_grad()),
+    const TensorImpl* t = self.impl();
+    TG_CHECK(!(t->grad_fn == nullptr && t->requires_grad),
              "{}: a leaf tensor that requires grad (shape {}) cannot be modified in place while grad mode is on; "
              "wrap the update in NoGradGuard, or clone() it",
              op, self.shape());
-    TG_CHECK(!self.impl()->is_view,
-             "{}: in-place modification of a view is not supported when autograd records it (shape {}); "
-             "clone() the view first",
-             op, self.shape());
+    if (const TensorImpl* base = t->view_base.get(); base != nullptr && base->storage == t->storage) {
+      // A differentiable view: the op rewrites the base's history (autograd/view_history.cpp),
+      // which a leaf that requires grad does not have.
+      TG_CHECK(!(base->grad_fn == nullptr && base->requires_grad),
+               "{}: a view of a leaf Variable that requires grad is being used in an in-place operation (view of "
+               "shape {} into a leaf of shape {}); clone() the view, or wrap the update in NoGradGuard",
+               op, self.shape(), base->shape);
+    } else {
+      TG_CHECK(!t->is_view,
+               "{}: in-place modification of a view that autograd does not track (made by detach() or while grad "
+               "mode was off; shape {}) is not supported when autograd records it; clone() it first, or make the "
+               "view with grad mode on",
+               op, self.shape());
+    }
   }
 }
 
@@ -217,15 +230,9 @@ const Tensor& Tensor::fill_(double value) const {
 
 const Tensor& Tensor::copy_(const Tensor& src) const {
   const bool recording = autograd::needs_grad(*this, src);
-  check_inplace(*this, nullptr, "copy_", recording && requires_grad());
+  check_inplace(*this, nullptr, "copy_", recording);
   TG_CHECK(same_values(broadcast_shapes(shape(), src.shape(), "copy_"), shape()),
            "copy_: the source's shape {} does not broadcast to the destination's shape {}", src.shape(), shape());
-  if (recording && !requires_grad()) {
-    TG_CHECK(!impl()->is_view,
-             "copy_: copying a tensor that requires grad into a view (shape {}) is not supported; build the result "
-             "with out-of-place ops",
-             shape());
-  }
   // Floating into int64 is checked element by element; converting first means a value that
   // does not fit leaves this tensor as it was.
   const Tensor from =

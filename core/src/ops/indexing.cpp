@@ -221,13 +221,15 @@ Tensor read_advanced(const Plan& plan, const char* op) {
 }
 
 /// Writes value (already of x's dtype, broadcastable to the indexed shape) at the elements the
-/// plan names; the plan was made on a detached alias of x. No autograd, no version bump.
-void write_indexed(const Plan& plan, const Tensor& value, const char* op) {
+/// plan names, or adds it there when accumulate (an element named several times gets every
+/// value added, in order); the plan was made on a detached alias of x. No autograd, no version
+/// bump.
+void write_indexed(const Plan& plan, const Tensor& value, const char* op, bool accumulate = false) {
   const Tensor& v = plan.view;
   if (plan.advanced.empty()) {
     TG_CHECK(same_values(broadcast_shapes(v.shape(), value.shape(), op), v.shape()),
              "{}: the value's shape {} does not broadcast to the indexed shape {}", op, value.shape(), v.shape());
-    detail::copy_into(v, value);
+    detail::copy_into(v, accumulate ? add(v, value) : value);
     return;
   }
   const AdvancedLayout l = layout_of(plan, op);
@@ -262,7 +264,11 @@ void write_indexed(const Plan& plan, const Tensor& value, const char* op) {
           off += c[d] * v.strides().data()[l.rest_dims[r++]];
         }
       }
-      base[off + b_offset[b]] = src[p];
+      if (accumulate) {
+        base[off + b_offset[b]] += src[p];
+      } else {
+        base[off + b_offset[b]] = src[p];
+      }
       for (std::int64_t d = nd - 1; d >= 0; --d) {
         if (++c[d] < shape[d]) break;
         c[d] = 0;
@@ -281,8 +287,11 @@ std::vector<TensorIndex> saved_indices(const std::vector<TensorIndex>& indices) 
   return out;
 }
 
-const Tensor& put(const Tensor& x, const std::vector<TensorIndex>& indices, const Tensor* value_tensor, double value) {
+const Tensor& put(const Tensor& x, const std::vector<TensorIndex>& indices, const Tensor* value_tensor, double value,
+                  bool accumulate) {
   const char* op = "index_put_";
+  TG_CHECK(!accumulate || x.dtype() != kBool,
+           "index_put_: accumulate=true adds values, which a bool tensor cannot hold; use a numeric dtype");
   const bool recording =
       is_floating(x.dtype()) && (value_tensor ? autograd::needs_grad(x, *value_tensor) : autograd::needs_grad(x));
   detail::check_inplace(x, nullptr, op, recording);
@@ -296,12 +305,14 @@ const Tensor& put(const Tensor& x, const std::vector<TensorIndex>& indices, cons
     } else {
       v = scalar_tensor(value, x.dtype());
     }
-    write_indexed(plan, v, op);
+    write_indexed(plan, v, op, accumulate);
   }
   x.impl()->storage->bump_version(op);
   if (recording) {
-    auto backward = [saved = saved_indices(indices), has_value = value_tensor != nullptr](BackwardContext& c) {
-      if (c.needs(0)) {  // the overwritten elements get no gradient
+    auto backward =
+        [saved = saved_indices(indices), has_value = value_tensor != nullptr, accumulate](BackwardContext& c) {
+      if (c.needs(0) && accumulate) c.set(0, c.grad());  // x + (values at the indices): all of x passes
+      if (c.needs(0) && !accumulate) {                   // the overwritten elements get no gradient
         Tensor g = detail::contiguous_copy(c.grad());
         write_indexed(plan_indices(g, saved, "index_put_ backward"), scalar_tensor(0.0, g.dtype()),
                       "index_put_ backward");
@@ -329,28 +340,30 @@ Tensor index(const Tensor& x, const std::vector<TensorIndex>& indices) {
   return read_advanced(plan, "index");
 }
 
-const Tensor& index_put_(const Tensor& x, const std::vector<TensorIndex>& indices, const Tensor& value) {
-  return put(x, indices, &value, 0.0);
+const Tensor& index_put_(const Tensor& x, const std::vector<TensorIndex>& indices, const Tensor& value,
+                         bool accumulate) {
+  return put(x, indices, &value, 0.0, accumulate);
 }
 
-const Tensor& index_put_(const Tensor& x, const std::vector<TensorIndex>& indices, double value) {
-  return put(x, indices, nullptr, value);
+const Tensor& index_put_(const Tensor& x, const std::vector<TensorIndex>& indices, double value, bool accumulate) {
+  return put(x, indices, nullptr, value, accumulate);
 }
 
 Tensor Tensor::operator[](const TensorIndex& i) const { return tg::index(*this, {i}); }
 Tensor Tensor::index(std::initializer_list<TensorIndex> indices) const { return tg::index(*this, indices); }
 Tensor Tensor::index(const std::vector<TensorIndex>& indices) const { return tg::index(*this, indices); }
-const Tensor& Tensor::index_put_(std::initializer_list<TensorIndex> indices, const Tensor& value) const {
-  return tg::index_put_(*this, indices, value);
+const Tensor& Tensor::index_put_(std::initializer_list<TensorIndex> indices, const Tensor& value,
+                                 bool accumulate) const {
+  return tg::index_put_(*this, indices, value, accumulate);
 }
-const Tensor& Tensor::index_put_(std::initializer_list<TensorIndex> indices, double value) const {
-  return tg::index_put_(*this, indices, value);
+const Tensor& Tensor::index_put_(std::initializer_list<TensorIndex> indices, double value, bool accumulate) const {
+  return tg::index_put_(*this, indices, value, accumulate);
 }
-const Tensor& Tensor::index_put_(const std::vector<TensorIndex>& indices, const Tensor& value) const {
-  return tg::index_put_(*this, indices, value);
+const Tensor& Tensor::index_put_(const std::vector<TensorIndex>& indices, const Tensor& value, bool accumulate) const {
+  return tg::index_put_(*this, indices, value, accumulate);
 }
-const Tensor& Tensor::index_put_(const std::vector<TensorIndex>& indices, double value) const {
-  return tg::index_put_(*this, indices, value);
+const Tensor& Tensor::index_put_(const std::vector<TensorIndex>& indices, double value, bool accumulate) const {
+  return tg::index_put_(*this, indices, value, accumulate);
 }
 
 }  // namespace tg

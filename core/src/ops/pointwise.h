@@ -61,7 +61,8 @@ void record_by_output(const char* name, const Tensor& out, const Tensor& x, DF d
 
 /// Checks that must hold before `op` writes into self in place (copy.cpp): no overlapping
 /// elements; when other is given, it broadcasts to self and its dtype can be written into
-/// self's; when recording, self is neither a leaf that requires grad nor a view.
+/// self's; when recording, self is not a leaf that requires grad, nor a view of one, nor a view
+/// that autograd does not track (detach(), or made with grad mode off).
 void check_inplace(const Tensor& self, const Tensor* other, const char* op, bool recording);
 
 }  // namespace tg::detail

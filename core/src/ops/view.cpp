@@ -69,6 +69,14 @@ std::optional<DimVec> view_strides(IntArrayRef old_shape, IntArrayRef old_stride
   return strides;
 }
 
+/// A view of in with the given geometry, tracked as a differentiable view of in's base (so that
+/// an in-place op on it rewrites the base's history: autograd/view_history.cpp).
+Tensor view_of(const Tensor& in, IntArrayRef shape, IntArrayRef strides, std::int64_t offset) {
+  Tensor out = detail::make_view(in, shape, strides, offset);
+  detail::track_view(out, in);
+  return out;
+}
+
 /// Records a view's node: the gradient is reshaped back to the input's shape.
 void record_reshape_back(const char* name, const Tensor& out, const Tensor& in) {
   if (!autograd::needs_grad(in)) return;
@@ -84,7 +92,7 @@ Tensor Tensor::view(IntArrayRef requested) const {
            "view: shape {} is not compatible with the strides {} of the input of shape {} (the input is not "
            "contiguous); use reshape(), which copies",
            shape, this->strides(), this->shape());
-  Tensor out = detail::make_view(*this, shape, *strides, offset());
+  Tensor out = view_of(*this, shape, *strides, offset());
   record_reshape_back("view", out, *this);
   return out;
 }
@@ -92,7 +100,7 @@ Tensor Tensor::view(IntArrayRef requested) const {
 Tensor Tensor::reshape(IntArrayRef requested) const {
   const DimVec shape = infer_shape(requested, numel(), "reshape");
   if (const auto strides = view_strides(this->shape(), this->strides(), shape)) {
-    Tensor out = detail::make_view(*this, shape, *strides, offset());
+    Tensor out = view_of(*this, shape, *strides, offset());
     record_reshape_back("reshape", out, *this);
     return out;
   }
@@ -115,7 +123,7 @@ Tensor Tensor::permute(IntArrayRef dims) const {
     shape.push_back(this->shape().data()[d]);
     strides.push_back(this->strides().data()[d]);
   }
-  Tensor out = detail::make_view(*this, shape, strides, offset());
+  Tensor out = view_of(*this, shape, strides, offset());
   if (autograd::needs_grad(*this))
     autograd::record("permute", out, {this}, [inverse](BackwardContext& c) { c.set(0, c.grad().permute(inverse)); });
   return out;
@@ -130,7 +138,7 @@ Tensor Tensor::transpose(std::int64_t dim0, std::int64_t dim1) const {
     std::swap(shape[a], shape[b]);
     std::swap(strides[a], strides[b]);
   }
-  Tensor out = detail::make_view(*this, shape, strides, offset());
+  Tensor out = view_of(*this, shape, strides, offset());
   if (autograd::needs_grad(*this))
     autograd::record("transpose", out, {this}, [a, b](BackwardContext& c) { c.set(0, c.grad().transpose(a, b)); });
   return out;
@@ -147,7 +155,7 @@ Tensor Tensor::unsqueeze(std::int64_t d) const {
   const std::int64_t stride = pos < dim() ? shape[pos] * strides[pos] : 1;
   shape.insert(pos, 1);
   strides.insert(pos, stride);
-  Tensor out = detail::make_view(*this, shape, strides, offset());
+  Tensor out = view_of(*this, shape, strides, offset());
   record_reshape_back("unsqueeze", out, *this);
   return out;
 }
@@ -159,7 +167,7 @@ Tensor Tensor::squeeze() const {
     shape.push_back(this->shape().data()[i]);
     strides.push_back(this->strides().data()[i]);
   }
-  Tensor out = detail::make_view(*this, shape, strides, offset());
+  Tensor out = view_of(*this, shape, strides, offset());
   record_reshape_back("squeeze", out, *this);
   return out;
 }
@@ -170,7 +178,7 @@ Tensor Tensor::squeeze(std::int64_t d) const {
   DimVec shape = this->shape(), strides = this->strides();
   shape.erase(pos);
   strides.erase(pos);
-  Tensor out = detail::make_view(*this, shape, strides, offset());
+  Tensor out = view_of(*this, shape, strides, offset());
   record_reshape_back("squeeze", out, *this);
   return out;
 }
@@ -199,7 +207,7 @@ Tensor Tensor::expand(IntArrayRef requested) const {
     strides[i] = have == want ? this->strides().data()[j] : 0;
   }
   checked_numel(shape, "expand");
-  Tensor out = detail::make_view(*this, shape, strides, offset());
+  Tensor out = view_of(*this, shape, strides, offset());
   if (autograd::needs_grad(*this))  // the engine sums the gradient back to the input's shape
     autograd::record("expand", out, {this}, [](BackwardContext& c) { c.set(0, c.grad()); });
   return out;
@@ -220,7 +228,7 @@ Tensor Tensor::slice(std::int64_t d, std::int64_t start, std::int64_t end, std::
   const std::int64_t len = end - start;
   shape[pos] = len == 0 ? 0 : (len - 1) / step + 1;
   if (shape[pos] > 1) strides[pos] *= step;  // step < n here, so stride * step stays in the storage
-  Tensor out = detail::make_view(*this, shape, strides, offset() + start * this->strides().data()[pos]);
+  Tensor out = view_of(*this, shape, strides, offset() + start * this->strides().data()[pos]);
   if (autograd::needs_grad(*this)) {
     autograd::record("slice", out, {this}, [pos, start, end, step](BackwardContext& c) {
       c.set_region(
@@ -239,7 +247,7 @@ Tensor Tensor::select(std::int64_t d, std::int64_t index) const {
   DimVec shape = this->shape(), strides = this->strides();
   shape.erase(pos);
   strides.erase(pos);
-  Tensor out = detail::make_view(*this, shape, strides, offset() + index * this->strides().data()[pos]);
+  Tensor out = view_of(*this, shape, strides, offset() + index * this->strides().data()[pos]);
   if (autograd::needs_grad(*this)) {
     autograd::record("select", out, {this}, [pos, index](BackwardContext& c) {
       c.set_region(

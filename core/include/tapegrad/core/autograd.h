@@ -51,7 +51,9 @@ struct Edge {
 class SavedTensor {
  public:
   SavedTensor() = default;
-  static SavedTensor input(const Tensor& t) { return SavedTensor(t, t); }
+  /// A differentiable view is kept as a plain alias, without its base: a node that saves a view
+  /// of its own output must not own that output through the view.
+  static SavedTensor input(const Tensor& t) { return SavedTensor(t.impl()->view_base ? t.detach() : t, t); }
   static SavedTensor output(const Tensor& t) { return SavedTensor(t.detach(), t); }
   bool defined() const { return data_.defined(); }
 
@@ -123,6 +125,7 @@ class Node {
   friend class Engine;
   template <typename F>
   friend void record(const char*, const Tensor&, const Tensor* const*, std::size_t, F&&);
+  friend class CopySlices;  // takes over the edges of the in-place op it wraps
   void take_edges_into(std::vector<std::shared_ptr<Node>>& stack);
 
   const char* name_;
@@ -177,6 +180,9 @@ Edge edge_for(const Tensor& input);
 std::uint64_t next_sequence_nr(const std::vector<Edge>& edges);
 /// Makes node the grad_fn of out.
 void attach(const Tensor& out, std::shared_ptr<Node> node);
+/// For node, the record of an in-place op on the differentiable view `view`: the view's base
+/// takes a CopySlices node over it as its new history, and the view a fresh grad_fn from that.
+void rebase_view_history(const Tensor& view, std::shared_ptr<Node> node);
 
 /// Records an op: `out` was computed from `inputs`; `backward(BackwardContext&)` computes the
 /// inputs' gradients. Call only when needs_grad(inputs...) holds.
@@ -187,7 +193,10 @@ void record(const char* name, const Tensor& out, const Tensor* const* inputs, st
   for (std::size_t i = 0; i < n; ++i) edges.push_back(edge_for(*inputs[i]));
   auto node = std::make_shared<LambdaNode<std::decay_t<F>>>(name, std::move(edges), std::forward<F>(backward));
   node->set_sequence_nr(next_sequence_nr(node->next_edges()));
-  attach(out, std::move(node));
+  // out is input 0: an in-place op. On a differentiable view it rewrites the base's history.
+  if (n > 0 && inputs[0]->impl() == out.impl() && out.impl()->view_base) [[unlikely]]
+    rebase_view_history(out, std::move(node));
+  else attach(out, std::move(node));
 }
 template <typename F>
 void record(const char* name, const Tensor& out, std::initializer_list<const Tensor*> inputs, F&& backward) {

@@ -73,8 +73,11 @@ class TensorIndex {
 
 /// Free forms of Tensor::index and Tensor::index_put_ (src/ops/indexing.cpp).
 Tensor index(const Tensor& x, const std::vector<TensorIndex>& indices);
-const Tensor& index_put_(const Tensor& x, const std::vector<TensorIndex>& indices, const Tensor& value);
-const Tensor& index_put_(const Tensor& x, const std::vector<TensorIndex>& indices, double value);
+/// accumulate: x[indices] += value, repeated indices summed (PyTorch's accumulate=True).
+const Tensor& index_put_(const Tensor& x, const std::vector<TensorIndex>& indices, const Tensor& value,
+                         bool accumulate = false);
+const Tensor& index_put_(const Tensor& x, const std::vector<TensorIndex>& indices, double value,
+                         bool accumulate = false);
 
 /// libtorch spells these torch::indexing::Slice and so on; `using namespace tg::indexing;`
 /// brings in the same four names.

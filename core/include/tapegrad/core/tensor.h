@@ -75,6 +75,13 @@ struct TensorImpl {
   std::shared_ptr<autograd::Node> grad_fn;
   std::shared_ptr<TensorImpl> grad;
   std::weak_ptr<autograd::Node> grad_accumulator;
+  // A differentiable view (made by a view op while grad mode was on) keeps the tensor whose
+  // storage it views (view_base; never a differentiable view itself) and the storage version
+  // at which its grad_fn was last made. An in-place op on the view rewrites the base's history
+  // (CopySlices); a view whose version has moved takes its grad_fn again from the base's
+  // history when next used. See docs/autograd.md, "In-place ops on views".
+  std::shared_ptr<TensorImpl> view_base;
+  std::uint64_t view_version = 0;
 
   std::int64_t numel() const { return numel_of(shape); }
   char* data_bytes() const {
@@ -149,7 +156,11 @@ class Tensor {
   std::uint64_t version() const { return checked()->storage->version(); }
 
   // ---- autograd ---------------------------------------------------------------------------
-  bool requires_grad() const { return checked()->requires_grad; }
+  /// True when the tensor has or will take a gradient (a view also when its base requires grad).
+  bool requires_grad() const {
+    const TensorImpl* t = checked();
+    return t->requires_grad || (t->view_base && t->view_base->requires_grad);
+  }
   /// Marks a leaf as requiring grad (floating dtypes only).
   const Tensor& requires_grad_(bool on = true) const;
   /// The accumulated gradient of a leaf (undefined until a backward reaches it).
@@ -157,9 +168,15 @@ class Tensor {
   void set_grad(const Tensor& grad) const;
   /// Zeroes the gradient in place, or drops it when set_to_none.
   void zero_grad(bool set_to_none = false) const;
-  /// A tensor is a leaf when no recorded op produced it.
-  bool is_leaf() const { return checked()->grad_fn == nullptr; }
-  const std::shared_ptr<autograd::Node>& grad_fn() const { return checked()->grad_fn; }
+  /// A tensor is a leaf when no recorded op produced it (a view of a tensor that requires grad
+  /// is not a leaf).
+  bool is_leaf() const {
+    const TensorImpl* t = checked();
+    return t->grad_fn == nullptr && !(t->view_base && t->view_base->requires_grad);
+  }
+  /// The node that made this tensor (null for a leaf). A view whose base was modified in place
+  /// since gets a fresh one from the base's history ("AsStridedBackward").
+  const std::shared_ptr<autograd::Node>& grad_fn() const;
   /// "MulBackward" and so on, or "" for a leaf.
   std::string grad_fn_name() const;
   /// Same data, cut from the graph.
@@ -262,11 +279,14 @@ class Tensor {
   /// Integers, slices, None and Ellipsis give a view; bool and int64 tensors a copy.
   Tensor index(std::initializer_list<TensorIndex> indices) const;
   Tensor index(const std::vector<TensorIndex>& indices) const;
-  /// x[indices] = value, in place (value broadcasts to the shape x.index(indices) has).
-  const Tensor& index_put_(std::initializer_list<TensorIndex> indices, const Tensor& value) const;
-  const Tensor& index_put_(std::initializer_list<TensorIndex> indices, double value) const;
-  const Tensor& index_put_(const std::vector<TensorIndex>& indices, const Tensor& value) const;
-  const Tensor& index_put_(const std::vector<TensorIndex>& indices, double value) const;
+  /// x[indices] = value, in place (value broadcasts to the shape x.index(indices) has). With
+  /// accumulate, x[indices] += value, and an element named several times by the index tensors
+  /// receives the sum of all its values (PyTorch's index_put_(..., accumulate=True)).
+  const Tensor& index_put_(std::initializer_list<TensorIndex> indices, const Tensor& value,
+                           bool accumulate = false) const;
+  const Tensor& index_put_(std::initializer_list<TensorIndex> indices, double value, bool accumulate = false) const;
+  const Tensor& index_put_(const std::vector<TensorIndex>& indices, const Tensor& value, bool accumulate = false) const;
+  const Tensor& index_put_(const std::vector<TensorIndex>& indices, double value, bool accumulate = false) const;
   // The index family's methods (ops/index.h).
   Tensor index_select(std::int64_t dim, const Tensor& index) const;
   Tensor gather(std::int64_t dim, const Tensor& index) const;
