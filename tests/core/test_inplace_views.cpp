@@ -325,8 +325,10 @@ TEST_CASE("A view and its base share one version counter, which still catches sa
     const Tensor w = tg_test::leaf64({1.0, 2.0, 3.0});
     const Tensor loss = (z * w).sum();  // MulBackward saves z and w
     z.index({Slice(1)}).t()[0].add_(1.0);
-    CHECK_TG_ERROR(loss.backward(), StartsWith("backward of MulBackward: a tensor it saved (shape [2, 3])") &&
-                                        Contains("'add_'") && Contains("version 1, expected 0"));
+    // Run once: the backward frees what it ran through before it reaches MulBackward.
+    CHECK_THAT(tg_test::error_of([&] { loss.backward(); }),
+               StartsWith("backward of MulBackward: a tensor it saved (shape [2, 3])") && Contains("'add_'") &&
+                   Contains("version 1, expected 0"));
   }
 }
 

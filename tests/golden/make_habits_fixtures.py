@@ -152,7 +152,8 @@ MASK_3x2 = torch.tensor([[1, 0], [0, 1], [1, 1]], dtype=torch.bool)
 
 def make_inplace(gen):
     """In-place ops on views of an intermediate (y = x * 1, or zeros), and index_put_ with
-    accumulate. Each case gives y (or out) and the gradients of (out * gout).sum()."""
+    accumulate. Each case gives y (or `out` when the name says out = ...) and the gradients of
+    (output * gout).sum()."""
     w = HabitsWriter("habits_inplace")
 
     def case(name, fn, shapes, x_shape=(3, 4)):
@@ -164,8 +165,8 @@ def make_inplace(gen):
                 t = t.abs() + 0.5
             args[k] = t.requires_grad_()
         y = x * 1
-        out = fn(y, **args)
-        record(w, gen, name, y if out is None else out, [("x", x)] + list(args.items()))
+        out = fn(y, **args)  # an in-place op returns its view; the case compares the base y
+        record(w, gen, name, out if "out =" in name else y, [("x", x)] + list(args.items()))
 
     def issue(y):  # the example of issue 10
         y.transpose(0, 1).mul_(2)
