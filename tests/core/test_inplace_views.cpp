@@ -257,6 +257,28 @@ TEST_CASE("Gradient checks through in-place ops on views", "[inplace_views][grad
         },
         {x, w}));
   }
+  SECTION("the other operand is a view of the same base") {
+    CHECK(tg::gradcheck(
+        [](const Inputs& in) {
+      const Tensor y = in[0] * 1;
+      y[0].mul_(y[1]);
+      y[2].add_(y.t()[1]);  // column 1 of y, which holds y[2][1], the element being written
+      y[1].copy_(y[0]);
+      return y;
+        },
+        {tg_test::away_from_zero64({4, 4}, 16)}));
+  }
+  SECTION("retain_graph: a second backward through CopySlices gives the same gradient") {
+    const Tensor y = x * 1;
+    y.t()[1].mul_(w.slice(0, 0, 3));
+    const Tensor loss = (y * y).sum();
+    loss.backward({}, /*retain_graph=*/true);
+    const std::vector<double> first = values(x.grad());
+    loss.backward();
+    std::vector<double> twice = first;
+    for (double& g : twice) g *= 2;
+    CHECK(tg_test::all_close(values(x.grad()), twice));
+  }
   SECTION("a base that does not require grad, with non-contiguous strides") {
     CHECK(tg::gradcheck(
         [](const Inputs& in) {
