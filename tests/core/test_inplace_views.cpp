@@ -387,6 +387,10 @@ TEST_CASE("An in-place op that autograd records on an untracked view is an error
     v = tg::zeros({2, 3}, tg::kFloat64)[0];
   }
   CHECK_TG_ERROR(v.copy_(w), StartsWith("copy_: in-place modification of a view that autograd does not track"));
+  // A base whose elements overlap (a detached expand) cannot take a gradient per element.
+  const Tensor wide = tg::zeros({3}, tg::kFloat64).expand(2, 3).detach();
+  CHECK_TG_ERROR(wide[0].copy_(w), StartsWith("copy_: cannot write in place into a view of a tensor whose elements "
+                                              "overlap (dim 0 of shape [2, 3] has stride 0"));
 }
 
 TEST_CASE("In-place view graphs free their nodes, and a long chain of them runs and dies iteratively",

@@ -20,8 +20,6 @@
 //
 // What re-creates a view from its base: the view's own sizes and strides, and its offset from
 // the base's first element; both index the same storage.
-#include <algorithm>
-
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/ops.h"
 #include "tensor_detail.h"

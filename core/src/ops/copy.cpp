@@ -51,6 +51,12 @@ void detail::check_inplace(const Tensor& self, const Tensor* other, const char* 
                "{}: a view of a leaf Variable that requires grad is being used in an in-place operation (view of "
                "shape {} into a leaf of shape {}); clone() the view, or wrap the update in NoGradGuard",
                op, self.shape(), base->shape);
+      for (std::size_t d = 0; d < base->shape.size(); ++d) {
+        TG_CHECK(base->strides.data()[d] != 0 || base->shape.data()[d] <= 1,
+                 "{}: cannot write in place into a view of a tensor whose elements overlap (dim {} of shape {} has "
+                 "stride 0, as made by expand()); clone() it first",
+                 op, d, base->shape);
+      }
     } else {
       TG_CHECK(!t->is_view,
                "{}: in-place modification of a view that autograd does not track (made by detach() or while grad "
