@@ -2,10 +2,11 @@
 // PyTorch 1.13's (F.multi_head_attention_forward): q is divided by sqrt(E) before the product,
 // the mask is added to (or, for bool masks, written into) the scores, then softmax, dropout and
 // the product with v. A bool mask and PyTorch's float mask of 0 / -inf give the same scores.
+// The softmax is nn::functional::masked_softmax (attention/mask.cpp): a fully masked row gives
+// zero weights and zero gradients where PyTorch 1.13 gives NaN.
 #include "tapegrad/nn/attention/scaled_dot_product.h"
 
 #include <cmath>
-#include <limits>
 
 #include "tapegrad/core/factory.h"
 #include "tapegrad/core/ops.h"
@@ -14,22 +15,14 @@
 #include "tapegrad/core/ops/elementwise.h"
 #include "tapegrad/core/ops/index.h"
 #include "tapegrad/core/ops/reduce.h"
+#include "tapegrad/nn/attention/mask.h"
 
 namespace tg::nn::functional {
 namespace {
 
 constexpr const char* kOp = "scaled_dot_product_attention";
 
-/// True when mask's shape broadcasts to scores (trailing alignment, sizes equal or 1, no extra dims).
-bool broadcasts_to(IntArrayRef mask, IntArrayRef scores) {
-  if (mask.size() > scores.size()) return false;
-  const std::size_t lead = scores.size() - mask.size();
-  for (std::size_t i = 0; i < mask.size(); ++i)
-    if (mask[i] != 1 && mask[i] != scores[lead + i]) return false;
-  return true;
-}
-
-void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask, double dropout_p) {
+void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, double dropout_p) {
   TG_CHECK(q.dim() >= 2 && k.dim() >= 2 && v.dim() >= 2,
            "{}: q, k and v need at least 2 dims [..., L, E], got shapes {}, {} and {}", kOp, q.shape(), k.shape(),
            v.shape());
@@ -42,10 +35,6 @@ void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Tenso
   TG_CHECK(k.size(-2) == v.size(-2), "{}: k and v need the same sequence length S in dim -2, got {} ({}) and {} ({})",
            kOp, k.size(-2), k.shape(), v.size(-2), v.shape());
   TG_CHECK(dropout_p >= 0 && dropout_p < 1, "{}: dropout_p must be in [0, 1), got {}", kOp, dropout_p);
-  if (attn_mask.defined())
-    TG_CHECK(attn_mask.dtype() == kBool || is_floating(attn_mask.dtype()),
-             "{}: attn_mask must be bool (true = masked out) or floating (added), got {}", kOp,
-             dtype_name(attn_mask.dtype()));
 }
 
 }  // namespace
@@ -53,24 +42,18 @@ void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Tenso
 AttentionOutput scaled_dot_product_attention_with_weights(const Tensor& q, const Tensor& k, const Tensor& v,
                                                           const Tensor& attn_mask, double dropout_p, bool is_causal,
                                                           Generator* generator) {
-  check_inputs(q, k, v, attn_mask, dropout_p);
+  check_inputs(q, k, v, dropout_p);
   const std::int64_t L = q.size(-2), S = k.size(-2);
   const double scale = std::sqrt(static_cast<double>(q.size(-1)));
   Tensor scores = matmul(div(q, scale), k.transpose(-2, -1));  // [..., L, S]
-  constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-  if (attn_mask.defined()) {
-    TG_CHECK(broadcasts_to(attn_mask.shape(), scores.shape()),
-             "{}: attn_mask of shape {} does not broadcast to the attention scores' shape {} ([..., L, S])", kOp,
-             attn_mask.shape(), scores.shape());
-    if (attn_mask.dtype() == kBool) scores = masked_fill(scores, attn_mask, kNegInf);
-    else scores = add(scores, attn_mask.dtype() == scores.dtype() ? attn_mask : attn_mask.to(scores.dtype()));
-  }
+  Tensor mask = attn_mask;
+  if (mask.defined()) check_attention_mask(mask, scores.shape(), kOp, "attn_mask");
   if (is_causal) {
-    // Key j is masked out for query i when j > i: the strict upper triangle of [L, S].
-    const Tensor causal = gt(triu(ones({L, S}), 1), 0.0);
-    scores = masked_fill(scores, causal, kNegInf);
+    // Key j is masked out for query i when j > i: the strict upper triangle of [L, S], merged
+    // with attn_mask so that the masked softmax sees every masked key of a row at once.
+    mask = merge_masks(mask, gt(triu(ones({L, S}), 1), 0.0), scores.dtype());
   }
-  Tensor weights = softmax(scores, -1);
+  Tensor weights = masked_softmax(scores, mask);
   if (dropout_p > 0) weights = dropout(weights, dropout_p, true, generator);
   return {matmul(weights, v), weights};
 }

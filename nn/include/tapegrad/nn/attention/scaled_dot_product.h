@@ -9,10 +9,11 @@
 /// query must NOT attend (note: PyTorch 2's F.scaled_dot_product_attention uses the opposite
 /// meaning for bool masks); a floating mask is added to the scores.
 ///
-/// A query row whose keys are all masked out has softmax(-inf, ..., -inf): its weights and its
-/// output row are NaN, exactly as PyTorch 1.13's nn.MultiheadAttention gives. This is not an
-/// error (a batch with one empty row is still computed), but the NaN spreads into gradients;
-/// mask such rows out of the loss, or make sure each query keeps at least one key.
+/// A query row whose keys are all masked out (every key true, or -inf, in the mask and the causal
+/// triangle together) gets zero weights and a zero output row, and passes zero gradients to q, k,
+/// v and the mask: never NaN. This is the one place where tapegrad deliberately differs from
+/// PyTorch 1.13, whose nn.MultiheadAttention gives NaN there (see attention/mask.h and
+/// docs/attention.md). MultiheadAttention and the Transformer layers inherit it.
 #include <cstdint>
 
 #include "tapegrad/core/random.h"

@@ -1,0 +1,149 @@
+// Golden tests of the score functions, Attention, AttentionPooling and SelfAttention against the
+// PyTorch references of tests/golden_attention/make_score_fixtures.py (float64): each module is
+// built from the case's params, given the reference's state_dict through a strict
+// load_state_dict, run in eval mode, and its outputs and the gradients of
+// sum(output * gout) + sum(weights * gweights) for every float input and every parameter are
+// compared within 1e-10 (absolute, or relative above 1).
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "support/fixtures.h"
+#include "tapegrad/nn/attention/attention.h"
+#include "tapegrad/nn/attention/scores.h"
+#include "tapegrad/tapegrad.h"
+
+using tg::Tensor;
+using tg_fixtures::Case;
+namespace nn = tg::nn;
+
+namespace {
+
+constexpr double kTol = 1e-10;
+
+Tensor mask_of(const Case& c, const std::string& key) {
+  if (!c.has_tensor(key)) return {};
+  const Tensor t = c.tensor(key);
+  return c.stored(key).is_index ? tg::ne(t, 0.0) : t;
+}
+
+void check_close(const Case& c, const std::string& key, const Tensor& got) {
+  INFO("case '" << c.name << "' (" << c.where << "), tensor '" << key << "'");
+  const auto& want = c.stored(key);
+  REQUIRE(got.defined());
+  REQUIRE(got.shape().vec() == want.shape);
+  const std::vector<double> g = got.to(tg::kFloat64).contiguous().to_vector<double>();
+  double worst = 0;
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    const double err = std::abs(g[i] - want.values[i]) / std::max(1.0, std::abs(want.values[i]));
+    if (!(err <= worst)) worst = std::isnan(err) ? INFINITY : err;
+  }
+  CHECK(worst <= kTol);
+}
+
+std::vector<std::string> keys_of(const std::vector<std::pair<std::string, Tensor>>& v) {
+  std::vector<std::string> out;
+  for (const auto& [k, t] : v) out.push_back(k);
+  return out;
+}
+
+using Outputs = std::vector<std::pair<std::string, Tensor>>;  // (key, tensor)
+using Inputs = std::map<std::string, Tensor>;
+
+void run_case(const Case& c, nn::Module& m, const std::vector<std::string>& input_keys,
+              const std::function<Outputs(const Inputs&)>& forward) {
+  INFO("case '" << c.name << "' (" << c.where << ")");
+  m.to(tg::kFloat64);
+  m.eval();
+  CHECK(keys_of(m.named_parameters()) == c.words("params"));
+  CHECK(m.state_dict().keys() == c.words("state"));
+  nn::StateDict state;
+  for (const std::string& k : c.words("state")) state.insert(k, c.tensor("state." + k));
+  m.load_state_dict(state);
+  Inputs inputs;
+  for (const std::string& k : input_keys) inputs[k] = c.tensor(k).requires_grad_();
+  const std::map<std::string, std::string> upstream{
+      {"output", "gout"}, {"weights", "gweights"}, {"context", "gcontext"}, {"alpha", "galpha"}};
+  Tensor loss;
+  for (const auto& [key, out] : forward(inputs)) {
+    check_close(c, key, out);
+    const Tensor term = (out * c.tensor(upstream.at(key))).sum();
+    loss = loss.defined() ? loss + term : term;
+  }
+  loss.backward();
+  for (const auto& [k, t] : inputs) check_close(c, "grad." + k, t.grad().defined() ? t.grad() : tg::zeros_like(t));
+  for (const auto& [k, p] : m.named_parameters())
+    check_close(c, "grad." + k, p.grad().defined() ? p.grad() : tg::zeros_like(p));
+}
+
+std::shared_ptr<nn::Score> score_of(const Case& c, std::int64_t dq, std::int64_t dk) {
+  const std::string name = c.text("score");
+  if (name == "additive" && c.has_param("hidden") && c.param1("hidden") > 0)
+    return std::make_shared<nn::AdditiveScore>(nn::AdditiveScoreOptions(dq, dk).hidden(c.param1("hidden")));
+  if (name == "cosine" && c.has_param("temperature"))
+    return std::make_shared<nn::CosineScore>(nn::CosineScoreOptions().temperature(c.num("temperature")));
+  return nn::make_score(name, dq, dk);
+}
+
+}  // namespace
+
+TEST_CASE("the five score functions match their PyTorch references, forward and every gradient", "[attention]") {
+  int ran = 0;
+  for (const Case& c : tg_fixtures::load("golden_attention", "attention_scores")) {
+    auto score = score_of(c, c.param1("dq"), c.param1("dk"));
+    CHECK(score->name() == c.text("score"));
+    run_case(c, *score, {"q", "k"}, [&](const Inputs& in) {
+      return Outputs{{"output", (*score)(in.at("q"), in.at("k"))}};
+    });
+    ++ran;
+  }
+  CHECK(ran == 5);
+}
+
+TEST_CASE(
+    "Attention, AttentionPooling and SelfAttention match their PyTorch references, with masks, lengths and "
+    "fully masked rows",
+    "[attention]") {
+  int ran = 0;
+  for (const Case& c : tg_fixtures::load("golden_attention", "attention_modules")) {
+    const std::string kind = c.text("kind");
+    if (kind == "attention") {
+      nn::Attention m(nn::AttentionOptions(c.text("score"), c.param1("dq"), c.param1("dk")));
+      const Tensor mask = mask_of(c, "mask");
+      run_case(c, m, {"query", "keys", "values"}, [&](const Inputs& in) {
+        const auto r = m.forward(in.at("query"), in.at("keys"), in.at("values"), mask);
+        return Outputs{{"output", r.output}, {"weights", r.weights}};
+      });
+    } else if (kind == "pooling") {
+      const std::string q = c.text("query");
+      const auto query = q == "learned" ? nn::PoolingQuery::kLearned
+                                        : (q == "mean" ? nn::PoolingQuery::kMean : nn::PoolingQuery::kLast);
+      nn::AttentionPooling m(
+          nn::AttentionPoolingOptions(c.param1("hidden")).query(query).mlp_hidden(c.param1("mlp_hidden")));
+      const bool with_lengths = c.flag("with_lengths");
+      const Tensor mask = mask_of(c, "mask");
+      run_case(c, m, {"h"}, [&](const Inputs& in) {
+        const auto r =
+            with_lengths ? m.forward_with_lengths(in.at("h"), c.tensor("lengths")) : m.forward(in.at("h"), mask);
+        return Outputs{{"context", r.context}, {"alpha", r.alpha}};
+      });
+    } else {
+      REQUIRE(kind == "self");
+      nn::SelfAttention m(nn::SelfAttentionOptions(c.param1("embed_dim"), c.param1("num_heads"))
+                              .project(c.flag("project"))
+                              .score(c.text("score")));
+      const Tensor attn_mask = mask_of(c, "attn_mask"), kpm = mask_of(c, "key_padding_mask");
+      const bool average = c.flag("average");
+      run_case(c, m, {"x"}, [&](const Inputs& in) {
+        const auto r = m.forward(in.at("x"), attn_mask, kpm, average);
+        return Outputs{{"output", r.output}, {"weights", r.weights}};
+      });
+    }
+    ++ran;
+  }
+  CHECK(ran == 15);
+}
