@@ -261,6 +261,41 @@ TEST_CASE("the decoder's causal mask: a target step's output does not depend on 
   CHECK(a.select(0, 3).to_vector<float>() != b.select(0, 3).to_vector<float>());
 }
 
+TEST_CASE("Transformer: custom_encoder and custom_decoder replace the halves, and clone() copies them apart",
+          "[attention]") {
+  tg::manual_seed(6);
+  auto enc_layer =
+      std::make_shared<nn::TransformerEncoderLayer>(nn::TransformerEncoderLayerOptions(8, 2).dim_feedforward(16));
+  auto dec_layer =
+      std::make_shared<nn::TransformerDecoderLayer>(nn::TransformerDecoderLayerOptions(8, 2).dim_feedforward(16));
+  auto encoder = std::make_shared<nn::TransformerEncoder>(enc_layer, 1);  // no final norm
+  auto decoder = std::make_shared<nn::TransformerDecoder>(dec_layer, 3);
+  nn::Transformer t(nn::TransformerOptions(8, 2).custom_encoder(encoder).custom_decoder(decoder));
+  const auto keys = t.state_dict().keys();
+  CHECK(keys.size() == 12 + 3 * 18);
+  CHECK(keys.front() == "encoder.layers.0.self_attn.in_proj_weight");
+  CHECK(keys[12] == "decoder.layers.0.self_attn.in_proj_weight");
+  CHECK(keys.back() == "decoder.layers.2.norm3.bias");
+  CHECK(t.encoder->norm == nullptr);
+  // As PyTorch's _reset_parameters, the matrices of the custom halves start xavier_uniform_ too.
+  const double bound = std::sqrt(6.0 / (8 + 16));
+  CHECK(tg::amax(tg::abs(t.decoder->layer(2)->linear1->weight)).item() <= bound);
+
+  auto copy = std::dynamic_pointer_cast<nn::Transformer>(t.clone());
+  REQUIRE(copy);
+  CHECK(copy->state_dict().keys() == keys);
+  CHECK(copy->decoder->layer(1)->linear2->weight.to_vector<float>() ==
+        t.decoder->layer(1)->linear2->weight.to_vector<float>());
+  {
+    tg::NoGradGuard guard;
+    copy->decoder->layer(1)->linear2->weight.fill_(0.25);
+  }
+  CHECK(t.decoder->layer(1)->linear2->weight.at<float>({0, 0}) != 0.25f);
+  t.eval();
+  const Tensor out = t.forward(tg::randn({6, 2, 8}), tg::randn({4, 2, 8}));
+  CHECK(out.shape().vec() == Shape{4, 2, 8});
+}
+
 TEST_CASE("TransformerDecoderLayer and Transformer: dropout acts in training only", "[attention]") {
   tg::manual_seed(1);
   nn::TransformerDecoderLayer layer(nn::TransformerDecoderLayerOptions(8, 2).dim_feedforward(16).dropout(0.5));
