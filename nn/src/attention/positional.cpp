@@ -147,8 +147,10 @@ Tensor apply_rotary_embedding(const Tensor& x, const Tensor& cos, const Tensor& 
            "{}: x's last dim must be even (features rotate in pairs i, i + d/2), got shape {}", who, x.shape());
   TG_CHECK(same_values(cos.shape(), sin.shape()), "{}: cos and sin must have one shape, got {} and {}", who,
            cos.shape(), sin.shape());
-  TG_CHECK(cos.dim() <= x.dim() && same_values(broadcast_shapes(x.shape(), cos.shape(), who), x.shape()),
-           "{}: cos and sin {} must broadcast to x {} (tables [T, d] for x [..., T, d])", who, cos.shape(), x.shape());
+  bool fits = cos.dim() <= x.dim();  // cos broadcasts to x without enlarging it
+  for (std::int64_t i = 1; fits && i <= cos.dim(); ++i) fits = cos.size(-i) == 1 || cos.size(-i) == x.size(-i);
+  TG_CHECK(fits, "{}: cos and sin {} must broadcast to x {} (tables [T, d] for x [..., T, d])", who, cos.shape(),
+           x.shape());
   return x * cos + rotate_half(x) * sin;
 }
 
