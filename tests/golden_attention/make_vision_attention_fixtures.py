@@ -219,8 +219,8 @@ class SEBlock(nn.Module):
         super().__init__()
         self.avg_pool = nn.AdaptiveAvgPool2d(1)
         hidden = channels // reduction
-        self.fc = nn.Sequential(nn.Linear(channels, hidden, bias=bias), nn.ReLU(), nn.Linear(hidden, channels, bias=bias),
-                                nn.Sigmoid()).double()
+        self.fc = nn.Sequential(nn.Linear(channels, hidden, bias=bias), nn.ReLU(),
+                                nn.Linear(hidden, channels, bias=bias), nn.Sigmoid()).double()
 
     def forward(self, x):
         b, c = x.shape[:2]

@@ -149,6 +149,23 @@ TEST_CASE("RoPE: the score of a query at m and a key at n depends only on m - n"
 }
 // [/doc:rope]
 
+TEST_CASE("RoPE in attention: shifting every query and key by one offset leaves the attention weights unchanged",
+          "[attention][positional][rope]") {
+  const std::int64_t B = 2, H = 2, T = 5, d = 6;
+  nn::RotaryEmbedding rope(d, 10000.0, 64);
+  const Tensor q = tg::randn({B, H, T, d}, tg::kFloat64), k = tg::randn({B, H, T, d}, tg::kFloat64);
+  const Tensor v = tg::randn({B, H, T, d}, tg::kFloat64);
+  const auto weights_at = [&](std::int64_t offset) {
+    return F::scaled_dot_product_attention_with_weights(rope.forward(q, offset), rope.forward(k, offset), v).weights;
+  };
+  const Tensor at0 = weights_at(0);
+  CHECK(tg_test::all_close(tg_test::values(weights_at(17)), tg_test::values(at0), 1e-12, 1e-13));
+  CHECK(tg_test::all_close(tg_test::values(weights_at(50)), tg_test::values(at0), 1e-12, 1e-13));
+  // Without the rotation the weights differ: the positions do reach the scores.
+  CHECK_FALSE(tg_test::all_close(tg_test::values(F::scaled_dot_product_attention_with_weights(q, k, v).weights),
+                                 tg_test::values(at0), 1e-6, 1e-6));
+}
+
 TEST_CASE("RoPE rotates feature i with feature i + d/2 (the half layout), by pos * base^(-2i/d)",
           "[attention][positional][rope]") {
   // x = e_1 (feature 1) of d = 6 at position 2: its pair is feature 4, its frequency base^(-2/6).
