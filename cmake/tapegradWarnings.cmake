@@ -16,10 +16,32 @@ if(TAPEGRAD_SANITIZE)
   add_link_options(-fsanitize=${TAPEGRAD_SANITIZE})
 endif()
 
+# -march=native, unless this compiler miscompiles for this CPU. GCC 12.2 (Debian 12's) with
+# AVX-512 enabled builds a vector constant whose trailing elements are zero as a broadcast of its
+# first element ({1, 1, 1, 1, 1, 1, 0, 0} is stored as eight ones; seen on an AMD EPYC, also with
+# -march=x86-64-v4): a probe compiles and runs that pattern, and if it comes out wrong the targets
+# are built with -mno-avx512f (AVX2 and FMA stay; OpenBLAS picks its own kernels at run time).
+set(TAPEGRAD_ARCH_FLAGS "")
+if(TAPEGRAD_NATIVE)
+  set(TAPEGRAD_ARCH_FLAGS -march=native)
+  if(NOT DEFINED CACHE{TAPEGRAD_NATIVE_CONSTANTS_OK})
+    try_run(_tg_probe_run _tg_probe_compiled ${CMAKE_BINARY_DIR}/probes/avx512_vector_constant
+            ${CMAKE_CURRENT_LIST_DIR}/probes/avx512_vector_constant.cpp
+            COMPILE_DEFINITIONS -O2 -march=native CXX_STANDARD 20)
+    if(_tg_probe_compiled AND _tg_probe_run EQUAL 0)
+      set(TAPEGRAD_NATIVE_CONSTANTS_OK ON CACHE INTERNAL "-march=native builds vector constants right")
+    else()
+      set(TAPEGRAD_NATIVE_CONSTANTS_OK OFF CACHE INTERNAL "-march=native builds vector constants right")
+    endif()
+  endif()
+  if(NOT TAPEGRAD_NATIVE_CONSTANTS_OK)
+    message(STATUS "tapegrad: ${CMAKE_CXX_COMPILER_ID} ${CMAKE_CXX_COMPILER_VERSION} miscompiles vector constants with "
+                   "AVX-512 on this CPU (cmake/probes/avx512_vector_constant.cpp); building with -march=native -mno-avx512f")
+    list(APPEND TAPEGRAD_ARCH_FLAGS -mno-avx512f)
+  endif()
+endif()
+
 # tapegrad_setup_target(<target>): warnings and CPU tuning for one of tapegrad's targets.
 function(tapegrad_setup_target target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra)
-  if(TAPEGRAD_NATIVE)
-    target_compile_options(${target} PRIVATE -march=native)
-  endif()
+  target_compile_options(${target} PRIVATE -Wall -Wextra ${TAPEGRAD_ARCH_FLAGS})
 endfunction()

@@ -191,13 +191,20 @@ StateDict Module::state_dict() const {
   return out;
 }
 
-void Module::load_state_dict(const StateDict& state, bool strict) {
+namespace {
+/// PyTorch's one shape exception: a 0-d entry loads from a tensor of shape [1].
+bool loads_into(IntArrayRef src, IntArrayRef dst) {
+  return same_values(src, dst) || (dst.empty() && src.size() == 1 && src[0] == 1);
+}
+}  // namespace
+
+IncompatibleKeys Module::load_state_dict(const StateDict& state, bool strict) {
   const StateDict own = state_dict();
   std::vector<std::string> missing, unexpected, mismatched;
   for (const auto& [k, v] : own) {
     const Tensor src = state.find(k);
     if (!src.defined()) missing.push_back(k);
-    else if (!same_values(src.shape(), v.shape()))
+    else if (!loads_into(src.shape(), v.shape()))
       mismatched.push_back(fmt::format("{} (expected {}, got {})", k, v.shape(), src.shape()));
   }
   for (const auto& [k, v] : state)
@@ -226,9 +233,10 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
         fail("load_state_dict: error loading '{}' of {} into an int64 tensor: {}", k, type_name_, e.what());
       }
     }
-    writes.emplace_back(v, src);
+    writes.emplace_back(v, src.dim() == v.dim() ? src : src.reshape(v.shape()));
   }
   for (const auto& [dst, src] : writes) dst.copy_(src);
+  return {std::move(missing), std::move(unexpected)};
 }
 
 std::shared_ptr<Module> Module::clone() const {

@@ -16,8 +16,8 @@ nn::StateDict load_state_dict(const std::string& path) {
   return state;
 }
 
-void load(nn::Module& module, const std::string& path, bool strict) {
-  module.load_state_dict(load_state_dict(path), strict);
+nn::IncompatibleKeys load(nn::Module& module, const std::string& path, bool strict) {
+  return module.load_state_dict(load_state_dict(path), strict);
 }
 
 }  // namespace tg

@@ -36,6 +36,13 @@ class StateDict {
   std::unordered_map<std::string, std::size_t> index_;  // name -> position in entries_
 };
 
+/// What load_state_dict(state, strict = false) could not match: PyTorch's
+/// `missing_keys, unexpected_keys = model.load_state_dict(sd, strict=False)`.
+struct IncompatibleKeys {
+  std::vector<std::string> missing_keys;     // the module's keys that state lacks
+  std::vector<std::string> unexpected_keys;  // state's keys that the module lacks
+};
+
 class Module {
  public:
   /// type_name is the class's name ("Linear"), used in errors and summaries.
@@ -90,8 +97,10 @@ class Module {
   /// Parameters then buffers of this module, then each child's, under dotted names.
   StateDict state_dict() const;
   /// Copies values by name. strict: every key must match, with the same shape; the error lists
-  /// missing keys, unexpected keys and shape mismatches by name.
-  void load_state_dict(const StateDict& state, bool strict = true);
+  /// missing keys, unexpected keys and shape mismatches by name. Not strict: the keys present in
+  /// both are loaded and the others are returned (shape mismatches stay errors). As in PyTorch,
+  /// a 0-d entry (num_batches_tracked) accepts a 1-element tensor of shape [1].
+  IncompatibleKeys load_state_dict(const StateDict& state, bool strict = true);
   /// An independent deep copy (see Cloneable).
   virtual std::shared_ptr<Module> clone() const;
 

@@ -19,9 +19,10 @@ namespace tg {
 /// Writes module.state_dict() to path as safetensors, with optional string metadata.
 void save(const nn::Module& module, const std::string& path, const std::map<std::string, std::string>& metadata = {});
 
-/// Loads a safetensors file into module by name (strict: every key must match, same shapes).
-/// Values are converted to each parameter's dtype (a float64 file loads into a float32 model).
-void load(nn::Module& module, const std::string& path, bool strict = true);
+/// Loads a safetensors file into module by name (strict: every key must match, same shapes; not
+/// strict: the keys that did not match are returned). Values are converted to each parameter's
+/// dtype (a float64 file loads into a float32 model); a 0-d entry accepts a tensor of shape [1].
+nn::IncompatibleKeys load(nn::Module& module, const std::string& path, bool strict = true);
 
 /// The tensors of a safetensors file as a StateDict, in file order.
 nn::StateDict load_state_dict(const std::string& path);
