@@ -361,8 +361,8 @@ TEST_CASE("attention options are checked in the constructors, naming the module 
   CHECK_THAT(error_of([] { nn::MultiheadAttention(8, -2); }), Contains("num_heads must be positive, got -2"));
   CHECK_THAT(error_of([] { nn::MultiheadAttention(nn::MultiheadAttentionOptions(8, 2).dropout(1.0)); }),
              Contains("MultiheadAttention") && Contains("dropout must be in [0, 1), got 1"));
-  CHECK_THAT(error_of([] { nn::MultiheadAttention(nn::MultiheadAttentionOptions(8, 2).kdim(6)); }),
-             Contains("MultiheadAttention") && Contains("kdim 6") && Contains("embed_dim 8"));
+  CHECK_THAT(error_of([] { nn::MultiheadAttention(nn::MultiheadAttentionOptions(8, 2).kdim(0)); }),
+             Contains("MultiheadAttention") && Contains("kdim and vdim must be positive, got kdim 0 and vdim 8"));
   CHECK_THAT(error_of([] { nn::TransformerEncoderLayer(6, 4); }),
              Contains("TransformerEncoderLayer") && Contains("d_model 6 is not divisible by nhead 4"));
   CHECK_THAT(error_of([] { nn::TransformerEncoderLayer(nn::TransformerEncoderLayerOptions(8, 2).activation("tanh")); }),

@@ -1,8 +1,14 @@
 #pragma once
 /// Everything in tapegrad's nn: modules, containers, layers, losses, initialisers.
 #include "tapegrad/nn/activation.h"
+#include "tapegrad/nn/attention/attention.h"
+#include "tapegrad/nn/attention/gate.h"
+#include "tapegrad/nn/attention/mask.h"
 #include "tapegrad/nn/attention/multihead.h"
+#include "tapegrad/nn/attention/positional.h"
 #include "tapegrad/nn/attention/scaled_dot_product.h"
+#include "tapegrad/nn/attention/scores.h"
+#include "tapegrad/nn/attention/vision.h"
 #include "tapegrad/nn/container.h"
 #include "tapegrad/nn/conv.h"
 #include "tapegrad/nn/embedding.h"
@@ -15,4 +21,5 @@
 #include "tapegrad/nn/rnn.h"
 #include "tapegrad/nn/serialize.h"
 #include "tapegrad/nn/transformer.h"
+#include "tapegrad/nn/transformer_decoder.h"
 #include "tapegrad/nn/upsample.h"
