@@ -197,6 +197,12 @@ nn::RNNOptions rnn_options(const Case& c) {
       .dropout(0.0);
 }
 
+/// An LSTM or GRU built from the case's options.
+template <typename Rnn>
+std::shared_ptr<nn::Module> build_rnn(const Case& c) {
+  return std::make_shared<Rnn>(rnn_options(c));
+}
+
 Outputs rnn_forward(nn::Module& m, const Inputs& in) {
   auto& rnn = dynamic_cast<nn::RNNBase&>(m);
   std::optional<nn::RNNState> state;
@@ -252,24 +258,20 @@ TEST_CASE("Sequential of Linear-ReLU-Linear matches PyTorch under the keys 0.wei
 
 TEST_CASE("LSTM matches PyTorch: 1 and 2 layers, both directions, batch_first, initial state, no bias, unbatched",
           "[nn-golden][rnn]") {
-  run_family(
-      "lstm", [](const Case& c) { return std::make_shared<nn::LSTM>(rnn_options(c)); }, rnn_forward, no_lengths);
+  run_family("lstm", build_rnn<nn::LSTM>, rnn_forward, no_lengths);
 }
 
 TEST_CASE("LSTM with lengths matches PyTorch's packed sequences", "[nn-golden][rnn]") {
-  run_family(
-      "lstm", [](const Case& c) { return std::make_shared<nn::LSTM>(rnn_options(c)); }, rnn_forward, has_lengths);
+  run_family("lstm", build_rnn<nn::LSTM>, rnn_forward, has_lengths);
 }
 
 TEST_CASE("GRU matches PyTorch: 1 and 2 layers, both directions, batch_first, initial state, no bias, unbatched",
           "[nn-golden][rnn]") {
-  run_family(
-      "gru", [](const Case& c) { return std::make_shared<nn::GRU>(rnn_options(c)); }, rnn_forward, no_lengths);
+  run_family("gru", build_rnn<nn::GRU>, rnn_forward, no_lengths);
 }
 
 TEST_CASE("GRU with lengths matches PyTorch's packed sequences", "[nn-golden][rnn]") {
-  run_family(
-      "gru", [](const Case& c) { return std::make_shared<nn::GRU>(rnn_options(c)); }, rnn_forward, has_lengths);
+  run_family("gru", build_rnn<nn::GRU>, rnn_forward, has_lengths);
 }
 
 TEST_CASE("LSTMCell matches PyTorch with and without state, bias and batch dim", "[nn-golden][rnn]") {

@@ -270,13 +270,24 @@ Tensor avg_pool2d(const Tensor& input, Int2 kernel, std::optional<Int2> stride_o
   return average_over_windows(input, in, window, op);
 }
 
-Tensor adaptive_avg_pool2d(const Tensor& input, Int2 size) {
-  const char* op = "adaptive_avg_pool2d";
+namespace {
+
+/// The checks and the geometry of the adaptive pools: a 3-D or 4-D floating input whose spatial
+/// size is positive, pooled to a positive output size.
+PoolInput prepare_adaptive(const Tensor& input, Int2 size, const char* op) {
   check_input(input, op);
   check_positive(size, "output size", op);
   const std::int64_t H = input.size(-2), W = input.size(-1);
   TG_CHECK(H > 0 && W > 0, "{}: the input's spatial size must be positive, got {}x{}", op, H, W);
-  const PoolInput in = prepare(input, size.h, size.w, op);
+  return prepare(input, size.h, size.w, op);
+}
+
+}  // namespace
+
+Tensor adaptive_avg_pool2d(const Tensor& input, Int2 size) {
+  const char* op = "adaptive_avg_pool2d";
+  const PoolInput in = prepare_adaptive(input, size, op);
+  const std::int64_t H = in.g.H, W = in.g.W;
   auto window = [=](std::int64_t oh, std::int64_t ow) {
     const std::int64_t h0 = adaptive_start(oh, H, size.h), h1 = adaptive_end(oh, H, size.h);
     const std::int64_t w0 = adaptive_start(ow, W, size.w), w1 = adaptive_end(ow, W, size.w);
@@ -287,11 +298,8 @@ Tensor adaptive_avg_pool2d(const Tensor& input, Int2 size) {
 
 Tensor adaptive_max_pool2d(const Tensor& input, Int2 size) {
   const char* op = "adaptive_max_pool2d";
-  check_input(input, op);
-  check_positive(size, "output size", op);
-  const std::int64_t H = input.size(-2), W = input.size(-1);
-  TG_CHECK(H > 0 && W > 0, "{}: the input's spatial size must be positive, got {}x{}", op, H, W);
-  const PoolInput in = prepare(input, size.h, size.w, op);
+  const PoolInput in = prepare_adaptive(input, size, op);
+  const std::int64_t H = in.g.H, W = in.g.W;
   auto window = [=](std::int64_t oh, std::int64_t ow) {
     return Window4{adaptive_start(oh, H, size.h), adaptive_end(oh, H, size.h), adaptive_start(ow, W, size.w),
                    adaptive_end(ow, W, size.w)};
