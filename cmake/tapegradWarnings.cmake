@@ -45,3 +45,19 @@ endif()
 function(tapegrad_setup_target target)
   target_compile_options(${target} PRIVATE -Wall -Wextra ${TAPEGRAD_ARCH_FLAGS})
 endfunction()
+
+# tapegrad_add_library(<layer> SOURCES <file>... LINKS <target>...): the library of one layer
+# above the core, tapegrad_<layer> (alias tapegrad::<layer>), of the given sources; its public
+# headers under include/ of the calling folder, linked publicly to the layers below it, with
+# tapegrad_setup_target's flags and position-independent code.
+function(tapegrad_add_library layer)
+  cmake_parse_arguments(PARSE_ARGV 1 ARG "" "" "SOURCES;LINKS")
+  set(target tapegrad_${layer})
+  add_library(${target} ${ARG_SOURCES})
+  add_library(tapegrad::${layer} ALIAS ${target})
+  target_include_directories(${target}
+    PUBLIC $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include> $<INSTALL_INTERFACE:include>)
+  target_link_libraries(${target} PUBLIC ${ARG_LINKS})
+  tapegrad_setup_target(${target})
+  set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+endfunction()

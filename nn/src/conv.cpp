@@ -31,7 +31,7 @@ void init_conv(Tensor& weight, Tensor& bias, std::int64_t fan_in) {
 
 }  // namespace
 
-Conv2d::Conv2d(ConvOptions options) : Cloneable("Conv2d"), options_(options) {
+Conv2d::Conv2d(ConvOptions options) : ConvNd("Conv2d", options) {
   check_conv_options(options_, "Conv2d");
   reset();
 }
@@ -51,7 +51,7 @@ Tensor Conv2d::forward(const Tensor& input) {
   return conv2d(input, weight, bias, options_.stride(), options_.padding(), options_.dilation(), options_.groups());
 }
 
-Conv1d::Conv1d(ConvOptions options) : Cloneable("Conv1d"), options_(options) {
+Conv1d::Conv1d(ConvOptions options) : ConvNd("Conv1d", options) {
   check_conv_options(options_, "Conv1d");
   reset();
 }

@@ -5,9 +5,11 @@
 namespace tg::nn::functional {
 namespace {
 
-void check_reduction(Reduction r, const char* op) {
+/// r, checked: "batchmean" is kl_div's alone.
+Reduction checked_reduction(Reduction r, const char* op) {
   TG_CHECK(r != Reduction::BatchMean, "{}: reduction \"batchmean\" is only defined for kl_div; use none, mean or sum",
            op);
+  return r;
 }
 
 }  // namespace
@@ -20,34 +22,23 @@ CrossEntropyOptions& CrossEntropyOptions::label_smoothing(double s) {
   return *this;
 }
 CrossEntropyOptions& CrossEntropyOptions::reduction(Reduction r) {
-  check_reduction(r, "cross_entropy");
-  reduction_ = r;
-  return *this;
+  return assign(reduction_, checked_reduction(r, "cross_entropy"));
 }
-NLLLossOptions& NLLLossOptions::reduction(Reduction r) {
-  check_reduction(r, "nll_loss");
-  reduction_ = r;
-  return *this;
-}
+NLLLossOptions& NLLLossOptions::reduction(Reduction r) { return assign(reduction_, checked_reduction(r, "nll_loss")); }
 SmoothL1LossOptions& SmoothL1LossOptions::beta(double b) {
   TG_CHECK(b >= 0.0, "smooth_l1_loss: beta must be non-negative, got {}", b);
   beta_ = b;
   return *this;
 }
 SmoothL1LossOptions& SmoothL1LossOptions::reduction(Reduction r) {
-  check_reduction(r, "smooth_l1_loss");
-  reduction_ = r;
+  reduction_ = checked_reduction(r, "smooth_l1_loss");
   return *this;
 }
 BinaryCrossEntropyOptions& BinaryCrossEntropyOptions::reduction(Reduction r) {
-  check_reduction(r, "binary_cross_entropy");
-  reduction_ = r;
-  return *this;
+  return assign(reduction_, checked_reduction(r, "binary_cross_entropy"));
 }
 BinaryCrossEntropyWithLogitsOptions& BinaryCrossEntropyWithLogitsOptions::reduction(Reduction r) {
-  check_reduction(r, "binary_cross_entropy_with_logits");
-  reduction_ = r;
-  return *this;
+  return assign(reduction_, checked_reduction(r, "binary_cross_entropy_with_logits"));
 }
 
 // ---- the losses ---------------------------------------------------------------------------------

@@ -46,6 +46,14 @@ void check_name(const std::string& name, const std::string& owner) {
   TG_CHECK(!name.empty() && name.find('.') == std::string::npos,
            "{}: invalid name \"{}\" (names are non-empty and contain no '.')", owner, name);
 }
+
+/// The tensors of named, in order, without their names.
+std::vector<Tensor> tensors_of(const std::vector<std::pair<std::string, Tensor>>& named) {
+  std::vector<Tensor> out;
+  out.reserve(named.size());
+  for (const auto& [k, v] : named) out.push_back(v);
+  return out;
+}
 }  // namespace
 
 Tensor Module::operator()(const Tensor& input) {
@@ -108,11 +116,7 @@ std::vector<std::pair<std::string, Tensor>> Module::named_parameters(bool recurs
   return out;
 }
 
-std::vector<Tensor> Module::parameters(bool recurse) const {
-  std::vector<Tensor> out;
-  for (auto& [k, v] : named_parameters(recurse)) out.push_back(v);
-  return out;
-}
+std::vector<Tensor> Module::parameters(bool recurse) const { return tensors_of(named_parameters(recurse)); }
 
 std::vector<std::pair<std::string, Tensor>> Module::named_buffers(bool recurse) const {
   std::vector<std::pair<std::string, Tensor>> out;
@@ -120,11 +124,7 @@ std::vector<std::pair<std::string, Tensor>> Module::named_buffers(bool recurse) 
   return out;
 }
 
-std::vector<Tensor> Module::buffers(bool recurse) const {
-  std::vector<Tensor> out;
-  for (auto& [k, v] : named_buffers(recurse)) out.push_back(v);
-  return out;
-}
+std::vector<Tensor> Module::buffers(bool recurse) const { return tensors_of(named_buffers(recurse)); }
 
 std::vector<std::shared_ptr<Module>> Module::children() const {
   std::vector<std::shared_ptr<Module>> out;

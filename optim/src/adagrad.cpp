@@ -8,12 +8,6 @@
 
 namespace tg::optim {
 
-Adagrad::Adagrad(std::vector<Tensor> params, const AdagradOptions& options)
-    : Adagrad(std::vector<ParamGroup>{ParamGroup(std::move(params))}, options) {}
-
-Adagrad::Adagrad(std::vector<ParamGroup> groups, const AdagradOptions& defaults)
-    : Optimizer("Adagrad", std::move(groups), defaults) {}
-
 namespace {
 
 // Adagrad over n elements, as PyTorch's op sequence (addcmul with value 1 is self + t1 * t2,

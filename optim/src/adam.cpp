@@ -113,12 +113,6 @@ void adam_update(const Tensor& param, const Tensor& grad, ParamState& state, con
 
 // ---- Adam ---------------------------------------------------------------------------------------
 
-Adam::Adam(std::vector<Tensor> params, const AdamOptions& options)
-    : Adam(std::vector<ParamGroup>{ParamGroup(std::move(params))}, options) {}
-
-Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults)
-    : Optimizer("Adam", std::move(groups), defaults) {}
-
 void Adam::update(const Tensor& param, const Tensor& grad, ParamState& state, const OptimizerOptions& options) {
   adam_update(param, grad, state, hyper_of(static_cast<const AdamOptions&>(options), false));
 }
@@ -128,12 +122,6 @@ std::vector<std::string> Adam::required_state(const OptimizerOptions& options) c
 }
 
 // ---- AdamW --------------------------------------------------------------------------------------
-
-AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& options)
-    : AdamW(std::vector<ParamGroup>{ParamGroup(std::move(params))}, options) {}
-
-AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults)
-    : Optimizer("AdamW", std::move(groups), defaults) {}
 
 void AdamW::update(const Tensor& param, const Tensor& grad, ParamState& state, const OptimizerOptions& options) {
   adam_update(param, grad, state, hyper_of(static_cast<const AdamWOptions&>(options), true));

@@ -8,12 +8,6 @@
 
 namespace tg::optim {
 
-RMSprop::RMSprop(std::vector<Tensor> params, const RMSpropOptions& options)
-    : RMSprop(std::vector<ParamGroup>{ParamGroup(std::move(params))}, options) {}
-
-RMSprop::RMSprop(std::vector<ParamGroup> groups, const RMSpropOptions& defaults)
-    : Optimizer("RMSprop", std::move(groups), defaults) {}
-
 namespace {
 /// The state tensor under name, created as zeros like param when missing.
 Tensor zeros_state(ParamState& state, const char* name, const Tensor& param) {

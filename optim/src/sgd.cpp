@@ -14,11 +14,6 @@ void SGDOptions::check_more() const {
 
 SGD::SGD(std::vector<Tensor> params, double lr) : SGD(std::move(params), SGDOptions(lr)) {}
 
-SGD::SGD(std::vector<Tensor> params, const SGDOptions& options)
-    : SGD(std::vector<ParamGroup>{ParamGroup(std::move(params))}, options) {}
-
-SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults) : Optimizer("SGD", std::move(groups), defaults) {}
-
 namespace {
 
 template <typename T>

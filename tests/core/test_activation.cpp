@@ -1,25 +1,6 @@
 // Activations (tapegrad/core/ops/activation.h): leaky_relu, elu, gelu, silu, softplus and
 // the in-place relu_; values and gradients.
-#include <catch2/catch.hpp>
-#include <cmath>
-#include <limits>
-#include <numbers>
-
-#include "support/helpers.h"
-#include "support/op_helpers.h"
-#include "tapegrad/core.h"
-
-using Catch::Matchers::Contains;
-using tg::Tensor;
-using tg_test::all_close;
-using tg_test::any64;
-using tg_test::away64;
-using tg_test::leaf;
-using tg_test::leaf64;
-using tg_test::mask;
-using tg_test::uniform64;
-using tg_test::values;
-using Inputs = std::vector<Tensor>;
+#include "support/prelude.h"
 
 TEST_CASE("gelu(1) is 0.8413447 exactly and 0.8411920 with the tanh approximation (torch 1.13)",
           "[model-ops][values][activation]") {

@@ -2,7 +2,6 @@
 // that do not depend on the thread count, and one tape per thread.
 // Also gradcheck itself, and the errors of backward, requires_grad_ and in-place writes
 // into saved tensors, each naming the node and the bad input.
-#include <catch2/catch.hpp>
 #include <cstring>
 #include <fstream>
 #include <thread>
@@ -10,24 +9,11 @@
 // Exported by the sanitizer runtime (GCC ships no header declaring it).
 extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 #endif
-#include <functional>
-#include <string>
 
-#include "support/helpers.h"
-#include "support/op_helpers.h"
-#include "tapegrad/core.h"
+#include "support/prelude.h"
 #include "tapegrad/tapegrad.h"
 
-using Catch::Matchers::Contains;
-using Catch::Matchers::Equals;
-using Catch::Matchers::StartsWith;
-using tg::Tensor;
-using tg_test::error_of;
-using tg_test::values;
 using namespace tg;
-using tg_test::leaf;
-using tg_test::positive64;
-using Inputs = std::vector<Tensor>;
 
 namespace {
 

@@ -1,25 +1,7 @@
 // Convolutions (tapegrad/core/ops/conv.h): conv1d and conv2d against naive sums, their
 // gradients, bad inputs, and the golden cases computed by PyTorch (tests/golden/fixtures).
-#include <catch2/catch.hpp>
-#include <cmath>
-#include <limits>
-#include <numbers>
-
 #include "support/golden_ops.h"
-#include "support/helpers.h"
-#include "support/op_helpers.h"
-#include "tapegrad/core.h"
-
-using Catch::Matchers::Contains;
-using tg::Tensor;
-using tg_test::all_close;
-using tg_test::any64;
-using tg_test::leaf64;
-using tg_test::randn64;
-using tg_test::shape_of;
-using tg_test::values;
-using Shape = std::vector<std::int64_t>;
-using Inputs = std::vector<Tensor>;
+#include "support/prelude.h"
 
 namespace {
 
@@ -59,27 +41,27 @@ std::vector<double> naive_conv(const std::vector<double>& in, const std::vector<
   return out;
 }
 
-/// conv2d's gradients for input, weight and bias (all three require grad; bias may be absent).
-bool conv2d_gradcheck(tg::IntArrayRef in_shape, tg::IntArrayRef w_shape, bool with_bias, tg::Int2 stride,
-                      tg::Int2 padding, tg::Int2 dilation, std::int64_t groups, std::uint64_t seed) {
+/// The gradients of conv(x, w, b) for input, weight and bias (all three require grad; the bias
+/// is absent unless with_bias).
+template <typename Conv>
+bool conv_gradcheck(tg::IntArrayRef in_shape, tg::IntArrayRef w_shape, bool with_bias, std::uint64_t seed, Conv conv) {
   Inputs inputs{any64(in_shape, seed), any64(w_shape, seed + 1)};
   if (with_bias) inputs.push_back(any64({w_shape[0]}, seed + 2));
-  return tg::gradcheck(
-      [&](const Inputs& in) {
-    return tg::conv2d(in[0], in[1], in.size() > 2 ? in[2] : Tensor(), stride, padding, dilation, groups);
-      },
-      inputs);
+  return tg::gradcheck([&](const Inputs& in) { return conv(in[0], in[1], in.size() > 2 ? in[2] : Tensor()); }, inputs);
+}
+
+bool conv2d_gradcheck(tg::IntArrayRef in_shape, tg::IntArrayRef w_shape, bool with_bias, tg::Int2 stride,
+                      tg::Int2 padding, tg::Int2 dilation, std::int64_t groups, std::uint64_t seed) {
+  return conv_gradcheck(in_shape, w_shape, with_bias, seed, [&](const Tensor& x, const Tensor& w, const Tensor& b) {
+    return tg::conv2d(x, w, b, stride, padding, dilation, groups);
+  });
 }
 
 bool conv1d_gradcheck(tg::IntArrayRef in_shape, tg::IntArrayRef w_shape, bool with_bias, std::int64_t stride,
                       std::int64_t padding, std::int64_t dilation, std::int64_t groups, std::uint64_t seed) {
-  Inputs inputs{any64(in_shape, seed), any64(w_shape, seed + 1)};
-  if (with_bias) inputs.push_back(any64({w_shape[0]}, seed + 2));
-  return tg::gradcheck(
-      [&](const Inputs& in) {
-    return tg::conv1d(in[0], in[1], in.size() > 2 ? in[2] : Tensor(), stride, padding, dilation, groups);
-      },
-      inputs);
+  return conv_gradcheck(in_shape, w_shape, with_bias, seed, [&](const Tensor& x, const Tensor& w, const Tensor& b) {
+    return tg::conv1d(x, w, b, stride, padding, dilation, groups);
+  });
 }
 
 }  // namespace

@@ -1,17 +1,5 @@
 // dropout (tapegrad/core/ops/dropout.h): values and the gradient of a fixed mask.
-#include <catch2/catch.hpp>
-#include <cmath>
-#include <limits>
-#include <numbers>
-
-#include "support/helpers.h"
-#include "support/op_helpers.h"
-#include "tapegrad/core.h"
-
-using tg::Tensor;
-using tg_test::any64;
-using tg_test::values;
-using Inputs = std::vector<Tensor>;
+#include "support/prelude.h"
 
 TEST_CASE("dropout: p = 0 and eval mode return the input itself, p = 1 gives zeros", "[model-ops][values][dropout]") {
   const Tensor x = tg::tensor({1, -2, 3});

@@ -1,44 +1,25 @@
 // Elementwise ops (tapegrad/core/ops/elementwise.h): broadcasting, type promotion,
 // comparisons, unary math and its float32 accuracy, pow, the binary operators; values,
 // gradients and bad inputs.
-#include <catch2/catch.hpp>
-#include <cmath>
-#include <cstdint>
-#include <functional>
-#include <limits>
-#include <numbers>
-#include <string>
-#include <vector>
-
-#include "support/helpers.h"
-#include "support/op_helpers.h"
-#include "tapegrad/core.h"
-
-using Catch::Matchers::Contains;
-using Catch::Matchers::Equals;
-using Catch::Matchers::StartsWith;
-using tg::Tensor;
-using tg_test::all_close;
-using tg_test::any64;
-using tg_test::away64;
-using tg_test::index64;
-using tg_test::ints;
-using tg_test::kInf;
-using tg_test::kNaN;
-using tg_test::leaf64;
-using tg_test::mask;
-using tg_test::positive64;
-using tg_test::shape_of;
-using tg_test::uniform64;
-using tg_test::values;
-using Shape = std::vector<std::int64_t>;
-using I64 = std::vector<std::int64_t>;
-using Inputs = std::vector<Tensor>;
+#include "support/prelude.h"
 
 namespace {
 
 /// Relative error of a float32 result against a double reference.
 double rel_err(float got, double want) { return want == 0 ? std::abs(got) : std::abs(got - want) / std::abs(want); }
+
+/// The float32 results `got` at the points `x` are within 4e-7 relative of the double function
+/// `want`; the largest error and where it occurs are reported.
+void check_float32_rel_err(const char* name, const std::vector<float>& x, const std::vector<float>& got,
+                           double (*want)(double)) {
+  double worst = 0, at = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double r = rel_err(got[i], want(static_cast<double>(x[i])));
+    if (r > worst) worst = r, at = x[i];
+  }
+  INFO("max relative error of " << name << " " << worst << " at x = " << at);
+  CHECK(worst < 4e-7);
+}
 
 struct Accuracy {
   std::vector<float> x;
@@ -262,37 +243,22 @@ TEST_CASE("float64 exp, tanh and sigmoid match the C library to 1e-15", "[values
 
 TEST_CASE("float32 exp is within 4e-7 relative of double exp over (-20, 20)", "[values][accuracy]") {
   const Accuracy& a = float32_grid();
-  double worst = 0, at = 0;
-  for (std::size_t i = 0; i < a.x.size(); ++i) {
-    const double r = rel_err(a.exp[i], std::exp(static_cast<double>(a.x[i])));
-    if (r > worst) worst = r, at = a.x[i];
-  }
-  INFO("max relative error of exp " << worst << " at x = " << at);
-  CHECK(worst < 4e-7);  // measured: 7.7e-8 (0.9 ulp)
+  // measured: 7.7e-8 (0.9 ulp)
+  check_float32_rel_err("exp", a.x, a.exp, [](double x) { return std::exp(x); });
 }
 
 TEST_CASE("float32 sigmoid is within 4e-7 relative of the double formula over (-20, 20)", "[values][accuracy]") {
   const Accuracy& a = float32_grid();
-  double worst = 0, at = 0;
-  for (std::size_t i = 0; i < a.x.size(); ++i) {
-    const double r = rel_err(a.sigmoid[i], 1 / (1 + std::exp(-static_cast<double>(a.x[i]))));
-    if (r > worst) worst = r, at = a.x[i];
-  }
-  INFO("max relative error of sigmoid " << worst << " at x = " << at);
-  CHECK(worst < 4e-7);  // measured: 1.5e-7 (2.5 ulp)
+  // measured: 1.5e-7 (2.5 ulp)
+  check_float32_rel_err("sigmoid", a.x, a.sigmoid, [](double x) { return 1 / (1 + std::exp(-x)); });
 }
 
 TEST_CASE("float32 tanh is within 4e-7 relative of double tanh over all of (-20, 20)", "[values][accuracy]") {
   // Regression: 1 - 2 / (e^{2x} + 1) cancelled for 0.25 <= |x| < ~1 (4.4e-7 on this grid at
   // x = -0.2778, 5.0e-7 = 7.4 ulp at |x| = 0.2515) before 3acc932.
   const Accuracy& a = float32_grid();
-  double worst = 0, at = 0;
-  for (std::size_t i = 0; i < a.x.size(); ++i) {
-    const double r = rel_err(a.tanh[i], std::tanh(static_cast<double>(a.x[i])));
-    if (r > worst) worst = r, at = a.x[i];
-  }
-  INFO("max relative error of tanh " << worst << " at x = " << at);
-  CHECK(worst < 4e-7);  // measured: 1.5e-7 (2.1 ulp)
+  // measured: 1.5e-7 (2.1 ulp)
+  check_float32_rel_err("tanh", a.x, a.tanh, [](double x) { return std::tanh(x); });
 }
 
 TEST_CASE("float32 tanh keeps its relative accuracy for tiny arguments (1e-30 to 0.25)", "[values][accuracy]") {
@@ -302,13 +268,7 @@ TEST_CASE("float32 tanh keeps its relative accuracy for tiny arguments (1e-30 to
     x.push_back(-x.back());
   }
   const std::vector<float> t = tg::tanh(tg::from_vector(x, {static_cast<std::int64_t>(x.size())})).to_vector<float>();
-  double worst = 0, at = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    const double r = rel_err(t[i], std::tanh(static_cast<double>(x[i])));
-    if (r > worst) worst = r, at = x[i];
-  }
-  INFO("max relative error of tanh " << worst << " at x = " << at);
-  CHECK(worst < 4e-7);
+  check_float32_rel_err("tanh", x, t, [](double v) { return std::tanh(v); });
 }
 
 TEST_CASE("float32 exp at the extremes: overflow to inf, underflow to 0 or a correct subnormal", "[values][accuracy]") {

@@ -1,16 +1,7 @@
 // The fused kernels of the core against their composed versions (the oracles that DESIGN.md
 // asks every fused kernel to keep), and a gradient check of each fused kernel on its own:
 // layer_norm (norm family), the LSTM and GRU cell steps (rnn family).
-#include <catch2/catch.hpp>
-
-#include "helpers.h"
-#include "tapegrad/core.h"
-
-using tg::Tensor;
-using tg_test::all_close;
-using tg_test::uniform64;
-using tg_test::values;
-using Inputs = std::vector<Tensor>;
+#include "support/prelude.h"
 
 namespace {
 
@@ -60,6 +51,27 @@ void check_same(const Tensor& fused, const Tensor& composed, const std::vector<T
   for (std::size_t i = 0; i < leaves.size(); ++i) CHECK(all_close(gf[i], gc[i], 1e-10, 1e-12));
 }
 
+/// A cell step (gates_x, gates_h, state) -> next state, fused or composed.
+using CellStep = Tensor (*)(const Tensor&, const Tensor&, const Tensor&);
+
+/// The inputs of a cell step with `gates` gates of `hidden` features: the input and hidden
+/// projections [batch, gates * hidden], uniform in (-2, 2), and the state [batch, hidden], in
+/// (-1, 1); seeds seed, seed + 1, seed + 2.
+Inputs cell_inputs(std::int64_t batch, std::int64_t gates, std::int64_t hidden, std::uint64_t seed) {
+  return {uniform64({batch, gates * hidden}, -2, 2, seed), uniform64({batch, gates * hidden}, -2, 2, seed + 1),
+          uniform64({batch, hidden}, -1, 1, seed + 2)};
+}
+
+/// The fused step equals the composed one on `in`, forward and every gradient.
+void check_cell_oracle(CellStep fused, CellStep composed, const Inputs& in) {
+  check_same(fused(in[0], in[1], in[2]), composed(in[0], in[1], in[2]), in);
+}
+
+/// A gradient check of the fused step on its own.
+bool cell_gradcheck(CellStep fused, const Inputs& in) {
+  return tg::gradcheck([fused](const Inputs& x) { return fused(x[0], x[1], x[2]); }, in);
+}
+
 }  // namespace
 
 TEST_CASE("fused layer_norm equals its composition, forward and every gradient", "[norm][fused]") {
@@ -81,21 +93,17 @@ TEST_CASE("fused layer_norm: gradient check of the kernel itself", "[norm][fused
 }
 
 TEST_CASE("fused LSTM cell step equals its composition, forward and every gradient", "[rnn][fused]") {
-  const Tensor gx = uniform64({3, 8}, -2, 2, 11), gh = uniform64({3, 8}, -2, 2, 12), c = uniform64({3, 2}, -1, 1, 13);
-  check_same(tg::lstm_cell_fused(gx, gh, c), composed_lstm_cell(gx, gh, c), {gx, gh, c});
+  check_cell_oracle(tg::lstm_cell_fused, composed_lstm_cell, cell_inputs(3, 4, 2, 11));
 }
 
 TEST_CASE("fused LSTM cell step: gradient check of the kernel itself", "[rnn][fused][grad]") {
-  CHECK(tg::gradcheck([](const Inputs& in) { return tg::lstm_cell_fused(in[0], in[1], in[2]); },
-                      {uniform64({2, 12}, -2, 2, 14), uniform64({2, 12}, -2, 2, 15), uniform64({2, 3}, -1, 1, 16)}));
+  CHECK(cell_gradcheck(tg::lstm_cell_fused, cell_inputs(2, 4, 3, 14)));
 }
 
 TEST_CASE("fused GRU cell step equals its composition, forward and every gradient", "[rnn][fused]") {
-  const Tensor gx = uniform64({3, 6}, -2, 2, 21), gh = uniform64({3, 6}, -2, 2, 22), h = uniform64({3, 2}, -1, 1, 23);
-  check_same(tg::gru_cell_fused(gx, gh, h), composed_gru_cell(gx, gh, h), {gx, gh, h});
+  check_cell_oracle(tg::gru_cell_fused, composed_gru_cell, cell_inputs(3, 3, 2, 21));
 }
 
 TEST_CASE("fused GRU cell step: gradient check of the kernel itself", "[rnn][fused][grad]") {
-  CHECK(tg::gradcheck([](const Inputs& in) { return tg::gru_cell_fused(in[0], in[1], in[2]); },
-                      {uniform64({2, 9}, -2, 2, 24), uniform64({2, 9}, -2, 2, 25), uniform64({2, 3}, -1, 1, 26)}));
+  CHECK(cell_gradcheck(tg::gru_cell_fused, cell_inputs(2, 3, 3, 24)));
 }

@@ -1,30 +1,6 @@
 // Index ops (tapegrad/core/ops/index.h): index_select, gather, scatter_add, embedding,
 // masked_fill, where, tril/triu, one_hot, topk, cumsum; values, gradients and bad inputs.
-#include <catch2/catch.hpp>
-#include <cmath>
-#include <limits>
-#include <numbers>
-
-#include "support/helpers.h"
-#include "support/op_helpers.h"
-#include "tapegrad/core.h"
-
-using Catch::Matchers::Contains;
-using tg::Tensor;
-using tg_test::all_close;
-using tg_test::any64;
-using tg_test::constant64;
-using tg_test::distinct64;
-using tg_test::index64;
-using tg_test::ints;
-using tg_test::kInf;
-using tg_test::leaf64;
-using tg_test::mask;
-using tg_test::randn64;
-using tg_test::shape_of;
-using tg_test::values;
-using Shape = std::vector<std::int64_t>;
-using Inputs = std::vector<Tensor>;
+#include "support/prelude.h"
 
 namespace {
 

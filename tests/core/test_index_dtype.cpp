@@ -2,27 +2,9 @@
 // ("scatter(): Expected self.dtype to be equal to src.dtype"); before, a float64 source was
 // rounded into float32 silently. scatter_add is the library's only scatter-style op (no scatter,
 // index_add or index_copy), so this is the whole path.
-#include <catch2/catch.hpp>
-#include <string>
-#include <vector>
-
-#include "helpers.h"
-#include "tapegrad/core.h"
-
-using Catch::Matchers::Contains;
-using tg::Tensor;
+#include "support/prelude.h"
 
 namespace {
-
-template <typename F>
-std::string index_dtype_error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const tg::Error& e) {
-    return e.what();
-  }
-  return "(no tg::Error)";
-}
 
 Tensor idx(std::vector<std::int64_t> v) {
   const auto n = static_cast<std::int64_t>(v.size());
@@ -33,16 +15,14 @@ Tensor idx(std::vector<std::int64_t> v) {
 
 TEST_CASE("scatter_add rejects a source whose dtype differs from self's", "[index_dtype][index]") {
   const Tensor self = tg::zeros({3});
-  CHECK_THAT(index_dtype_error_of([&] { tg::scatter_add(self, 0, idx({0}), tg::ones({1}, tg::kFloat64)); }),
+  CHECK_THAT(error_of([&] { tg::scatter_add(self, 0, idx({0}), tg::ones({1}, tg::kFloat64)); }),
              Contains("scatter_add: expected src dtype float32 like self, got float64"));
-  CHECK_THAT(index_dtype_error_of(
-                 [&] { tg::scatter_add(tg::zeros({3}, tg::kFloat64), 0, idx({0}), tg::ones({1}, tg::kFloat32)); }),
+  CHECK_THAT(error_of([&] { tg::scatter_add(tg::zeros({3}, tg::kFloat64), 0, idx({0}), tg::ones({1}, tg::kFloat32)); }),
              Contains("scatter_add: expected src dtype float64 like self, got float32"));
-  CHECK_THAT(index_dtype_error_of(
-                 [&] { tg::scatter_add(tg::zeros({3}, tg::kInt64), 0, idx({0}), tg::ones({1}, tg::kFloat32)); }),
+  CHECK_THAT(error_of([&] { tg::scatter_add(tg::zeros({3}, tg::kInt64), 0, idx({0}), tg::ones({1}, tg::kFloat32)); }),
              Contains("scatter_add: expected src dtype int64 like self, got float32"));
   // Not even a float64 value that float32 holds exactly gets through: the dtype decides.
-  CHECK_THAT(index_dtype_error_of([&] { tg::scatter_add(self, 0, idx({1}), tg::full({1}, 0.5, tg::kFloat64)); }),
+  CHECK_THAT(error_of([&] { tg::scatter_add(self, 0, idx({1}), tg::full({1}, 0.5, tg::kFloat64)); }),
              Contains("got float64"));
 }
 

@@ -2,34 +2,13 @@
 // loaded into an int64 buffer all go through one checked conversion (fits_int64 in dtype.h).
 // NaN, inf and values outside [-2^63, 2^63) are a tg::Error naming the op and the element, as
 // fill_ already did; before, the plain cast (undefined in C++) gave INT64_MIN.
-#include <catch2/catch.hpp>
-#include <cmath>
-#include <cstdint>
-#include <limits>
-#include <string>
-#include <vector>
-
-#include "helpers.h"
+#include "support/prelude.h"
 #include "tapegrad/tapegrad.h"
 
-using Catch::Matchers::Contains;
-using tg::Tensor;
 namespace nn = tg::nn;
 
 namespace {
 
-template <typename F>
-std::string int_conversion_error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const tg::Error& e) {
-    return e.what();
-  }
-  return "(no tg::Error)";
-}
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
 
 }  // namespace
@@ -63,7 +42,7 @@ TEST_CASE("fits_int64 accepts exactly -2^63 up to 2^63 - 1 and rejects NaN and i
   CHECK_FALSE(tg::fits_int64(-kInf));
   CHECK_FALSE(tg::fits_int64(std::numeric_limits<float>::quiet_NaN()));
   CHECK(tg::checked_cast<std::int64_t>(-2.9, "op") == -2);
-  CHECK_THAT(int_conversion_error_of([] { tg::checked_cast<std::int64_t>(kNaN, "myop"); }),
+  CHECK_THAT(error_of([] { tg::checked_cast<std::int64_t>(kNaN, "myop"); }),
              Contains("myop: value nan cannot be converted to int64"));
 }
 
@@ -76,67 +55,67 @@ TEST_CASE("to(int64) truncates in-range values toward zero, as PyTorch does", "[
 }
 
 TEST_CASE("to(int64) of NaN, inf or a value beyond int64 is an error naming the element", "[int_conversion]") {
-  CHECK_THAT(int_conversion_error_of([] {
+  CHECK_THAT(error_of([] {
                tg::tensor({1.0, kNaN}).to(tg::kInt64);
              }),
              Contains("to: element 1 of the float32 tensor (shape [2]) is nan") && Contains("int64"));
-  CHECK_THAT(int_conversion_error_of([] { tg::tensor({1e30}, tg::kFloat64).to(tg::kInt64); }),
+  CHECK_THAT(error_of([] { tg::tensor({1e30}, tg::kFloat64).to(tg::kInt64); }),
              Contains("to: element 0 of the float64 tensor") && Contains("1e+30") && Contains("overflow"));
-  CHECK_THAT(int_conversion_error_of([] {
+  CHECK_THAT(error_of([] {
                tg::tensor({0.0, 0.0, -kInf}, tg::kFloat64).to(tg::kInt64);
              }),
              Contains("element 2") && Contains("-inf"));
   // 2^63 itself is one past the largest int64.
-  CHECK_THAT(int_conversion_error_of([] { tg::tensor({9223372036854775808.0}, tg::kFloat64).to(tg::kInt64); }),
+  CHECK_THAT(error_of([] { tg::tensor({9223372036854775808.0}, tg::kFloat64).to(tg::kInt64); }),
              Contains("9.223372036854776e+18"));
 }
 
 TEST_CASE("the check covers strided, broadcast and parallel conversions", "[int_conversion]") {
   // Transposed (not contiguous): element order in the message is the source's logical order.
   const Tensor m = tg::tensor({{1.0, 2.0}, {kNaN, 4.0}}, tg::kFloat64).t();  // [[1, nan], [2, 4]]
-  CHECK_THAT(int_conversion_error_of([&] { m.to(tg::kInt64); }), Contains("element 1") && Contains("nan"));
+  CHECK_THAT(error_of([&] { m.to(tg::kInt64); }), Contains("element 1") && Contains("nan"));
   const Tensor ok = tg::tensor({{1.5, 2.0}, {-3.5, 4.0}}, tg::kFloat64).t();
   CHECK(ok.to(tg::kInt64).to_vector<std::int64_t>() == std::vector<std::int64_t>{1, -3, 2, 4});
   // A broadcast scalar.
   const Tensor b = tg::full({}, kInf).expand({3, 3});
-  CHECK_THAT(int_conversion_error_of([&] { b.to(tg::kInt64); }), Contains("inf"));
+  CHECK_THAT(error_of([&] { b.to(tg::kInt64); }), Contains("inf"));
   // Above the parallel grain, with the only bad value last.
   const std::int64_t n = 1 << 20;
   const Tensor big = tg::arange(n).to(tg::kFloat32);
   CHECK(big.to(tg::kInt64).to_vector<std::int64_t>()[n - 1] == n - 1);
   big.slice(0, n - 1, n).fill_(kNaN);
-  CHECK_THAT(int_conversion_error_of([&] { big.to(tg::kInt64); }), Contains("element 1048575") && Contains("nan"));
+  CHECK_THAT(error_of([&] { big.to(tg::kInt64); }), Contains("element 1048575") && Contains("nan"));
 }
 
 TEST_CASE("copy_ into an int64 tensor checks the source and leaves the destination unchanged on an error",
           "[int_conversion]") {
   const Tensor dst = tg::tensor({7, 8, 9}, tg::kInt64);
-  CHECK_THAT(int_conversion_error_of([&] {
+  CHECK_THAT(error_of([&] {
                dst.copy_(tg::tensor({1.0, 2.0, kNaN}));
              }),
              Contains("copy_: element 2") && Contains("nan"));
   CHECK(dst.to_vector<std::int64_t>() == std::vector<std::int64_t>{7, 8, 9});
-  CHECK_THAT(int_conversion_error_of([&] { dst.copy_(tg::full({}, 1e19)); }), Contains("copy_") && Contains("1e+19"));
+  CHECK_THAT(error_of([&] { dst.copy_(tg::full({}, 1e19)); }), Contains("copy_") && Contains("1e+19"));
   CHECK(dst.to_vector<std::int64_t>() == std::vector<std::int64_t>{7, 8, 9});
   dst.copy_(tg::tensor({-1.5, 2.5, 3.0}));
   CHECK(dst.to_vector<std::int64_t>() == std::vector<std::int64_t>{-1, 2, 3});
 }
 
 TEST_CASE("item, at and to_vector as int64 reject NaN and out-of-range values", "[int_conversion]") {
-  CHECK_THAT(int_conversion_error_of([] { tg::full({}, kNaN).item<std::int64_t>(); }),
+  CHECK_THAT(error_of([] { tg::full({}, kNaN).item<std::int64_t>(); }),
              Contains("item: value nan cannot be converted to int64"));
-  CHECK_THAT(int_conversion_error_of([] { tg::full({1}, -1e30, tg::kFloat64).item<std::int64_t>(); }),
+  CHECK_THAT(error_of([] { tg::full({1}, -1e30, tg::kFloat64).item<std::int64_t>(); }),
              Contains("item") && Contains("-1e+30"));
-  CHECK_THAT(int_conversion_error_of([] {
+  CHECK_THAT(error_of([] {
                tg::tensor({1.0, kInf}).at<std::int64_t>({1});
              }),
              Contains("at: value inf cannot be converted to int64"));
-  CHECK_THAT(int_conversion_error_of([] { tg::tensor({kNaN}).to_vector<std::int64_t>(); }),
+  CHECK_THAT(error_of([] { tg::tensor({kNaN}).to_vector<std::int64_t>(); }),
              Contains("to_vector: element 0") && Contains("nan"));
   CHECK(tg::full({}, -3.5).item<std::int64_t>() == -3);
   CHECK(tg::tensor({1.0, 6.25}).at<std::int64_t>({1}) == 6);
   // fill_ keeps its message (the same check).
-  CHECK_THAT(int_conversion_error_of([] { tg::zeros({2}, tg::kInt64).fill_(kNaN); }),
+  CHECK_THAT(error_of([] { tg::zeros({2}, tg::kInt64).fill_(kNaN); }),
              Contains("fill_: value nan cannot be converted to int64"));
 }
 
@@ -152,11 +131,11 @@ TEST_CASE("load_state_dict of a float num_batches_tracked: whole values load, Na
   nn::StateDict bad = bn.state_dict();
   bad.insert("running_mean", tg::tensor({5.0f, 6.0f}));
   bad.insert("num_batches_tracked", tg::full({}, kNaN));
-  CHECK_THAT(int_conversion_error_of([&] { bn.load_state_dict(bad); }),
+  CHECK_THAT(error_of([&] { bn.load_state_dict(bad); }),
              Contains("load_state_dict") && Contains("'num_batches_tracked' of BatchNorm1d") && Contains("nan"));
   CHECK(bn.num_batches_tracked.item<std::int64_t>() == 7);
   CHECK(bn.running_mean.to_vector<double>() == std::vector<double>{0.0, 0.0});  // all or nothing
 
   bad.insert("num_batches_tracked", tg::full({}, 1e30));
-  CHECK_THAT(int_conversion_error_of([&] { bn.load_state_dict(bad); }), Contains("1e+30"));
+  CHECK_THAT(error_of([&] { bn.load_state_dict(bad); }), Contains("1e+30"));
 }

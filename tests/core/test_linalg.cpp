@@ -1,28 +1,6 @@
 // Linear algebra (tapegrad/core/ops/linalg.h): matmul in every torch.matmul case against a
 // naive loop, its gradients and bad inputs; the fused linear against its composition.
-#include <catch2/catch.hpp>
-#include <cmath>
-#include <cstdint>
-#include <functional>
-#include <limits>
-#include <string>
-#include <vector>
-
-#include "support/helpers.h"
-#include "support/op_helpers.h"
-#include "tapegrad/core.h"
-
-using Catch::Matchers::Contains;
-using Catch::Matchers::Equals;
-using tg::Tensor;
-using tg_test::all_close;
-using tg_test::any64;
-using tg_test::randn64;
-using tg_test::shape_of;
-using tg_test::uniform64;
-using tg_test::values;
-using Shape = std::vector<std::int64_t>;
-using Inputs = std::vector<Tensor>;
+#include "support/prelude.h"
 
 namespace {
 

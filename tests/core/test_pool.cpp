@@ -1,27 +1,7 @@
 // Pooling (tapegrad/core/ops/pool.h): max_pool2d, avg_pool2d and the adaptive pools against
 // naive references, gradients, bad inputs and the golden cases computed by PyTorch.
-#include <catch2/catch.hpp>
-#include <cmath>
-#include <limits>
-#include <numbers>
-
 #include "support/golden_ops.h"
-#include "support/helpers.h"
-#include "support/op_helpers.h"
-#include "tapegrad/core.h"
-
-using Catch::Matchers::Contains;
-using tg::Tensor;
-using tg_test::all_close;
-using tg_test::any64;
-using tg_test::distinct64;
-using tg_test::kInf;
-using tg_test::leaf64;
-using tg_test::randn64;
-using tg_test::shape_of;
-using tg_test::values;
-using Shape = std::vector<std::int64_t>;
-using Inputs = std::vector<Tensor>;
+#include "support/prelude.h"
 
 namespace {
 

@@ -2,34 +2,9 @@
 // ranges too long to count. Each gave a silent wrong answer (an empty tensor, a negative numel,
 // a sum of 0) or undefined behaviour; now each gives the right elements or a tg::Error naming
 // the op and the values. No test computes an overflowing value itself (UBSan-clean).
-#include <catch2/catch.hpp>
-#include <cmath>
-#include <cstdint>
-#include <functional>
-#include <limits>
-#include <string>
-#include <vector>
-
-#include "helpers.h"
-#include "tapegrad/core.h"
-
-using Catch::Matchers::Contains;
-using Catch::Matchers::Equals;
-using tg::Tensor;
-using tg_test::shape_of;
-using tg_test::values;
+#include "support/prelude.h"
 
 namespace {
-
-/// The message of the tg::Error that f throws, or "no error".
-std::string range_msg_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const tg::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 constexpr std::int64_t kMax = INT64_MAX;
 constexpr std::int64_t kMin = INT64_MIN;
@@ -41,13 +16,13 @@ Tensor five() { return tg::tensor({0.0, 1.0, 2.0, 3.0, 4.0}, tg::kFloat64); }
 TEST_CASE("narrow with a length past the end is an error, also when start + length overflows", "[range]") {
   const Tensor x = five();
   // start + length wrapped to a negative end, which passed the check and gave an empty tensor.
-  CHECK_THAT(range_msg_of([&] { tg::narrow(x, 0, 2, kMax); }),
+  CHECK_THAT(error_of([&] { tg::narrow(x, 0, 2, kMax); }),
              Equals("narrow: start 2 and length 9223372036854775807 are out of range for dim 0 of size 5"));
-  CHECK_THAT(range_msg_of([&] { tg::narrow(x, 0, -1, kMax); }),
+  CHECK_THAT(error_of([&] { tg::narrow(x, 0, -1, kMax); }),
              Contains("narrow: start 4 and length 9223372036854775807 are out of range"));
-  CHECK_THAT(range_msg_of([&] { tg::narrow(x, 0, 2, 4); }), Contains("narrow: start 2 and length 4 are out of range"));
-  CHECK_THAT(range_msg_of([&] { tg::narrow(x, 0, 6, 0); }), Contains("narrow: start 6 and length 0 are out of range"));
-  CHECK_THAT(range_msg_of([&] { tg::narrow(x, 0, kMin, 1); }), Contains("narrow:"));
+  CHECK_THAT(error_of([&] { tg::narrow(x, 0, 2, 4); }), Contains("narrow: start 2 and length 4 are out of range"));
+  CHECK_THAT(error_of([&] { tg::narrow(x, 0, 6, 0); }), Contains("narrow: start 6 and length 0 are out of range"));
+  CHECK_THAT(error_of([&] { tg::narrow(x, 0, kMin, 1); }), Contains("narrow:"));
   CHECK(values(tg::narrow(x, 0, 2, 3)) == std::vector<double>{2, 3, 4});
   CHECK(values(tg::narrow(x, 0, 5, 0)).empty());
   CHECK(values(tg::narrow(x, 0, -2, 2)) == std::vector<double>{3, 4});
@@ -85,7 +60,7 @@ TEST_CASE("split, chunk and split by sizes at the ends of int64", "[range]") {
   REQUIRE(chunks.size() == 5);
   CHECK(values(chunks[4]) == std::vector<double>{4});
   // The sizes' sum wrapped to 1 and matched a dim of size 1.
-  CHECK_THAT(range_msg_of([] {
+  CHECK_THAT(error_of([] {
                tg::split(tg::ones({1}), tg::IntArrayRef({kMax, kMax, 3}));
              }),
              Equals("split: the sum of the sizes overflows int64 (9223372036854775807 + 9223372036854775807)"));
@@ -94,18 +69,18 @@ TEST_CASE("split, chunk and split by sizes at the ends of int64", "[range]") {
 TEST_CASE("arange of a range with too many elements is an error naming arange and the count", "[range]") {
   const double inf = std::numeric_limits<double>::infinity();
   // The count (a double) went through an undefined int64 conversion and came out empty.
-  CHECK_THAT(range_msg_of([] { tg::arange(0.0, 1e30); }),
+  CHECK_THAT(error_of([] { tg::arange(0.0, 1e30); }),
              Equals("arange: the range from 0 to 1e+30 with step 1 has 1e+30 elements, more than 2^63-1"));
-  CHECK_THAT(range_msg_of([&] { tg::arange(0.0, inf); }),
+  CHECK_THAT(error_of([&] { tg::arange(0.0, inf); }),
              Equals("arange: the range from 0 to inf with step 1 has inf elements, more than 2^63-1"));
-  CHECK_THAT(range_msg_of([&] { tg::arange(0.0, -inf, -1.0); }),
+  CHECK_THAT(error_of([&] { tg::arange(0.0, -inf, -1.0); }),
              Contains("arange: the range from 0 to -inf with step -1 has inf elements"));
-  CHECK_THAT(range_msg_of([] { tg::arange(-1e308, 1e308, 1e-300); }), Contains("elements, more than 2^63-1"));
-  CHECK_THAT(range_msg_of([] { tg::arange(0.0, 9223372036854775808.0); }),
+  CHECK_THAT(error_of([] { tg::arange(-1e308, 1e308, 1e-300); }), Contains("elements, more than 2^63-1"));
+  CHECK_THAT(error_of([] { tg::arange(0.0, 9223372036854775808.0); }),
              Contains("has 9.223372036854776e+18 elements, more than 2^63-1"));
-  CHECK_THAT(range_msg_of([] { tg::arange(0.0, std::nan(""), 1.0); }),
+  CHECK_THAT(error_of([] { tg::arange(0.0, std::nan(""), 1.0); }),
              Equals("arange: start, end and step must not be NaN, got 0, nan and 1"));
-  CHECK_THAT(range_msg_of([] { tg::arange(0.0, 2e19, 1e19, tg::kInt64); }),
+  CHECK_THAT(error_of([] { tg::arange(0.0, 2e19, 1e19, tg::kInt64); }),
              Equals("arange: the values from 0 to 1e+19 do not fit in int64"));
   // Large but countable ranges still work.
   const std::vector<double> wide = values(tg::arange(0.0, std::ldexp(1.0, 100), std::ldexp(1.0, 97), tg::kFloat64));
@@ -116,10 +91,10 @@ TEST_CASE("arange of a range with too many elements is an error naming arange an
 
 TEST_CASE("expand with a negative size is an error, a 2^80-element expand is refused, not summed to 0", "[range]") {
   // expand({-5, 3}) gave shape [-5, 3] with numel -15.
-  CHECK_THAT(range_msg_of([] { tg::ones({1, 3}).expand({-5, 3}); }), Contains("expand: invalid size -5 for dim 0"));
-  CHECK_THAT(range_msg_of([] { tg::ones({1, 3}).expand({1, -3}); }), Contains("expand: invalid size -3 for dim 1"));
+  CHECK_THAT(error_of([] { tg::ones({1, 3}).expand({-5, 3}); }), Contains("expand: invalid size -5 for dim 0"));
+  CHECK_THAT(error_of([] { tg::ones({1, 3}).expand({1, -3}); }), Contains("expand: invalid size -3 for dim 1"));
   // The sum over [2^30, 2^30, 2^20] returned 0 (the count had wrapped to 0).
-  CHECK_THAT(range_msg_of([] {
+  CHECK_THAT(error_of([] {
                tg::ones({1, 1, 1}).expand({std::int64_t{1} << 30, std::int64_t{1} << 30, std::int64_t{1} << 20}).sum();
              }),
              Equals("expand: shape [1073741824, 1073741824, 1048576] has more than 2^63-1 elements"));

@@ -1,34 +1,6 @@
 // Reductions (tapegrad/core/ops/reduce.h): sum, mean, amax/amin, max/min/argmax, var, std,
 // norm, logsumexp; values, gradients and bad inputs.
-#include <catch2/catch.hpp>
-#include <cmath>
-#include <cstdint>
-#include <functional>
-#include <limits>
-#include <numbers>
-#include <string>
-#include <vector>
-
-#include "support/helpers.h"
-#include "support/op_helpers.h"
-#include "tapegrad/core.h"
-
-using Catch::Matchers::Contains;
-using Catch::Matchers::Equals;
-using Catch::Matchers::StartsWith;
-using tg::Tensor;
-using tg_test::all_close;
-using tg_test::any64;
-using tg_test::away64;
-using tg_test::kInf;
-using tg_test::kNaN;
-using tg_test::leaf64;
-using tg_test::randn64;
-using tg_test::shape_of;
-using tg_test::values;
-using Shape = std::vector<std::int64_t>;
-using I64 = std::vector<std::int64_t>;
-using Inputs = std::vector<Tensor>;
+#include "support/prelude.h"
 
 TEST_CASE("sum and mean over dims: hand-computed values and shapes", "[values][reduce]") {
   const Tensor x = tg::arange(0.0, 24.0, 1.0, tg::kFloat64).reshape({2, 3, 4});

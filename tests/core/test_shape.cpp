@@ -1,24 +1,6 @@
 // Shape ops (tapegrad/core/ops/shape.h): cat, stack, split, chunk, narrow, flip, repeat,
 // flatten; values, gradients and bad inputs.
-#include <catch2/catch.hpp>
-#include <cmath>
-#include <limits>
-#include <numbers>
-
-#include "support/helpers.h"
-#include "support/op_helpers.h"
-#include "tapegrad/core.h"
-
-using Catch::Matchers::Contains;
-using tg::Tensor;
-using tg_test::any64;
-using tg_test::constant64;
-using tg_test::ints;
-using tg_test::leaf64;
-using tg_test::shape_of;
-using tg_test::values;
-using Shape = std::vector<std::int64_t>;
-using Inputs = std::vector<Tensor>;
+#include "support/prelude.h"
 
 TEST_CASE("cat joins along dim 0 and along the inner dim", "[model-ops][values][shape]") {
   const Tensor a = tg::tensor({{1, 2}, {3, 4}}), b = tg::tensor({{5}, {6}}), c = tg::tensor({{7, 8}});

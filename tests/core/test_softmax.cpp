@@ -1,22 +1,5 @@
 // softmax and log_softmax (tapegrad/core/ops/softmax.h): values, stability, gradients.
-#include <catch2/catch.hpp>
-#include <cmath>
-#include <cstdint>
-#include <limits>
-#include <vector>
-
-#include "support/helpers.h"
-#include "support/op_helpers.h"
-#include "tapegrad/core.h"
-
-using tg::Tensor;
-using tg_test::all_close;
-using tg_test::any64;
-using tg_test::kInf;
-using tg_test::leaf64;
-using tg_test::randn64;
-using tg_test::values;
-using Inputs = std::vector<Tensor>;
+#include "support/prelude.h"
 
 TEST_CASE("softmax rows sum to 1 and match exp(x) / sum(exp(x))", "[values][softmax]") {
   const Tensor x = randn64({4, 7}, 1) * 3.0;

@@ -1,27 +1,10 @@
 // The Tensor handle: factories, random numbers, conversions, element access, layout (strides,
 // contiguity), printing, and the autograd accessors (requires_grad, grad, backward, NoGradGuard).
 // Also the errors of element access, factories and dims, each naming the bad input.
-#include <catch2/catch.hpp>
-#include <cmath>
-#include <cstdint>
-#include <functional>
 #include <set>
 #include <sstream>
-#include <string>
-#include <vector>
 
-#include "support/helpers.h"
-#include "support/op_helpers.h"
-#include "tapegrad/core.h"
-
-using Catch::Matchers::Contains;
-using Catch::Matchers::Equals;
-using tg::Tensor;
-using tg_test::leaf;
-using tg_test::shape_of;
-using tg_test::values;
-using Shape = std::vector<std::int64_t>;
-using I64 = std::vector<std::int64_t>;
+#include "support/prelude.h"
 
 namespace {
 

@@ -1,18 +1,7 @@
 // The upsample family (core/src/ops/upsample.cpp): nearest and bilinear resizing of [N, C, H, W]
 // planes, by values worked out by hand (they are PyTorch's), gradient checks of both modes with
 // and without scale factors, and bad input.
-#include <catch2/catch.hpp>
-#include <limits>
-
-#include "helpers.h"
-#include "tapegrad/core.h"
-
-using Catch::Matchers::Contains;
-using tg::Tensor;
-using tg_test::all_close;
-using tg_test::uniform64;
-using tg_test::values;
-using Inputs = std::vector<Tensor>;
+#include "support/prelude.h"
 
 namespace {
 Tensor two_by_two() { return tg::tensor({{{{1.0, 2.0}, {3.0, 4.0}}}}, tg::kFloat64); }  // [1, 1, 2, 2]

@@ -229,10 +229,7 @@ MAKERS = [
 def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
-    # one stream per op: adding a case elsewhere changes nothing
-    files = [(op + ".txt", lambda i=i, make=make: make(torch.Generator().manual_seed(20240 + i)).text_out())
-             for i, (op, make) in enumerate(MAKERS)]
-    return fw.main(__doc__, OUT_DIR, files, "tests/golden/make_fixtures.py")
+    return fw.main(__doc__, OUT_DIR, fw.seeded_files(MAKERS, 20240), "tests/golden/make_fixtures.py")
 
 
 if __name__ == "__main__":

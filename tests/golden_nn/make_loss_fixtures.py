@@ -86,6 +86,13 @@ def loss_case(w, gen, name, fn, params, inputs, differentiable_target):
     w.case(name, params, tensors)
 
 
+def loss_kwargs(reduction, **options):
+    """The keyword arguments of a torch loss: the reduction and each option that is not None."""
+    kw = {"reduction": reduction}
+    kw.update((key, value) for key, value in options.items() if value is not None)
+    return kw
+
+
 # ---- cross_entropy and nll_loss -----------------------------------------------------------------
 
 
@@ -96,13 +103,7 @@ def make_cross_entropy(gen):
     def case(name, x, t, weight=None, ignore_index=None, label_smoothing=None):
         prob = t.dtype == torch.float64
         for red in REDUCTIONS:
-            kw = {"reduction": red}
-            if weight is not None:
-                kw["weight"] = weight
-            if ignore_index is not None:
-                kw["ignore_index"] = ignore_index
-            if label_smoothing is not None:
-                kw["label_smoothing"] = label_smoothing
+            kw = loss_kwargs(red, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing)
             params = {"reduction": red, "ignore_index": ignore_index, "label_smoothing": label_smoothing}
             loss_case(w, gen, "%s, %s" % (name, red), lambda a, b: F.cross_entropy(a, b, **kw), params,
                       {"input": x, "target": t, "weight": weight}, prob)
@@ -153,11 +154,7 @@ def make_nll_loss(gen):
 
     def case(name, x, t, weight=None, ignore_index=None):
         for red in REDUCTIONS:
-            kw = {"reduction": red}
-            if weight is not None:
-                kw["weight"] = weight
-            if ignore_index is not None:
-                kw["ignore_index"] = ignore_index
+            kw = loss_kwargs(red, weight=weight, ignore_index=ignore_index)
             params = {"reduction": red, "ignore_index": ignore_index}
             loss_case(w, gen, "%s, %s" % (name, red), lambda a, b: F.nll_loss(a, b, **kw), params,
                       {"input": x, "target": t, "weight": weight}, False)
@@ -287,10 +284,7 @@ def main():
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", message="reduction: 'mean' divides")  # kl_div's mean is meant
     torch.use_deterministic_algorithms(True)
-    # one stream per loss: adding a case elsewhere changes nothing
-    files = [(op + ".txt", lambda i=i, make=make: make(torch.Generator().manual_seed(4040 + i)).text_out())
-             for i, (op, make) in enumerate(MAKERS)]
-    return fw.main(__doc__, OUT_DIR, files, "tests/golden_nn/make_loss_fixtures.py")
+    return fw.main(__doc__, OUT_DIR, fw.seeded_files(MAKERS, 4040), "tests/golden_nn/make_loss_fixtures.py")
 
 
 if __name__ == "__main__":

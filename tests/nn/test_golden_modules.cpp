@@ -197,6 +197,18 @@ nn::RNNOptions rnn_options(const Case& c) {
       .dropout(0.0);
 }
 
+/// An LSTM or GRU built from the case's options.
+template <typename Rnn>
+std::shared_ptr<nn::Module> build_rnn(const Case& c) {
+  return std::make_shared<Rnn>(rnn_options(c));
+}
+
+/// An LSTMCell or GRUCell built from the case's sizes and bias flag.
+template <typename Cell>
+std::shared_ptr<nn::Module> build_cell(const Case& c) {
+  return std::make_shared<Cell>(c.param1("input_size"), c.param1("hidden_size"), c.flag("bias"));
+}
+
 Outputs rnn_forward(nn::Module& m, const Inputs& in) {
   auto& rnn = dynamic_cast<nn::RNNBase&>(m);
   std::optional<nn::RNNState> state;
@@ -252,50 +264,36 @@ TEST_CASE("Sequential of Linear-ReLU-Linear matches PyTorch under the keys 0.wei
 
 TEST_CASE("LSTM matches PyTorch: 1 and 2 layers, both directions, batch_first, initial state, no bias, unbatched",
           "[nn-golden][rnn]") {
-  run_family(
-      "lstm", [](const Case& c) { return std::make_shared<nn::LSTM>(rnn_options(c)); }, rnn_forward, no_lengths);
+  run_family("lstm", build_rnn<nn::LSTM>, rnn_forward, no_lengths);
 }
 
 TEST_CASE("LSTM with lengths matches PyTorch's packed sequences", "[nn-golden][rnn]") {
-  run_family(
-      "lstm", [](const Case& c) { return std::make_shared<nn::LSTM>(rnn_options(c)); }, rnn_forward, has_lengths);
+  run_family("lstm", build_rnn<nn::LSTM>, rnn_forward, has_lengths);
 }
 
 TEST_CASE("GRU matches PyTorch: 1 and 2 layers, both directions, batch_first, initial state, no bias, unbatched",
           "[nn-golden][rnn]") {
-  run_family(
-      "gru", [](const Case& c) { return std::make_shared<nn::GRU>(rnn_options(c)); }, rnn_forward, no_lengths);
+  run_family("gru", build_rnn<nn::GRU>, rnn_forward, no_lengths);
 }
 
 TEST_CASE("GRU with lengths matches PyTorch's packed sequences", "[nn-golden][rnn]") {
-  run_family(
-      "gru", [](const Case& c) { return std::make_shared<nn::GRU>(rnn_options(c)); }, rnn_forward, has_lengths);
+  run_family("gru", build_rnn<nn::GRU>, rnn_forward, has_lengths);
 }
 
 TEST_CASE("LSTMCell matches PyTorch with and without state, bias and batch dim", "[nn-golden][rnn]") {
-  run_family(
-      "lstm_cell",
-      [](const Case& c) {
-    return std::make_shared<nn::LSTMCell>(c.param1("input_size"), c.param1("hidden_size"), c.flag("bias"));
-      },
-      [](nn::Module& m, const Inputs& in) -> Outputs {
-        std::optional<nn::RNNState> state;
-        if (in.count("h0")) state = nn::RNNState{in.at("h0"), in.at("c0")};
-        const nn::RNNState s = dynamic_cast<nn::LSTMCell&>(m).forward(in.at("input"), state);
-        return {{"h_n", s.h}, {"c_n", s.c}};
-      });
+  run_family("lstm_cell", build_cell<nn::LSTMCell>, [](nn::Module& m, const Inputs& in) -> Outputs {
+    std::optional<nn::RNNState> state;
+    if (in.count("h0")) state = nn::RNNState{in.at("h0"), in.at("c0")};
+    const nn::RNNState s = dynamic_cast<nn::LSTMCell&>(m).forward(in.at("input"), state);
+    return {{"h_n", s.h}, {"c_n", s.c}};
+  });
 }
 
 TEST_CASE("GRUCell matches PyTorch with and without state, bias and batch dim", "[nn-golden][rnn]") {
-  run_family(
-      "gru_cell",
-      [](const Case& c) {
-    return std::make_shared<nn::GRUCell>(c.param1("input_size"), c.param1("hidden_size"), c.flag("bias"));
-      },
-      [](nn::Module& m, const Inputs& in) -> Outputs {
-        const Tensor h0 = in.count("h0") ? in.at("h0") : Tensor();
-        return {{"h_n", dynamic_cast<nn::GRUCell&>(m).forward(in.at("input"), h0)}};
-      });
+  run_family("gru_cell", build_cell<nn::GRUCell>, [](nn::Module& m, const Inputs& in) -> Outputs {
+    const Tensor h0 = in.count("h0") ? in.at("h0") : Tensor();
+    return {{"h_n", dynamic_cast<nn::GRUCell&>(m).forward(in.at("input"), h0)}};
+  });
 }
 
 TEST_CASE("every module fixture file parses and every case has its outputs and parameter gradients", "[nn-golden]") {

@@ -2,32 +2,13 @@
 // and states of the right shapes; a sequence of 0 steps is an error naming the module (PyTorch:
 // "Expected sequence length to be larger than 0 in RNN"); a state with h but no c, h and c of
 // different shapes, or a GRU given a c, are errors naming the module and the shapes.
-#include <catch2/catch.hpp>
 #include <optional>
-#include <string>
-#include <vector>
 
-#include "helpers.h"
+#include "support/prelude.h"
 #include "tapegrad/tapegrad.h"
 
-using Catch::Matchers::Contains;
 using tg::DimVec;
-using tg::Tensor;
 namespace nn = tg::nn;
-
-namespace {
-
-template <typename F>
-std::string rnn_error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const tg::Error& e) {
-    return e.what();
-  }
-  return "(no tg::Error)";
-}
-
-}  // namespace
 
 TEST_CASE("an LSTM and a GRU over an empty batch return empty outputs of PyTorch's shapes", "[rnn][rnn_edge]") {
   // torch 1.13, LSTM(3, 4, num_layers=2) on zeros(5, 0, 3): output [5, 0, 4], h_n and c_n [2, 0, 4];
@@ -77,42 +58,42 @@ TEST_CASE("an empty batch takes an empty state and lengths, and backward gives z
 
 TEST_CASE("a sequence of 0 steps is an error naming the module, not a message from view", "[rnn][rnn_edge]") {
   nn::LSTM lstm(nn::RNNOptions(3, 4));
-  CHECK_THAT(rnn_error_of([&] {
+  CHECK_THAT(error_of([&] {
                lstm.forward(tg::zeros({0, 2, 3}));
              }),
              Contains("LSTM: input has 0 time steps (input shape [0, 2, 3])"));
   nn::GRU gru(nn::RNNOptions(3, 4).batch_first(true));
-  CHECK_THAT(rnn_error_of([&] {
+  CHECK_THAT(error_of([&] {
                gru.forward(tg::zeros({2, 0, 3}));
              }),
              Contains("GRU: input has 0 time steps (input shape [2, 0, 3], batch_first [B, T, I])"));
-  CHECK_THAT(rnn_error_of([&] {
+  CHECK_THAT(error_of([&] {
                lstm.forward(tg::zeros({0, 3}));
              }),
              Contains("LSTM: input has 0 time steps (input shape [0, 3], unbatched [T, I])"));
   // Both empty: the time steps are what is missing.
-  CHECK_THAT(rnn_error_of([&] { lstm.forward(tg::zeros({0, 0, 3})); }), Contains("LSTM: input has 0 time steps"));
+  CHECK_THAT(error_of([&] { lstm.forward(tg::zeros({0, 0, 3})); }), Contains("LSTM: input has 0 time steps"));
 }
 
 TEST_CASE("an LSTM state needs both h and c, of one shape", "[rnn][rnn_edge]") {
   nn::LSTM lstm(nn::RNNOptions(3, 4));
   const Tensor x = tg::zeros({5, 2, 3});
-  CHECK_THAT(rnn_error_of([&] {
+  CHECK_THAT(error_of([&] {
                lstm.forward(x, nn::RNNState{tg::zeros({1, 2, 4}), Tensor()});
              }),
              Contains("LSTM: the state has h (shape [1, 2, 4]) but no c; pass both h and c, or neither"));
-  CHECK_THAT(rnn_error_of([&] {
+  CHECK_THAT(error_of([&] {
                lstm.forward(x, nn::RNNState{Tensor(), tg::zeros({1, 2, 4})});
              }),
              Contains("LSTM: the state has c (shape [1, 2, 4]) but no h"));
   // torch 1.13: "Expected hidden[1] size (1, 2, 4), got [1, 3, 4]". Each of h and c is checked
   // against the shape the input asks for, so a mismatch names the one that is off.
-  CHECK_THAT(rnn_error_of([&] {
+  CHECK_THAT(error_of([&] {
                lstm.forward(x, nn::RNNState{tg::zeros({1, 2, 4}), tg::zeros({1, 3, 4})});
              }),
              Contains("LSTM: expected c0 of shape [1, 2, 4], got [1, 3, 4]"));
   // A wrong h without a c: the shape is what is reported first.
-  CHECK_THAT(rnn_error_of([&] {
+  CHECK_THAT(error_of([&] {
                lstm.forward(x, nn::RNNState{tg::zeros({1, 3, 4}), Tensor()});
              }),
              Contains("LSTM: expected h0 of shape [1, 2, 4], got [1, 3, 4]"));
@@ -122,7 +103,7 @@ TEST_CASE("an LSTM state needs both h and c, of one shape", "[rnn][rnn_edge]") {
   CHECK((given.output - absent.output).abs().amax().item() == 0.0);
 
   nn::LSTMCell cell(3, 4);
-  CHECK_THAT(rnn_error_of([&] {
+  CHECK_THAT(error_of([&] {
                cell.forward(tg::zeros({2, 3}), nn::RNNState{tg::zeros({2, 4}), Tensor()});
              }),
              Contains("LSTMCell: the state has h (shape [2, 4]) but no c"));
@@ -131,7 +112,7 @@ TEST_CASE("an LSTM state needs both h and c, of one shape", "[rnn][rnn_edge]") {
 TEST_CASE("a GRU given an (h, c) pair is an error", "[rnn][rnn_edge]") {
   nn::GRU gru(nn::RNNOptions(3, 4));
   const Tensor x = tg::zeros({5, 2, 3});
-  CHECK_THAT(rnn_error_of([&] {
+  CHECK_THAT(error_of([&] {
                gru.forward(x, nn::RNNState{tg::zeros({1, 2, 4}), tg::zeros({1, 2, 4})});
              }),
              Contains("GRU: the state has a c (shape [1, 2, 4]), but a GRU keeps only h"));

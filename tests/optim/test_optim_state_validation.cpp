@@ -2,31 +2,13 @@
 // optimizer's update reads (state_keys(), per optimizer and options) is present, of the
 // parameter's shape and a floating dtype; "step" is one finite whole number >= 0. The error names
 // the optimizer, the parameter index and the key; after an error the optimizer is unchanged.
-#include <catch2/catch.hpp>
-#include <cmath>
-#include <limits>
-#include <string>
-#include <vector>
-
-#include "helpers.h"
+#include "support/prelude.h"
 #include "tapegrad/tapegrad.h"
 
-using Catch::Matchers::Contains;
-using tg::Tensor;
 using namespace tg::optim;
 using Keys = std::vector<std::string>;
 
 namespace {
-
-template <typename F>
-std::string optim_state_error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const tg::Error& e) {
-    return e.what();
-  }
-  return "(no tg::Error)";
-}
 
 /// Two float64 parameters [2] and [3] with gradients 2 * p.
 struct TwoParams {
@@ -76,7 +58,7 @@ TEST_CASE("state_keys lists the state each optimizer keeps, per its options", "[
   // By options: what a group with amsgrad needs, from an optimizer whose defaults have none.
   const Adam adam({p.a});
   CHECK(adam.state_keys(AdamOptions().amsgrad(true)).back() == "max_exp_avg_sq");
-  CHECK_THAT(optim_state_error_of([&] { adam.state_keys(SGDOptions(0.1)); }),
+  CHECK_THAT(error_of([&] { adam.state_keys(SGDOptions(0.1)); }),
              Contains("Adam.state_keys: options of type SGDOptions, expected AdamOptions"));
   // What a step leaves is exactly what state_keys() says.
   Adam stepped({p.a}, AdamOptions().amsgrad(true));
@@ -97,7 +79,7 @@ TEST_CASE("Adam.load_state_dict rejects a state without exp_avg, naming the para
   const std::vector<double> exp_avg_before = state_values(adam, 1, "exp_avg");
 
   const OptimizerState no_exp_avg = with_entry(good, 1, "exp_avg", Tensor());
-  CHECK_THAT(optim_state_error_of([&] { adam.load_state_dict(no_exp_avg); }),
+  CHECK_THAT(error_of([&] { adam.load_state_dict(no_exp_avg); }),
              Contains("Adam.load_state_dict: the state of parameter 1 (shape [3]) has no 'exp_avg'") &&
                  Contains("it has: step, exp_avg_sq") && Contains("Adam needs: step, exp_avg, exp_avg_sq"));
   CHECK(state_values(adam, 1, "exp_avg") == exp_avg_before);  // unchanged
@@ -106,13 +88,13 @@ TEST_CASE("Adam.load_state_dict rejects a state without exp_avg, naming the para
   // An entry with nothing in it is a state without every key.
   OptimizerState empty_entry = good;
   empty_entry.state[0].tensors.clear();
-  CHECK_THAT(optim_state_error_of([&] { adam.load_state_dict(empty_entry); }),
+  CHECK_THAT(error_of([&] { adam.load_state_dict(empty_entry); }),
              Contains("parameter 0 (shape [2]) has no 'step' (it has: nothing"));
 
   // amsgrad loaded from the state's options needs max_exp_avg_sq.
   OptimizerState amsgrad = good;
   amsgrad.groups[0].options["amsgrad"] = 1;
-  CHECK_THAT(optim_state_error_of([&] { adam.load_state_dict(amsgrad); }),
+  CHECK_THAT(error_of([&] { adam.load_state_dict(amsgrad); }),
              Contains("Adam.load_state_dict: the state of parameter 0 (shape [2]) has no 'max_exp_avg_sq'"));
   CHECK_FALSE(adam.param_groups()[0].options_as<AdamOptions>().amsgrad());
 }
@@ -131,7 +113,7 @@ TEST_CASE("load_state_dict rejects a step that is NaN, infinite, negative or fra
   for (const Case& c : {Case{nan, "is nan"}, Case{inf, "is inf"}, Case{-1.0, "is -1"}, Case{2.5, "is 2.5"}}) {
     CAPTURE(c.step);
     const OptimizerState bad = with_entry(good, 1, "step", tg::full({}, c.step, tg::kFloat64));
-    CHECK_THAT(optim_state_error_of([&] { adamw.load_state_dict(bad); }),
+    CHECK_THAT(error_of([&] { adamw.load_state_dict(bad); }),
                Contains("AdamW.load_state_dict: 'step' of parameter 1") && Contains(c.shown) &&
                    Contains("expected a finite whole number >= 0"));
     CHECK(adamw.state(1).find("step").item() == 1.0);
@@ -152,7 +134,7 @@ TEST_CASE("load_state_dict rejects a state tensor of a non-floating dtype", "[op
   adam.step();
   const OptimizerState bad = with_entry(adam.state_dict(), 0, "exp_avg_sq", tg::zeros({2}, tg::kInt64));
   CHECK_THAT(
-      optim_state_error_of([&] { adam.load_state_dict(bad); }),
+      error_of([&] { adam.load_state_dict(bad); }),
       Contains("Adam.load_state_dict: state 'exp_avg_sq' of parameter 0 has dtype int64") && Contains("float64"));
 }
 
@@ -168,7 +150,7 @@ TEST_CASE("load_state_dict is all or nothing: an error in the last parameter lea
   OptimizerState changed = with_entry(sgd.state_dict(), 0, "momentum_buffer", tg::full({2}, 9.0, tg::kFloat64));
   changed = with_entry(changed, 1, "momentum_buffer", Tensor());
   changed.groups[0].options["lr"] = 0.5;
-  CHECK_THAT(optim_state_error_of([&] { sgd.load_state_dict(changed); }),
+  CHECK_THAT(error_of([&] { sgd.load_state_dict(changed); }),
              Contains("SGD.load_state_dict: the state of parameter 1 (shape [3]) has no 'momentum_buffer'"));
   CHECK(state_values(sgd, 0, "momentum_buffer") == buf0);
   CHECK(sgd.param_groups()[0].lr() == 0.1);
@@ -188,9 +170,9 @@ TEST_CASE("RMSprop and Adagrad require their accumulators", "[optim][optim_state
   p.backward();
   rms.step();
   ada.step();
-  CHECK_THAT(optim_state_error_of([&] { rms.load_state_dict(with_entry(rms.state_dict(), 0, "grad_avg", Tensor())); }),
+  CHECK_THAT(error_of([&] { rms.load_state_dict(with_entry(rms.state_dict(), 0, "grad_avg", Tensor())); }),
              Contains("RMSprop.load_state_dict: the state of parameter 0 (shape [2]) has no 'grad_avg'"));
-  CHECK_THAT(optim_state_error_of([&] { ada.load_state_dict(with_entry(ada.state_dict(), 1, "sum", Tensor())); }),
+  CHECK_THAT(error_of([&] { ada.load_state_dict(with_entry(ada.state_dict(), 1, "sum", Tensor())); }),
              Contains("Adagrad.load_state_dict: the state of parameter 1 (shape [3]) has no 'sum'"));
   // A complete state still round-trips.
   const std::vector<double> sum1 = state_values(ada, 1, "sum");

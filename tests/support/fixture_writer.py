@@ -124,6 +124,14 @@ class Writer:
         return "\n".join(self.lines) + "\n"
 
 
+def seeded_files(makers, base_seed):
+    """The (file name, maker) pairs for main() of makers, a list of (name, make): the file
+    name.txt holds make(gen).text_out(), gen a torch.Generator of its own seeded base_seed + the
+    maker's position. One stream per file: adding a case to one file leaves the others alone."""
+    return [(name + ".txt", lambda i=i, make=make: make(torch.Generator().manual_seed(base_seed + i)).text_out())
+            for i, (name, make) in enumerate(makers)]
+
+
 def main(doc, out_dir, files, script):
     """Writes every (file name, maker) of files into out_dir, a maker returning the file's text;
     with --check, compares instead and exits 1 naming the stale files."""

@@ -515,14 +515,25 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight,
   return out;
 }
 
-Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight, Reduction reduction) {
-  const char* op = "binary_cross_entropy";
+namespace {
+
+/// The checks the two binary cross-entropies share: defined floating input and target of one
+/// shape, a weight (if any) that broadcasts to them, a known reduction.
+void check_binary_inputs(const Tensor& input, const Tensor& target, const Tensor& weight, Reduction reduction,
+                         const char* op) {
   check_reduction(reduction, op);
   TG_CHECK(input.defined() && target.defined(), "{}: input and target must be defined tensors", op);
   dispatch_floating(input.dtype(), op, [](auto) {});
   dispatch_floating(target.dtype(), op, [](auto) {});
   check_same_shape(input, target, op);
   check_broadcasts_to(weight, input, op, "weight");
+}
+
+}  // namespace
+
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight, Reduction reduction) {
+  const char* op = "binary_cross_entropy";
+  check_binary_inputs(input, target, weight, reduction, op);
   Tensor loss = bce_elementwise(input, target);
   if (weight.defined()) loss = mul(loss, weight);
   return reduce(loss, reduction);
@@ -531,12 +542,7 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Ten
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight,
                                         const Tensor& pos_weight, Reduction reduction) {
   const char* op = "binary_cross_entropy_with_logits";
-  check_reduction(reduction, op);
-  TG_CHECK(input.defined() && target.defined(), "{}: input and target must be defined tensors", op);
-  dispatch_floating(input.dtype(), op, [](auto) {});
-  dispatch_floating(target.dtype(), op, [](auto) {});
-  check_same_shape(input, target, op);
-  check_broadcasts_to(weight, input, op, "weight");
+  check_binary_inputs(input, target, weight, reduction, op);
   check_broadcasts_to(pos_weight, input, op, "pos_weight");
   // log(1 + e^-x) = m + log(e^-m + e^(-x - m)) with m = max(-x, 0): one exponential is 1 and
   // the other at most 1, so nothing overflows. The value does not depend on m, so m is a

@@ -88,6 +88,20 @@ Tensor scatter_to_argmax(const Tensor& g0, const Tensor& indices, IntArrayRef in
   return gx;
 }
 
+/// Calls fn(plane, oh, ow, o) for every output position (oh, ow) of every plane: plane is the
+/// plane's input [H, W], o the flat index (pl Ho + oh) Wo + ow of the output; planes in parallel.
+template <typename T, typename Fn>
+void for_each_output(const PoolGeom& g, const T* xp, Fn fn) {
+  kernels::parallel_for(g.planes, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(g.H * g.W, 1)),
+                        [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t pl = p0; pl < p1; ++pl) {
+      const T* plane = xp + pl * g.H * g.W;
+      for (std::int64_t oh = 0; oh < g.Ho; ++oh)
+        for (std::int64_t ow = 0; ow < g.Wo; ++ow) fn(plane, oh, ow, (pl * g.Ho + oh) * g.Wo + ow);
+    }
+  });
+}
+
 /// Max over windows [h0, h1) x [w0, w1) stepping by (dh, dw), for every output position given
 /// by `window(oh, ow) -> {h0, h1, w0, w1}`; NaN wins, as in PyTorch. Returns values and
 /// flat (h W + w) arg-max indices.
@@ -101,29 +115,22 @@ ValuesIndices max_over_windows(const PoolInput& in, std::int64_t dh, std::int64_
     const T* xp = in.x.data<T>();
     T* op = out.data<T>();
     std::int64_t* ip = idx.data<std::int64_t>();
-    kernels::parallel_for(g.planes, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(g.H * g.W, 1)),
-                          [&](std::int64_t p0, std::int64_t p1) {
-      for (std::int64_t pl = p0; pl < p1; ++pl) {
-        const T* plane = xp + pl * g.H * g.W;
-        for (std::int64_t oh = 0; oh < g.Ho; ++oh)
-          for (std::int64_t ow = 0; ow < g.Wo; ++ow) {
-            const auto [h0, h1, w0, w1] = window(oh, ow);
-            T best = -std::numeric_limits<T>::infinity();
-            std::int64_t arg = -1;  // stays -1 when every tap is padding
-            for (std::int64_t h = h0; h < h1; h += dh)
-              for (std::int64_t w = w0; w < w1; w += dw) {
-                const T v = plane[h * g.W + w];
-                if (arg < 0 || v > best || v != v) {
-                  best = v;
-                  arg = h * g.W + w;
-                  if (v != v) goto done;
-                }
-              }
-          done:
-            op[(pl * g.Ho + oh) * g.Wo + ow] = best;
-            ip[(pl * g.Ho + oh) * g.Wo + ow] = arg;
+    for_each_output(g, xp, [&](const T* plane, std::int64_t oh, std::int64_t ow, std::int64_t o) {
+      const auto [h0, h1, w0, w1] = window(oh, ow);
+      T best = -std::numeric_limits<T>::infinity();
+      std::int64_t arg = -1;  // stays -1 when every tap is padding
+      for (std::int64_t h = h0; h < h1; h += dh)
+        for (std::int64_t w = w0; w < w1; w += dw) {
+          const T v = plane[h * g.W + w];
+          if (arg < 0 || v > best || v != v) {
+            best = v;
+            arg = h * g.W + w;
+            if (v != v) goto done;
           }
-      }
+        }
+    done:
+      op[o] = best;
+      ip[o] = arg;
     });
   });
   return {out, idx};
@@ -137,20 +144,13 @@ Tensor average_over_windows(const Tensor& input, const PoolInput& in, Window win
   dispatch_floating(in.x.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* xp = in.x.data<T>();
-    T* o = out.data<T>();
-    kernels::parallel_for(g.planes, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(g.H * g.W, 1)),
-                          [&](std::int64_t p0, std::int64_t p1) {
-      for (std::int64_t pl = p0; pl < p1; ++pl) {
-        const T* plane = xp + pl * g.H * g.W;
-        for (std::int64_t oh = 0; oh < g.Ho; ++oh)
-          for (std::int64_t ow = 0; ow < g.Wo; ++ow) {
-            const auto [h0, h1, w0, w1, divisor] = window(oh, ow);
-            T s = 0;
-            for (std::int64_t h = h0; h < h1; ++h)
-              for (std::int64_t w = w0; w < w1; ++w) s += plane[h * g.W + w];
-            o[(pl * g.Ho + oh) * g.Wo + ow] = s / static_cast<T>(divisor);
-          }
-      }
+    T* out_p = out.data<T>();
+    for_each_output(g, xp, [&](const T* plane, std::int64_t oh, std::int64_t ow, std::int64_t o) {
+      const auto [h0, h1, w0, w1, divisor] = window(oh, ow);
+      T s = 0;
+      for (std::int64_t h = h0; h < h1; ++h)
+        for (std::int64_t w = w0; w < w1; ++w) s += plane[h * g.W + w];
+      out_p[o] = s / static_cast<T>(divisor);
     });
   });
   if (autograd::needs_grad(input)) {
@@ -270,13 +270,24 @@ Tensor avg_pool2d(const Tensor& input, Int2 kernel, std::optional<Int2> stride_o
   return average_over_windows(input, in, window, op);
 }
 
-Tensor adaptive_avg_pool2d(const Tensor& input, Int2 size) {
-  const char* op = "adaptive_avg_pool2d";
+namespace {
+
+/// The checks and the geometry of the adaptive pools: a 3-D or 4-D floating input whose spatial
+/// size is positive, pooled to a positive output size.
+PoolInput prepare_adaptive(const Tensor& input, Int2 size, const char* op) {
   check_input(input, op);
   check_positive(size, "output size", op);
   const std::int64_t H = input.size(-2), W = input.size(-1);
   TG_CHECK(H > 0 && W > 0, "{}: the input's spatial size must be positive, got {}x{}", op, H, W);
-  const PoolInput in = prepare(input, size.h, size.w, op);
+  return prepare(input, size.h, size.w, op);
+}
+
+}  // namespace
+
+Tensor adaptive_avg_pool2d(const Tensor& input, Int2 size) {
+  const char* op = "adaptive_avg_pool2d";
+  const PoolInput in = prepare_adaptive(input, size, op);
+  const std::int64_t H = in.g.H, W = in.g.W;
   auto window = [=](std::int64_t oh, std::int64_t ow) {
     const std::int64_t h0 = adaptive_start(oh, H, size.h), h1 = adaptive_end(oh, H, size.h);
     const std::int64_t w0 = adaptive_start(ow, W, size.w), w1 = adaptive_end(ow, W, size.w);
@@ -287,11 +298,8 @@ Tensor adaptive_avg_pool2d(const Tensor& input, Int2 size) {
 
 Tensor adaptive_max_pool2d(const Tensor& input, Int2 size) {
   const char* op = "adaptive_max_pool2d";
-  check_input(input, op);
-  check_positive(size, "output size", op);
-  const std::int64_t H = input.size(-2), W = input.size(-1);
-  TG_CHECK(H > 0 && W > 0, "{}: the input's spatial size must be positive, got {}x{}", op, H, W);
-  const PoolInput in = prepare(input, size.h, size.w, op);
+  const PoolInput in = prepare_adaptive(input, size, op);
+  const std::int64_t H = in.g.H, W = in.g.W;
   auto window = [=](std::int64_t oh, std::int64_t ow) {
     return Window4{adaptive_start(oh, H, size.h), adaptive_end(oh, H, size.h), adaptive_start(ow, W, size.w),
                    adaptive_end(ow, W, size.w)};

@@ -11,6 +11,17 @@
 
 namespace tg::nn {
 
+namespace detail {
+/// child (the i-th module of a container) as M, or a tg::Error naming the container, i and the
+/// child's type.
+template <typename M>
+std::shared_ptr<M> child_as(const std::shared_ptr<Module>& child, std::size_t i, const char* container) {
+  auto m = std::dynamic_pointer_cast<M>(child);
+  TG_CHECK(m != nullptr, "{}: module {} is a {}, not the type asked for", container, i, child->type_name());
+  return m;
+}
+}  // namespace detail
+
 class Sequential : public Cloneable<Sequential> {
  public:
   Sequential() : Cloneable("Sequential") {}
@@ -28,9 +39,7 @@ class Sequential : public Cloneable<Sequential> {
   /// The i-th module as M (an error if it is not one).
   template <typename M>
   std::shared_ptr<M> at(std::size_t i) const {
-    auto m = std::dynamic_pointer_cast<M>((*this)[i]);
-    TG_CHECK(m != nullptr, "Sequential: module {} is a {}, not the type asked for", i, (*this)[i]->type_name());
-    return m;
+    return detail::child_as<M>((*this)[i], i, "Sequential");
   }
 };
 
@@ -43,9 +52,7 @@ class ModuleList : public Cloneable<ModuleList> {
   std::shared_ptr<Module> operator[](std::size_t i) const;
   template <typename M>
   std::shared_ptr<M> at(std::size_t i) const {
-    auto m = std::dynamic_pointer_cast<M>((*this)[i]);
-    TG_CHECK(m != nullptr, "ModuleList: module {} is a {}, not the type asked for", i, (*this)[i]->type_name());
-    return m;
+    return detail::child_as<M>((*this)[i], i, "ModuleList");
   }
 };
 

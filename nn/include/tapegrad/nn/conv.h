@@ -34,32 +34,34 @@ struct ConvOptions : public ChainedOptions<ConvOptions> {
   bool bias_ = true;
 };
 
+/// What Conv1d and Conv2d share: their options and parameters (bias undefined without one).
+template <typename Derived>
+class ConvNd : public Cloneable<Derived> {
+ public:
+  const ConvOptions& options() const { return options_; }
+  Tensor weight, bias;
+
+ protected:
+  ConvNd(const char* type_name, ConvOptions options) : Cloneable<Derived>(type_name), options_(options) {}
+  ConvOptions options_;
+};
+
 /// 2-d convolution: [N, C, H, W] -> [N, O, Ho, Wo]; weight [O, C / groups, kH, kW], bias [O],
 /// both uniform in +-1/sqrt(fan_in) as in PyTorch.
-class Conv2d : public Cloneable<Conv2d> {
+class Conv2d : public ConvNd<Conv2d> {
  public:
   explicit Conv2d(ConvOptions options);
   void reset() override;
   Tensor forward(const Tensor& input) override;
-  const ConvOptions& options() const { return options_; }
-  Tensor weight, bias;
-
- private:
-  ConvOptions options_;
 };
 
 /// 1-d convolution: [N, C, L] -> [N, O, Lo]; the height parts of the options are ignored
 /// (give kernel, stride, padding and dilation as single ints).
-class Conv1d : public Cloneable<Conv1d> {
+class Conv1d : public ConvNd<Conv1d> {
  public:
   explicit Conv1d(ConvOptions options);
   void reset() override;
   Tensor forward(const Tensor& input) override;
-  const ConvOptions& options() const { return options_; }
-  Tensor weight, bias;
-
- private:
-  ConvOptions options_;
 };
 
 class MaxPool2d : public Cloneable<MaxPool2d> {

@@ -54,10 +54,9 @@ class AdagradOptions : public OptionsBase<AdagradOptions> {
 /// State per parameter: "step" and "sum" (created at a parameter's first step, filled with its
 /// group's initial_accumulator_value; PyTorch 1.13 creates them in the constructor, filled with
 /// the constructor's value whatever a group says, and not for groups added later).
-class Adagrad : public Optimizer {
+class Adagrad : public OptimizerOf<AdagradOptions> {
  public:
-  explicit Adagrad(std::vector<Tensor> params, const AdagradOptions& options = AdagradOptions());
-  Adagrad(std::vector<ParamGroup> groups, const AdagradOptions& defaults);
+  using OptimizerOf::OptimizerOf;
 
  protected:
   void update(const Tensor& param, const Tensor& grad, ParamState& state, const OptimizerOptions& options) override;

@@ -76,10 +76,9 @@ class AdamWOptions : public AdamOptionsBase<AdamWOptions> {
 };
 
 /// State per parameter: "step", "exp_avg", "exp_avg_sq", and "max_exp_avg_sq" (amsgrad).
-class Adam : public Optimizer {
+class Adam : public OptimizerOf<AdamOptions> {
  public:
-  explicit Adam(std::vector<Tensor> params, const AdamOptions& options = AdamOptions());
-  Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults);
+  using OptimizerOf::OptimizerOf;
 
  protected:
   void update(const Tensor& param, const Tensor& grad, ParamState& state, const OptimizerOptions& options) override;
@@ -87,10 +86,9 @@ class Adam : public Optimizer {
 };
 
 /// Adam with decoupled weight decay (Loshchilov & Hutter); the same state as Adam.
-class AdamW : public Optimizer {
+class AdamW : public OptimizerOf<AdamWOptions> {
  public:
-  explicit AdamW(std::vector<Tensor> params, const AdamWOptions& options = AdamWOptions());
-  AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults);
+  using OptimizerOf::OptimizerOf;
 
  protected:
   void update(const Tensor& param, const Tensor& grad, ParamState& state, const OptimizerOptions& options) override;

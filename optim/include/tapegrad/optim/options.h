@@ -7,6 +7,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tapegrad/core/options.h"
 #include "tapegrad/optim/optimizer.h"
@@ -92,6 +94,18 @@ class OptionsBase : public OptimizerOptions, public ChainedOptions<Derived> {
  private:
   const Derived& self() const { return static_cast<const Derived&>(*this); }
   Derived& self_mut() { return static_cast<Derived&>(*this); }
+};
+
+/// Base of the optimizers over one options type (SGD over SGDOptions, ...), named Options::kWho,
+/// with the two constructors they all have: every parameter in one group with `options`, or
+/// groups, where a group given without options takes `defaults`.
+template <typename Options>
+class OptimizerOf : public Optimizer {
+ public:
+  explicit OptimizerOf(std::vector<Tensor> params, const Options& options = Options())
+      : OptimizerOf(std::vector<ParamGroup>{ParamGroup(std::move(params))}, options) {}
+  OptimizerOf(std::vector<ParamGroup> groups, const Options& defaults)
+      : Optimizer(Options::kWho, std::move(groups), defaults) {}
 };
 
 }  // namespace tg::optim

@@ -59,10 +59,9 @@ class RMSpropOptions : public OptionsBase<RMSpropOptions> {
 
 /// State per parameter: "step", "square_avg", "momentum_buffer" (momentum > 0, zeros at first),
 /// "grad_avg" (centered).
-class RMSprop : public Optimizer {
+class RMSprop : public OptimizerOf<RMSpropOptions> {
  public:
-  explicit RMSprop(std::vector<Tensor> params, const RMSpropOptions& options = RMSpropOptions());
-  RMSprop(std::vector<ParamGroup> groups, const RMSpropOptions& defaults);
+  using OptimizerOf::OptimizerOf;
 
  protected:
   void update(const Tensor& param, const Tensor& grad, ParamState& state, const OptimizerOptions& options) override;

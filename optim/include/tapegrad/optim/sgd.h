@@ -56,13 +56,11 @@ class SGDOptions : public OptionsBase<SGDOptions> {
 };
 
 /// State per parameter: "momentum_buffer" (when momentum != 0, from the first step).
-class SGD : public Optimizer {
+class SGD : public OptimizerOf<SGDOptions> {
  public:
+  using OptimizerOf::OptimizerOf;
   /// Plain SGD with learning rate lr over params.
   SGD(std::vector<Tensor> params, double lr);
-  SGD(std::vector<Tensor> params, const SGDOptions& options);
-  /// Groups given without options take `defaults`.
-  SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults);
 
  protected:
   void update(const Tensor& param, const Tensor& grad, ParamState& state, const OptimizerOptions& options) override;
