@@ -40,7 +40,7 @@ TEST_CASE("load_state_dict not strict: loads what matches, returns the missing a
                  Contains("shape mismatches: weight (expected [2, 3], got [2, 4])"));
 }
 
-TEST_CASE("a 0-d entry loads from shape [1] and from no other shape", "[io][state_dict]") {
+TEST_CASE("a 0-d entry loads from a one-element 1-d tensor and from no other shape", "[io][state_dict]") {
   nn::BatchNorm1d bn(4);
   nn::StateDict state = bn.state_dict();
   nn::StateDict as_one;

@@ -116,7 +116,7 @@ TEST_CASE("read_idx rejects files that are not what their header says", "[data][
   CHECK_TG_ERROR(data::read_idx(dir.path().string()), Contains("is not a readable file"));
 }
 
-TEST_CASE("load_mnist pairs images and labels into a dataset scaled to [0, 1]", "[data][datasets]") {
+TEST_CASE("load_mnist pairs images and labels into a dataset scaled to 0..1", "[data][datasets]") {
   TempDir dir;
   write_mnist(dir, "train", 12);
   write_mnist(dir, "t10k", 3);

@@ -221,7 +221,7 @@ TEST_CASE(
   for (int steps : {0, 50, 300}) {
     for (bool project : {false, true}) {
       const auto m = attention_guide::train_key_finder(project, steps);
-      WARN((project ? "projections" : "raw embeddings")
+      INFO((project ? "projections" : "raw embeddings")
            << ", " << steps << " steps: accuracy " << m.accuracy << ", weight on itself " << m.self_weight
            << ", on the key " << m.key_weight);
       if (steps == 0 && !project) CHECK(m.self_weight > 0.5);  // untrained: each token mostly finds itself
