@@ -1,8 +1,9 @@
 // lstm_attention: text classification with an LSTM and attention pooling, on a generated task
 // where the class is decided by a few key tokens hidden at random places in long sequences.
 //
-//   data:   sequences of 20..60 tokens; each holds `--keys` copies of one key token (A, B, C or D)
-//           at random positions, and noise tokens (a..o) everywhere else; the class is the key
+//   data:   sequences of 20..60 tokens: noise tokens (a..o), and at random positions the key
+//           tokens A, B, C, D: the class's key `--keys` times (3), each other key fewer times
+//           (0..2); the class is the key token seen most often
 //   model:  Embedding -> LSTM (batch_first) -> AttentionPooling -> Linear
 //   train:  Adam on cross-entropy, batches from a DataLoader with pad_collate (lengths + mask)
 //
@@ -35,7 +36,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Settings {
-  int epochs = 8;
+  int epochs = 10;
   int threads = 0;  // 0: tapegrad's default (all cores)
   std::uint64_t seed = 1;
   std::string out = "lstm_attention_out";
@@ -45,7 +46,7 @@ struct Settings {
   std::int64_t test_size = 500;
   std::int64_t batch_size = 32;
   std::int64_t min_len = 20, max_len = 60;
-  std::int64_t keys = 2;
+  std::int64_t keys = 3;
   std::int64_t embed = 16, hidden = 32;
   double lr = 0.01;
   std::int64_t show = 6;
@@ -82,12 +83,16 @@ class KeyTokenDataset : public tg::data::Dataset {
       const std::int64_t label = uniform(kClasses);
       std::vector<std::int64_t> tokens(static_cast<std::size_t>(length));
       for (auto& t : tokens) t = 1 + kClasses + uniform(kNoise);
-      // `keys` copies of the class's key token at distinct random positions.
-      for (std::int64_t placed = 0; placed < s.keys;) {
-        auto& t = tokens[static_cast<std::size_t>(uniform(length))];
-        if (is_key(t)) continue;
-        t = 1 + label;
-        ++placed;
+      // The class's key token `keys` times, and each other key token 0..keys-1 times (the
+      // distractors), at distinct random positions: the class is the key token seen most often.
+      for (std::int64_t key = 0; key < kClasses; ++key) {
+        const std::int64_t copies = key == label ? s.keys : uniform(s.keys);
+        for (std::int64_t placed = 0; placed < copies;) {
+          auto& t = tokens[static_cast<std::size_t>(uniform(length))];
+          if (is_key(t)) continue;
+          t = 1 + key;
+          ++placed;
+        }
       }
       sequences_.push_back(std::move(tokens));
       labels_.push_back(label);
@@ -230,7 +235,7 @@ bool show_attention(Classifier& model, const KeyTokenDataset& data, std::int64_t
     const std::int64_t label = batch[1].select(0, b).item<std::int64_t>();
     fmt::print("#{} class {} predicted {}  top: {}\n  {}\n  {}\n", b, token_name(1 + label),
                token_name(1 + predicted[static_cast<std::size_t>(b)]), best, text, shade);
-    row_labels.push_back(fmt::format("#{} {} (len {})", b, token_name(1 + label), tokens.size()));
+    row_labels.push_back(fmt::format("#{} class {} (len {})", b, token_name(1 + label), tokens.size()));
   }
   return tg::plot_heatmap(alpha, png,
                           tg::HeatmapOptions()
@@ -259,41 +264,49 @@ Settings parse_args(int argc, char** argv) {
       "lstm_attention: an LSTM with attention pooling learns which key token a long, noisy "
       "sequence holds, and shows where it looks.");
   app.add_option("--epochs", s.epochs, "epochs to train (in all, counting those of a resumed run)")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--threads", s.threads, "threads for tapegrad (0: all cores)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->capture_default_str();
+  app.add_option("--threads", s.threads, "threads for tapegrad (0: all cores)")->capture_default_str();
   app.add_option("--seed", s.seed, "seed of the data, the weights and the shuffle")->capture_default_str();
   app.add_option("--out", s.out, "folder for metrics.csv, checkpoint.safetensors and the PNGs")->capture_default_str();
   app.add_flag("--resume", s.resume, "continue from the checkpoint in --out");
   app.add_option("--stop-after", s.stop_after, "stop after this epoch, as if interrupted (0: never)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--train-size", s.train_size, "training sequences")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--test-size", s.test_size, "test sequences")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--batch-size", s.batch_size, "sequences per batch")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--min-len", s.min_len, "shortest sequence")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--max-len", s.max_len, "longest sequence")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--keys", s.keys, "copies of the key token in each sequence")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--embed", s.embed, "embedding size")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--hidden", s.hidden, "LSTM hidden size")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--lr", s.lr, "Adam's learning rate")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--show", s.show, "test sequences to print and draw")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->capture_default_str();
+  app.add_option("--train-size", s.train_size, "training sequences")->capture_default_str();
+  app.add_option("--test-size", s.test_size, "test sequences")->capture_default_str();
+  app.add_option("--batch-size", s.batch_size, "sequences per batch")->capture_default_str();
+  app.add_option("--min-len", s.min_len, "shortest sequence")->capture_default_str();
+  app.add_option("--max-len", s.max_len, "longest sequence")->capture_default_str();
+  app.add_option("--keys", s.keys, "copies of the class's key token (the other keys appear fewer times)")
+      ->capture_default_str();
+  app.add_option("--embed", s.embed, "embedding size")->capture_default_str();
+  app.add_option("--hidden", s.hidden, "LSTM hidden size")->capture_default_str();
+  app.add_option("--lr", s.lr, "Adam's learning rate")->capture_default_str();
+  app.add_option("--show", s.show, "test sequences to print and draw")->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     std::exit(app.exit(e));  // --help prints and exits 0; a bad flag says why and exits non-zero
   }
+  // Checked here rather than by CLI11's validators, whose messages print the type's whole range.
+  const auto at_least = [](const char* flag, auto value, auto min) {
+    if (value < min) throw std::runtime_error(fmt::format("{} must be >= {}, got {}", flag, min, value));
+  };
+  at_least("--epochs", s.epochs, 1);
+  at_least("--threads", s.threads, 0);
+  at_least("--stop-after", s.stop_after, 0);
+  at_least("--train-size", s.train_size, 1);
+  at_least("--test-size", s.test_size, 1);
+  at_least("--batch-size", s.batch_size, 1);
+  at_least("--min-len", s.min_len, 1);
+  at_least("--keys", s.keys, 1);
+  at_least("--embed", s.embed, 1);
+  at_least("--hidden", s.hidden, 1);
+  at_least("--show", s.show, 1);
+  if (!(s.lr > 0)) throw std::runtime_error(fmt::format("--lr must be > 0, got {}", s.lr));
   if (s.min_len > s.max_len) throw std::runtime_error(fmt::format("--min-len {} > --max-len {}", s.min_len, s.max_len));
-  if (s.keys > s.min_len)
-    throw std::runtime_error(fmt::format("--keys {} does not fit in sequences of --min-len {}", s.keys, s.min_len));
+  if (s.keys + (kClasses - 1) * (s.keys - 1) > s.min_len)
+    throw std::runtime_error(fmt::format("--keys {} needs up to {} key tokens, more than --min-len {}", s.keys,
+                                         s.keys + (kClasses - 1) * (s.keys - 1), s.min_len));
   return s;
 }
 
@@ -321,6 +334,7 @@ int main(int argc, char** argv) try {
   Classifier model(s.embed, s.hidden);
   tg::optim::Adam optimizer(model.parameters(), tg::optim::AdamOptions(s.lr));
 
+  // [doc:resume]
   int start_epoch = 0;
   if (s.resume) {
     if (!fs::exists(ckpt)) throw std::runtime_error(fmt::format("--resume: there is no checkpoint at {}", ckpt));
@@ -338,6 +352,7 @@ int main(int argc, char** argv) try {
     fmt::print("resumed from {} after epoch {}\n", ckpt, start_epoch);
   }
   train_loader.set_epoch(start_epoch);  // the shuffle of epoch e is a function of (seed, e)
+  // [/doc:resume]
 
   fmt::print("{} training and {} test sequences of {}..{} tokens, {} key tokens each; {} parameters\n", s.train_size,
              s.test_size, s.min_len, s.max_len, s.keys, [&] {
@@ -390,7 +405,8 @@ int main(int argc, char** argv) try {
 
   // Where the model looks: a text view, the attention mass on key tokens, and a heatmap.
   const bool drew_attention = show_attention(model, *test_data, s.show, attention_png);
-  const double uniform_share = static_cast<double>(s.keys) * 2.0 / static_cast<double>(s.min_len + s.max_len);
+  const double mean_keys = static_cast<double>(s.keys) + static_cast<double>((kClasses - 1) * (s.keys - 1)) / 2.0;
+  const double uniform_share = mean_keys * 2.0 / static_cast<double>(s.min_len + s.max_len);
   fmt::print(
       "\nattention on the key tokens: {:.1f}% of the weight (uniform weights would give about {:.1f}%); the most "
       "weighted position is a key token in {:.1f}% of the test sequences\n",
