@@ -245,6 +245,24 @@ bool show_attention(Classifier& model, const KeyTokenDataset& data, std::int64_t
                               .ylabel("sequence (its key)"));
 }
 
+// [doc:epoch]
+/// One pass over the training data; returns the mean loss.
+double train_epoch(Classifier& model, tg::optim::Adam& optimizer, tg::data::DataLoader& loader, int epoch, int epochs) {
+  tg::ProgressBar bar(loader.size(),
+                      tg::ProgressOptions().label(fmt::format("epoch {}/{}", epoch + 1, epochs)).unit("batch"));
+  for (const tg::data::Batch& batch : loader) {  // each pass of the loader is its next epoch
+    // batch[0]: tokens [B, T] padded with kPad; batch.lengths: int64 [B]; batch[1]: labels [B]
+    optimizer.zero_grad();
+    tg::Tensor loss = F::cross_entropy(model.forward(batch[0], batch.lengths).logits, batch[1]);
+    loss.backward();
+    optimizer.step();
+    bar.step(loss.item(), batch.size());
+  }
+  bar.finish();
+  return bar.mean_loss();
+}
+// [/doc:epoch]
+
 // ---- checkpoints ----------------------------------------------------------------------------
 
 /// The settings a checkpoint must agree with to be resumed.
@@ -257,6 +275,39 @@ std::map<std::string, std::string> run_identity(const Settings& s) {
           {"keys", std::to_string(s.keys)},
           {"model", fmt::format("embed {} hidden {}", s.embed, s.hidden)}};
 }
+
+// [doc:checkpoint]
+/// Saves what a run needs to continue after `epochs_done` epochs.
+void save_run(const Settings& s, const std::string& path, const Classifier& model, const tg::optim::Adam& optimizer,
+              int epochs_done) {
+  tg::Checkpoint ck;
+  ck.model = model.state_dict();
+  ck.optimizer = optimizer.state_dict();
+  ck.epoch = epochs_done;
+  ck.rng = tg::default_generator();
+  ck.metadata = run_identity(s);
+  tg::save_checkpoint(ck, path);  // atomic: a crash mid-save leaves the previous checkpoint whole
+}
+
+/// Restores a run saved by save_run; returns the epochs it had done.
+int restore_run(const Settings& s, const std::string& path, Classifier& model, tg::optim::Adam& optimizer,
+                tg::data::DataLoader& loader) {
+  if (!fs::exists(path)) throw std::runtime_error(fmt::format("--resume: there is no checkpoint at {}", path));
+  const tg::Checkpoint ck = tg::load_checkpoint(path);
+  for (const auto& [key, value] : run_identity(s)) {
+    const auto it = ck.metadata.find(key);
+    if (it == ck.metadata.end() || it->second != value)
+      throw std::runtime_error(fmt::format("--resume: {} was made with {} {}, this run has {}", path, key,
+                                           it == ck.metadata.end() ? "no" : it->second, value));
+  }
+  model.load_state_dict(ck.model);
+  optimizer.load_state_dict(*ck.optimizer);
+  tg::default_generator() = *ck.rng;
+  loader.set_epoch(ck.epoch);  // the shuffle of epoch e is a function of (seed, e) alone
+  fmt::print("resumed from {} after epoch {}\n", path, ck.epoch);
+  return static_cast<int>(ck.epoch);
+}
+// [/doc:checkpoint]
 
 Settings parse_args(int argc, char** argv) {
   Settings s;
@@ -334,25 +385,7 @@ int main(int argc, char** argv) try {
   Classifier model(s.embed, s.hidden);
   tg::optim::Adam optimizer(model.parameters(), tg::optim::AdamOptions(s.lr));
 
-  // [doc:resume]
-  int start_epoch = 0;
-  if (s.resume) {
-    if (!fs::exists(ckpt)) throw std::runtime_error(fmt::format("--resume: there is no checkpoint at {}", ckpt));
-    const tg::Checkpoint ck = tg::load_checkpoint(ckpt);
-    for (const auto& [key, value] : run_identity(s)) {
-      const auto it = ck.metadata.find(key);
-      if (it == ck.metadata.end() || it->second != value)
-        throw std::runtime_error(fmt::format("--resume: {} was made with {} {}, this run has {}", ckpt, key,
-                                             it == ck.metadata.end() ? "no" : it->second, value));
-    }
-    model.load_state_dict(ck.model);
-    optimizer.load_state_dict(*ck.optimizer);
-    tg::default_generator() = *ck.rng;
-    start_epoch = static_cast<int>(ck.epoch);
-    fmt::print("resumed from {} after epoch {}\n", ckpt, start_epoch);
-  }
-  train_loader.set_epoch(start_epoch);  // the shuffle of epoch e is a function of (seed, e)
-  // [/doc:resume]
+  const int start_epoch = s.resume ? restore_run(s, ckpt, model, optimizer, train_loader) : 0;
 
   fmt::print("{} training and {} test sequences of {}..{} tokens, {} key tokens each; {} parameters\n", s.train_size,
              s.test_size, s.min_len, s.max_len, s.keys, [&] {
@@ -364,42 +397,24 @@ int main(int argc, char** argv) try {
   tg::MetricsLog metrics(csv, {"epoch", "train_loss", "test_loss", "test_accuracy", "attention_on_keys"}, s.resume);
   Evaluation last;
   const auto run_start = std::chrono::steady_clock::now();
-  // [doc:loop]
   for (int epoch = start_epoch; epoch < s.epochs; ++epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
-    tg::ProgressBar bar(train_loader.size(),
-                        tg::ProgressOptions().label(fmt::format("epoch {}/{}", epoch + 1, s.epochs)).unit("batch"));
-    for (const tg::data::Batch& batch : train_loader) {
-      // batch[0]: tokens [B, T] padded with kPad; batch.lengths: int64 [B]; batch[1]: labels [B]
-      optimizer.zero_grad();
-      tg::Tensor loss = F::cross_entropy(model.forward(batch[0], batch.lengths).logits, batch[1]);
-      loss.backward();
-      optimizer.step();
-      bar.step(loss.item(), batch.size());
-    }
-    bar.finish();
+    const double train_loss = train_epoch(model, optimizer, train_loader, epoch, s.epochs);
     last = evaluate(model, test_loader, *test_data);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     fmt::print(
         "epoch {:2d}  train loss {:.6f}  test loss {:.6f}  test accuracy {:6.2f}%  attention on keys {:5.1f}%  "
         "({:.1f}s)\n",
-        epoch + 1, bar.mean_loss(), last.loss, 100 * last.accuracy, 100 * last.key_share, seconds);
-    metrics.write({static_cast<double>(epoch + 1), bar.mean_loss(), last.loss, last.accuracy, last.key_share});
+        epoch + 1, train_loss, last.loss, 100 * last.accuracy, 100 * last.key_share, seconds);
+    metrics.write({static_cast<double>(epoch + 1), train_loss, last.loss, last.accuracy, last.key_share});
 
-    tg::Checkpoint ck;
-    ck.model = model.state_dict();
-    ck.optimizer = optimizer.state_dict();
-    ck.epoch = epoch + 1;  // epochs done
-    ck.rng = tg::default_generator();
-    ck.metadata = run_identity(s);
-    tg::save_checkpoint(ck, ckpt);
+    save_run(s, ckpt, model, optimizer, epoch + 1);
 
     if (s.stop_after > 0 && epoch + 1 == s.stop_after && epoch + 1 < s.epochs) {
       fmt::print("stopped after epoch {} (--stop-after); continue with --resume --out {}\n", epoch + 1, s.out);
       return 0;
     }
   }
-  // [/doc:loop]
   if (start_epoch >= s.epochs) last = evaluate(model, test_loader, *test_data);
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
 
