@@ -10,7 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."   # the repository root, whatever the cal
 example=fit_mlp   # the flagship example: examples/fit_mlp/main.cpp
 
 # ---- Debian packages: scripts/test.sh's list less python3-numpy/python3-torch (interop tests) ----
-packages=(cmake ninja-build g++ pkg-config libopenblas-dev libtbb-dev libfmt-dev catch2 nlohmann-json3-dev)
+packages=(cmake ninja-build g++ pkg-config libopenblas-dev libtbb-dev libfmt-dev libcli11-dev catch2 nlohmann-json3-dev)
 
 source scripts/packages.sh
 install_missing_packages demo.sh "${packages[@]}"

@@ -15,7 +15,7 @@ case "${1:-}" in
 esac
 
 # ---- Debian packages ---------------------------------------------------------------------
-packages=(cmake ninja-build g++ pkg-config libopenblas-dev libtbb-dev libfmt-dev catch2 nlohmann-json3-dev
+packages=(cmake ninja-build g++ pkg-config libopenblas-dev libtbb-dev libfmt-dev libcli11-dev catch2 nlohmann-json3-dev
           python3-numpy python3-torch)
 
 source scripts/packages.sh
