@@ -143,7 +143,7 @@ TEST_CASE("DataLoader shuffle: a permutation per epoch, a pure function of seed 
   CHECK(labels_of(c) == labels_of(d));
 }
 
-TEST_CASE("DataLoader with and without prefetch gives the same batches", "[data]") {
+TEST_CASE("DataLoader with and without prefetch gives the same batches", "[data][threads]") {
   DataLoader pre(counting(37), DataLoaderOptions(5).shuffle(true).seed(3).prefetch(true));
   DataLoader plain(counting(37), DataLoaderOptions(5).shuffle(true).seed(3).prefetch(false));
   for (int epoch = 0; epoch < 3; ++epoch) CHECK(labels_of(pre) == labels_of(plain));
@@ -154,7 +154,7 @@ TEST_CASE("DataLoader with and without prefetch gives the same batches", "[data]
   }
 }
 
-TEST_CASE("DataLoader: an error in the dataset reaches the loop, on whichever thread it happened", "[data]") {
+TEST_CASE("DataLoader: an error in the dataset reaches the loop, on whichever thread it happened", "[data][threads]") {
   for (bool prefetch : {true, false}) {
     DataLoader loader(std::make_shared<Faulty>(5), DataLoaderOptions(2).prefetch(prefetch));
     const std::string msg = error_of([&] {
