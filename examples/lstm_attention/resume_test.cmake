@@ -1,5 +1,6 @@
-# The resume test of examples/lstm_attention, run by ctest as
-#   cmake -DEXE=<lstm_attention> -DOUT=<folder> "-DARGS=<flags>" -P resume_test.cmake
+# The resume test of examples/lstm_attention (and of the other examples with --stop-after and
+# --resume), run by ctest as
+#   cmake -DEXE=<example> -DOUT=<folder> "-DARGS=<flags>" -P resume_test.cmake
 # Trains 2 epochs without stopping, then 2 epochs stopped after the first (--stop-after 1) and
 # resumed (--resume), and fails unless both runs wrote the same metrics.csv (losses, accuracy) and
 # the same checkpoint, byte for byte.
@@ -10,13 +11,14 @@ foreach(var EXE OUT ARGS)
 endforeach()
 
 separate_arguments(ARGS UNIX_COMMAND "${ARGS}")
+get_filename_component(name "${EXE}" NAME)
 
 function(run)
   execute_process(COMMAND ${EXE} ${ARGS} ${ARGN} RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT status EQUAL 0)
-    message(FATAL_ERROR "lstm_attention ${ARGS} ${ARGN} failed (${status}):\n${out}\n${err}")
+    message(FATAL_ERROR "${name} ${ARGS} ${ARGN} failed (${status}):\n${out}\n${err}")
   endif()
-  message(STATUS "lstm_attention ${ARGN}:\n${out}")
+  message(STATUS "${name} ${ARGN}:\n${out}")
 endfunction()
 
 file(REMOVE_RECURSE ${OUT})

@@ -1,5 +1,6 @@
 // MetricsLog (CSV out), read_csv (CSV in) and the gnuplot helpers. A plot's data goes to gnuplot
-// inline (a $data datablock) through a pipe, so nothing but the PNG is written.
+// inline (a $data datablock) through a pipe, so nothing but the PNG is written. The terminal is
+// noenhanced, so a name such as train_loss is printed as written, not with a subscript.
 #include "tapegrad/train/metrics.h"
 
 #include <fmt/format.h>
@@ -175,7 +176,7 @@ bool plot_curves(const std::string& csv_path, const std::string& png_path, const
     script += "\n";
   }
   script += "EOD\n";
-  script += fmt::format("set terminal pngcairo size 900,560\nset output {}\nset title {}\nset xlabel {}\n",
+  script += fmt::format("set terminal pngcairo noenhanced size 900,560\nset output {}\nset title {}\nset xlabel {}\n",
                         quoted(png_path), quoted(title.empty() ? csv_path : title), quoted(x));
   script += "set grid\nset key outside right\nset datafile missing 'nan'\nplot ";
   for (std::size_t i = 0; i < ys.size(); ++i)
@@ -205,7 +206,7 @@ bool plot_heatmap(const Tensor& matrix, const std::string& png_path, const Heatm
   script += "EOD\n";
   const int width = static_cast<int>(std::clamp<std::int64_t>(160 + 28 * C, 400, 1800));
   const int height = static_cast<int>(std::clamp<std::int64_t>(120 + 28 * R, 300, 1400));
-  script += fmt::format("set terminal pngcairo size {},{}\nset output {}\nset title {}\n", width, height,
+  script += fmt::format("set terminal pngcairo noenhanced size {},{}\nset output {}\nset title {}\n", width, height,
                         quoted(png_path), quoted(options.title()));
   script += fmt::format("set xlabel {}\nset ylabel {}\n", quoted(options.xlabel()), quoted(options.ylabel()));
   script += "set palette defined (0 'white', 1 '#08306b')\nset yrange [] reverse\nset tics nomirror\n";
