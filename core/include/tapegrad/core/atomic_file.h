@@ -12,7 +12,7 @@ namespace tg {
 ///
 /// A symbolic link is followed: the file it points to is replaced and the link stays a link. A
 /// target that exists and is not a regular file (device, FIFO, socket, folder) is a tg::Error.
-/// The temporary is named <name>.tmp.XXXXXX (a long name is cut and hashed to fit NAME_MAX) and
+/// The temporary is named `<name>.tmp.XXXXXX` (a long name is cut and hashed to fit NAME_MAX) and
 /// flock'ed while it is written; the constructor removes temporaries of this target's exact
 /// pattern whose lock nobody holds (left by writers that were killed).
 ///
