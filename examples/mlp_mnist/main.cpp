@@ -446,7 +446,7 @@ int main(int argc, char** argv) try {
   for (std::int64_t c = 0; c < kClasses; ++c) names.push_back(std::to_string(c));
   const bool drew_confusion = tg::plot_heatmap(tg::from_vector(rates, {kClasses, kClasses}), confusion_png,
                                                tg::HeatmapOptions()
-                                                   .title("confusion: share of each true class predicted as each class")
+                                                   .title("confusion matrix: share of each true class")
                                                    .row_labels(names)
                                                    .col_labels(names)
                                                    .xlabel("predicted class")
