@@ -177,6 +177,16 @@ void write_mnist(const tg::data::TensorDataset& data, const std::string& folder,
   write_idx(folder + "/" + prefix + "-labels-idx1-ubyte", {data.size()}, label_bytes);
 }
 
+// [doc:data]
+/// The training and test sets: MNIST's IDX files in the --data folder, or generated digits.
+std::pair<std::shared_ptr<tg::data::TensorDataset>, std::shared_ptr<tg::data::TensorDataset>> load_data(
+    const Settings& s) {
+  if (!s.data.empty())  // each example: {image float32 [1, 28, 28] in [0, 1], label int64 []}
+    return {tg::data::load_mnist(s.data, /*train=*/true), tg::data::load_mnist(s.data, /*train=*/false)};
+  return {generate_digits(s.train_size, s.seed, 1), generate_digits(s.test_size, s.seed, 2)};
+}
+// [/doc:data]
+
 // ---- the model ------------------------------------------------------------------------------
 
 // [doc:model]
@@ -385,18 +395,9 @@ int main(int argc, char** argv) try {
   // Everything random comes from the seed: the generated data (its own generators), the initial
   // weights and the shuffle (tg's default generator, and the loader's seed).
   tg::manual_seed(s.seed);
-  // [doc:data]
-  std::shared_ptr<tg::data::TensorDataset> train_data, test_data;
-  if (!s.data.empty()) {  // {image float32 [1, 28, 28] in [0, 1], label int64 []}
-    train_data = tg::data::load_mnist(s.data, /*train=*/true);
-    test_data = tg::data::load_mnist(s.data, /*train=*/false);
-  } else {
-    train_data = generate_digits(s.train_size, s.seed, 1);
-    test_data = generate_digits(s.test_size, s.seed, 2);
-  }
+  const auto [train_data, test_data] = load_data(s);
   tg::data::DataLoader train_loader(train_data, tg::data::DataLoaderOptions(s.batch_size).shuffle(true).seed(s.seed));
   tg::data::DataLoader test_loader(test_data, tg::data::DataLoaderOptions(500));
-  // [/doc:data]
 
   const auto model = make_mlp(kPixels, s.hidden, kClasses);
   tg::optim::Adam optimizer(model->parameters(), tg::optim::AdamOptions(s.lr));
