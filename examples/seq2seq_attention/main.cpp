@@ -213,6 +213,7 @@ struct Evaluation {
   double loss = 0;        // teacher-forced test loss
   double exact = 0;       // fraction of strings whose greedy output is exactly the reversal
   double symbol_acc = 0;  // fraction of target positions right (greedy)
+  double on_padding = 0;  // the largest attention weight any padded input position got (0: masked)
 };
 
 Evaluation evaluate(Seq2Seq& model, tg::data::DataLoader& loader, const ReverseDataset& data, std::int64_t max_len) {
@@ -226,7 +227,14 @@ Evaluation evaluate(Seq2Seq& model, tg::data::DataLoader& loader, const ReverseD
     loss_sum += sequence_loss(model.decode(batch[1], memory.state, memory).logits, batch[2]).item() *
                 static_cast<double>(batch.size());
     const Decoded d = greedy_decode(model, batch, max_len + 1);
+    const auto weights = d.weights.contiguous().to_vector<float>();
+    const auto lengths = batch.lengths.to_vector<std::int64_t>();
+    const std::int64_t steps = d.weights.size(1), S = d.weights.size(2);
     for (std::int64_t b = 0; b < batch.size(); ++b) {
+      for (std::int64_t t = 0; t < steps; ++t)
+        for (std::int64_t k = lengths[static_cast<std::size_t>(b)]; k < S; ++k)
+          e.on_padding =
+              std::max(e.on_padding, static_cast<double>(weights[static_cast<std::size_t>((b * steps + t) * S + k)]));
       const auto& str = data.strings(batch.indices[static_cast<std::size_t>(b)]);
       const std::vector<std::int64_t> want(str.rbegin(), str.rend());
       const auto& got = d.tokens[static_cast<std::size_t>(b)];
@@ -315,6 +323,7 @@ double train_epoch(Seq2Seq& model, tg::optim::Adam& optimizer, tg::data::DataLoa
 /// The settings a checkpoint must agree with to be resumed.
 std::map<std::string, std::string> run_identity(const Settings& s) {
   return {{"seed", std::to_string(s.seed)},
+          {"epochs", std::to_string(s.epochs)},
           {"score", s.score},
           {"train_size", std::to_string(s.train_size)},
           {"test_size", std::to_string(s.test_size)},
@@ -324,10 +333,11 @@ std::map<std::string, std::string> run_identity(const Settings& s) {
 }
 
 void save_run(const Settings& s, const std::string& path, const Seq2Seq& model, const tg::optim::Adam& optimizer,
-              int epochs_done) {
+              const tg::optim::CosineAnnealingLR& schedule, int epochs_done) {
   tg::Checkpoint ck;
   ck.model = model.state_dict();
   ck.optimizer = optimizer.state_dict();
+  ck.scheduler = schedule.state_dict();
   ck.epoch = epochs_done;
   ck.rng = tg::default_generator();
   ck.metadata = run_identity(s);
@@ -335,7 +345,7 @@ void save_run(const Settings& s, const std::string& path, const Seq2Seq& model, 
 }
 
 int restore_run(const Settings& s, const std::string& path, Seq2Seq& model, tg::optim::Adam& optimizer,
-                tg::data::DataLoader& loader) {
+                tg::optim::CosineAnnealingLR& schedule, tg::data::DataLoader& loader) {
   if (!fs::exists(path)) throw std::runtime_error(fmt::format("--resume: there is no checkpoint at {}", path));
   const tg::Checkpoint ck = tg::load_checkpoint(path);
   for (const auto& [key, value] : run_identity(s)) {
@@ -346,6 +356,8 @@ int restore_run(const Settings& s, const std::string& path, Seq2Seq& model, tg::
   }
   model.load_state_dict(ck.model);
   optimizer.load_state_dict(*ck.optimizer);
+  if (!ck.scheduler) throw std::runtime_error(fmt::format("--resume: {} holds no scheduler state", path));
+  schedule.load_state_dict(*ck.scheduler);
   tg::default_generator() = *ck.rng;
   loader.set_epoch(ck.epoch);
   fmt::print("resumed from {} after epoch {}\n", path, ck.epoch);
@@ -419,8 +431,10 @@ int main(int argc, char** argv) try {
 
   Seq2Seq model(s.score, s.embed, s.hidden);
   tg::optim::Adam optimizer(model.parameters(), tg::optim::AdamOptions(s.lr));
+  // The learning rate falls from --lr to 0 along a half cosine over the run's epochs.
+  tg::optim::CosineAnnealingLR schedule(optimizer, s.epochs);
 
-  const int start_epoch = s.resume ? restore_run(s, ckpt, model, optimizer, train_loader) : 0;
+  const int start_epoch = s.resume ? restore_run(s, ckpt, model, optimizer, schedule, train_loader) : 0;
 
   fmt::print("{} training and {} test strings of {}..{} symbols; score {}; {} parameters\n", s.train_size, s.test_size,
              s.min_len, s.max_len, s.score, [&] {
@@ -441,7 +455,8 @@ int main(int argc, char** argv) try {
     fmt::print("epoch {:2d}  train loss {:.6f}  test loss {:.6f}  exact match {:6.2f}%  symbols {:6.2f}%  ({:.1f}s)\n",
                epoch + 1, train_loss, last.loss, 100 * last.exact, 100 * last.symbol_acc, seconds);
     metrics.write({static_cast<double>(epoch + 1), train_loss, last.loss, last.exact, last.symbol_acc});
-    save_run(s, ckpt, model, optimizer, epoch + 1);
+    schedule.step();
+    save_run(s, ckpt, model, optimizer, schedule, epoch + 1);
     if (s.stop_after > 0 && epoch + 1 == s.stop_after && epoch + 1 < s.epochs) {
       fmt::print("stopped after epoch {} (--stop-after); continue with --resume --out {}\n", epoch + 1, s.out);
       return 0;
@@ -458,6 +473,7 @@ int main(int argc, char** argv) try {
   const bool drew_curves =
       tg::plot_curves(csv, curves_png, "epoch", {"train_loss", "test_loss", "test_exact_match"},
                       fmt::format("seq2seq_attention ({}): loss and exact match per epoch", s.score));
+  fmt::print("\nlargest attention weight on a padded input position: {} (the padding mask)\n", last.on_padding);
   fmt::print("\nfinal test exact match {:.2f}% (symbols {:.2f}%) after {} epochs ({:.1f}s of training in this run)\n",
              100 * last.exact, 100 * last.symbol_acc, s.epochs, total);
 
