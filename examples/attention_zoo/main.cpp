@@ -92,6 +92,7 @@ std::uint64_t test_stream(const Settings& s) { return s.seed * 1000003 + 0x7e57u
 
 // ---- the model ------------------------------------------------------------------------------
 
+// [doc:model]
 struct Config {
   std::string score;
   bool project;
@@ -127,6 +128,8 @@ class KeyFinder : public tg::nn::Cloneable<KeyFinder> {
   Config config_;
   std::int64_t embed_dim_;
 };
+
+// [/doc:model]
 
 double accuracy(KeyFinder& model, const Batch& test) {
   tg::NoGradGuard no_grad;
@@ -388,7 +391,10 @@ int main(int argc, char** argv) try {
     if (!(last_loss < first_loss))
       problems.push_back(
           fmt::format("{}: the training loss did not go down ({} -> {})", configs[c].name(), first_loss, last_loss));
-    std::string name = configs[c].score + (configs[c].project ? "_proj" : "_raw");
+    // gnuplot would read '_' as a subscript in the legend: scaled-dot/proj rather than scaled_dot_proj.
+    std::string name = configs[c].score;
+    std::replace(name.begin(), name.end(), '_', '-');
+    name += configs[c].project ? "/proj" : "/raw";
     names.push_back(name);
   }
   fmt::print("(config numbers in the CSVs: {})\n", [&] {
@@ -410,7 +416,7 @@ int main(int argc, char** argv) try {
     }
   }
   const bool drew = tg::plot_curves(wide_csv, curves_png, "step", names,
-                                    "attention_zoo: test accuracy per score function, with (proj) and without (raw) "
+                                    "attention zoo: test accuracy per score function, with (proj) and without (raw) "
                                     "Q/K/V projections");
 
   if (!fs::exists(ckpt)) problems.push_back(ckpt + " was not written");
