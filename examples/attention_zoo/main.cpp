@@ -128,7 +128,6 @@ class KeyFinder : public tg::nn::Cloneable<KeyFinder> {
   Config config_;
   std::int64_t embed_dim_;
 };
-
 // [/doc:model]
 
 double accuracy(KeyFinder& model, const Batch& test) {
@@ -416,8 +415,7 @@ int main(int argc, char** argv) try {
     }
   }
   const bool drew = tg::plot_curves(wide_csv, curves_png, "step", names,
-                                    "attention zoo: test accuracy per score function, with (proj) and without (raw) "
-                                    "Q/K/V projections");
+                                    "attention zoo: test accuracy (proj: with Q/K/V projections)");
 
   if (!fs::exists(ckpt)) problems.push_back(ckpt + " was not written");
   if (tg::gnuplot_available() && !fs::exists(curves_png))
