@@ -333,8 +333,11 @@ int main(int argc, char** argv) try {
       ++first_config;
       ck.reset();
     }
-    fmt::print("resumed from {}: configuration {} of {}, after epoch {}\n", ckpt, first_config + 1, configs.size(),
-               ck ? ck->epoch : 0);
+    if (first_config == static_cast<std::int64_t>(configs.size()))
+      fmt::print("resumed from {}: every configuration is done\n", ckpt);
+    else
+      fmt::print("resumed from {}: configuration {} of {}, after epoch {}\n", ckpt, first_config + 1, configs.size(),
+                 ck ? ck->epoch : 0);
   }
 
   const Batch test = make_batch(s.test_size, s.length, test_stream(s));
