@@ -46,12 +46,12 @@ struct Settings {
   std::string attention = "cbam";
   bool compare = false;
   std::string data;              // a CIFAR-10 folder; empty: the generated task
-  std::int64_t train_size = -1;  // -1: 4000 generated images, or all of CIFAR-10's 50000
+  std::int64_t train_size = -1;  // -1: 6000 generated images, or all of CIFAR-10's 50000
   std::int64_t test_size = -1;   // -1: 1000 generated images, or all of CIFAR-10's 10000
   std::int64_t batch_size = 32;
   std::int64_t image_size = 16;
   std::int64_t distractors = 2;
-  double noise = 0.5;
+  double noise = 0.4;
   std::int64_t width = 16;  // channels of the first block (the second has twice as many)
   std::int64_t reduction = 4;
   bool batch_norm = true;
@@ -120,7 +120,7 @@ Task make_task(const Settings& s) {
     auto test = first(*tg::data::load_cifar10(s.data, false), s.test_size);
     return {train, test, 3, 32, 32, 10, "CIFAR-10 from " + s.data};
   }
-  return {make_quadrant_data(s.train_size < 0 ? 4000 : s.train_size, s, 1),
+  return {make_quadrant_data(s.train_size < 0 ? 6000 : s.train_size, s, 1),
           make_quadrant_data(s.test_size < 0 ? 1000 : s.test_size, s, 2),
           1,
           s.image_size,
@@ -132,7 +132,6 @@ Task make_task(const Settings& s) {
 
 // ---- the model ------------------------------------------------------------------------------
 
-// [doc:model]
 /// Two blocks of Conv2d 3x3 -> BatchNorm2d -> ReLU -> attention -> MaxPool2d 2, then a Linear
 /// layer on the flattened map (which keeps where things are). Keys: conv1.weight, bn1.weight,
 /// att1.fc.0.weight (se) or att1.channel_attention.mlp.0.weight (cbam), ..., head.weight.
@@ -183,6 +182,7 @@ class Net : public tg::nn::Cloneable<Net> {
   std::shared_ptr<tg::nn::Linear> head;
 
  private:
+  // [doc:block]
   static tg::Tensor block(const tg::Tensor& input, const std::shared_ptr<tg::nn::Conv2d>& conv,
                           const std::shared_ptr<tg::nn::BatchNorm2d>& bn, const std::shared_ptr<tg::nn::Module>& att) {
     tg::Tensor x = conv->forward(input);
@@ -191,12 +191,12 @@ class Net : public tg::nn::Cloneable<Net> {
     if (att) x = att->forward(x);  // reweights the channels (se), then the positions too (cbam)
     return tg::max_pool2d(x, 2);
   }
+  // [/doc:block]
 
   Task task_;
   Settings s_;
   std::string attention_;
 };
-// [/doc:model]
 
 // ---- training and evaluation ----------------------------------------------------------------
 
@@ -249,6 +249,7 @@ bool draw_attention(Net& model, const Task& task, const std::string& png) {
   const tg::Tensor grey = unit(image.select(0, 0).mean(0));  // [H, W]
   const tg::Tensor gap = tg::zeros({task.height, 1});
   const std::int64_t label = task.test->get(0)[1].item<std::int64_t>();
+  const double lo = map.min().item(), hi = map.max().item();
   return tg::plot_heatmap(
       tg::cat({grey, gap, unit(map)}, 1), png,
       tg::HeatmapOptions()
@@ -394,7 +395,7 @@ Settings parse_args(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--compare", s.compare, "train none, se and cbam (in --out/none, /se, /cbam) and print a table");
   app.add_option("--data", s.data, "a folder with CIFAR-10's binary batches (data_batch_1.bin ...)");
-  app.add_option("--train-size", s.train_size, "training images (-1: 4000 generated, or all of CIFAR-10)")
+  app.add_option("--train-size", s.train_size, "training images (-1: 6000 generated, or all of CIFAR-10)")
       ->capture_default_str();
   app.add_option("--test-size", s.test_size, "test images (-1: 1000 generated, or all of CIFAR-10)")
       ->capture_default_str();
