@@ -253,7 +253,8 @@ bool draw_attention(Net& model, const Task& task, const std::string& png) {
   return tg::plot_heatmap(
       tg::cat({grey, gap, unit(map)}, 1), png,
       tg::HeatmapOptions()
-          .title(fmt::format("test image 0 (class {}) and CBAM's spatial attention of block 1", label))
+          .title(fmt::format("test image 0 (class {}) | CBAM's spatial attention of block 1, {:.2f}..{:.2f}", label, lo,
+                             hi))
           .xlabel("column: the image | its attention")
           .ylabel("row"));
 }
