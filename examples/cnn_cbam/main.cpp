@@ -132,6 +132,18 @@ Task make_task(const Settings& s) {
 
 // ---- the model ------------------------------------------------------------------------------
 
+// [doc:block]
+/// Conv2d 3x3 -> BatchNorm2d (when bn) -> ReLU -> attention (when att) -> MaxPool2d 2.
+tg::Tensor block(const tg::Tensor& input, const std::shared_ptr<tg::nn::Conv2d>& conv,
+                 const std::shared_ptr<tg::nn::BatchNorm2d>& bn, const std::shared_ptr<tg::nn::Module>& att) {
+  tg::Tensor x = conv->forward(input);
+  if (bn) x = bn->forward(x);
+  x = tg::relu(x);
+  if (att) x = att->forward(x);  // reweights the channels (se), then the positions too (cbam)
+  return tg::max_pool2d(x, 2);
+}
+// [/doc:block]
+
 /// Two blocks of Conv2d 3x3 -> BatchNorm2d -> ReLU -> attention -> MaxPool2d 2, then a Linear
 /// layer on the flattened map (which keeps where things are). Keys: conv1.weight, bn1.weight,
 /// att1.fc.0.weight (se) or att1.channel_attention.mlp.0.weight (cbam), ..., head.weight.
@@ -182,17 +194,6 @@ class Net : public tg::nn::Cloneable<Net> {
   std::shared_ptr<tg::nn::Linear> head;
 
  private:
-  // [doc:block]
-  static tg::Tensor block(const tg::Tensor& input, const std::shared_ptr<tg::nn::Conv2d>& conv,
-                          const std::shared_ptr<tg::nn::BatchNorm2d>& bn, const std::shared_ptr<tg::nn::Module>& att) {
-    tg::Tensor x = conv->forward(input);
-    if (bn) x = bn->forward(x);
-    x = tg::relu(x);
-    if (att) x = att->forward(x);  // reweights the channels (se), then the positions too (cbam)
-    return tg::max_pool2d(x, 2);
-  }
-  // [/doc:block]
-
   Task task_;
   Settings s_;
   std::string attention_;
@@ -234,7 +235,7 @@ double train_epoch(Net& model, tg::optim::Adam& optimizer, tg::data::DataLoader&
   return bar.mean_loss();
 }
 
-/// Draws test image 0 of the generated task beside CBAM's spatial attention over it (both
+/// Draws test image 0 (its channel mean) beside CBAM's spatial attention over it (both
 /// scaled to [0, 1], one blank column between them). Returns whether the PNG was drawn.
 bool draw_attention(Net& model, const Task& task, const std::string& png) {
   tg::NoGradGuard no_grad;
@@ -357,7 +358,7 @@ RunResult run(const Settings& s, const Task& task, const std::string& attention,
 
   const bool drew_curves = tg::plot_curves(csv, curves_png, "epoch", {"train_loss", "test_loss", "test_accuracy"},
                                            fmt::format("cnn_cbam --attention {}: loss and accuracy", attention));
-  const bool draw_map = attention == "cbam" && s.data.empty();
+  const bool draw_map = attention == "cbam";
   const bool drew_map = draw_map && draw_attention(model, task, attention_png);
 
   // The checks the smoke test relies on: the loss went down and every output exists.
