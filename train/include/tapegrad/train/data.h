@@ -64,8 +64,12 @@ struct Batch {
   /// The dataset indices of the examples, in batch order.
   std::vector<std::int64_t> indices;
 
-  /// Number of examples.
-  std::int64_t size() const { return static_cast<std::int64_t>(indices.size()); }
+  /// Number of examples (from indices, or field 0's first dim for a batch made by a collate
+  /// called directly).
+  std::int64_t size() const {
+    if (!indices.empty()) return static_cast<std::int64_t>(indices.size());
+    return fields.empty() || !fields[0].defined() || fields[0].dim() == 0 ? 0 : fields[0].size(0);
+  }
   /// Field i (negative counts from the end); out of range is a tg::Error.
   const Tensor& operator[](std::int64_t i) const;
 };
