@@ -58,6 +58,7 @@ struct Settings {
   double lr_factor = 1.0;
   std::int64_t warmup = 200;
   double label_smoothing = 0.1;
+  double clip = 1.0;  // 0: no clipping
   std::int64_t show = 5;
 };
 
@@ -281,10 +282,10 @@ bool draw_cross_attention(Seq2SeqTransformer& model, const ReverseDataset& data,
 // [doc:epoch]
 /// One pass over the training data, the schedule stepped after every batch; returns the mean loss.
 double train_epoch(Seq2SeqTransformer& model, tg::optim::Adam& optimizer, tg::optim::LambdaLR& schedule,
-                   tg::data::DataLoader& loader, double label_smoothing, int epoch, int epochs) {
+                   tg::data::DataLoader& loader, const Settings& s, int epoch, int epochs) {
   tg::ProgressBar bar(loader.size(),
                       tg::ProgressOptions().label(fmt::format("epoch {}/{}", epoch + 1, epochs)).unit("batch"));
-  const auto loss_options = F::CrossEntropyOptions().ignore_index(kPad).label_smoothing(label_smoothing);
+  const auto loss_options = F::CrossEntropyOptions().ignore_index(kPad).label_smoothing(s.label_smoothing);
   for (const tg::data::Batch& batch : loader) {
     // batch[0] src, batch[1] decoder input, batch[2] decoder output: [B, T], padded with kPad;
     // batch.padding_mask: bool [B, T], true at the padding (the same for all three)
@@ -292,6 +293,7 @@ double train_epoch(Seq2SeqTransformer& model, tg::optim::Adam& optimizer, tg::op
     const tg::Tensor logits = model.forward(batch[0], batch[1], batch.padding_mask);  // [B, T, vocab]
     tg::Tensor loss = F::cross_entropy(logits.reshape({-1, kVocab}), batch[2].reshape({-1}), loss_options);
     loss.backward();
+    if (s.clip > 0) tg::optim::clip_grad_norm_(model.parameters(), s.clip);  // steadies the post-norm layers
     optimizer.step();
     schedule.step();  // the warm-up counts batches, not epochs
     bar.step(loss.item(), batch.size());
@@ -324,7 +326,8 @@ std::map<std::string, std::string> run_identity(const Settings& s) {
           {"lengths", fmt::format("{}..{}", s.min_len, s.max_len)},
           {"model", fmt::format("d_model {} nhead {} layers {} feedforward {} dropout {}", s.d_model, s.nhead, s.layers,
                                 s.feedforward, s.dropout)},
-          {"schedule", fmt::format("factor {} warmup {}", s.lr_factor, s.warmup)}};
+          {"training", fmt::format("lr factor {} warmup {} label smoothing {} clip {}", s.lr_factor, s.warmup,
+                                   s.label_smoothing, s.clip)}};
 }
 
 void save_run(const Settings& s, const std::string& path, const Seq2SeqTransformer& model,
@@ -388,6 +391,7 @@ Settings parse_args(int argc, char** argv) {
   app.add_option("--warmup", s.warmup, "warm-up steps (batches) of the schedule")->capture_default_str();
   app.add_option("--label-smoothing", s.label_smoothing, "label smoothing of the loss, in [0, 1]")
       ->capture_default_str();
+  app.add_option("--clip", s.clip, "clip the gradients' norm to this (0: no clipping)")->capture_default_str();
   app.add_option("--show", s.show, "test strings to print")->capture_default_str();
   try {
     app.parse(argc, argv);
@@ -415,6 +419,7 @@ Settings parse_args(int argc, char** argv) {
   if (s.d_model % s.nhead != 0)
     throw std::runtime_error(fmt::format("--nhead {} does not divide --d-model {}", s.nhead, s.d_model));
   if (!(s.lr_factor > 0)) throw std::runtime_error(fmt::format("--lr-factor must be > 0, got {}", s.lr_factor));
+  if (!(s.clip >= 0)) throw std::runtime_error(fmt::format("--clip must be >= 0, got {}", s.clip));
   if (!(s.dropout >= 0 && s.dropout <= 1))
     throw std::runtime_error(fmt::format("--dropout must be in [0, 1], got {}", s.dropout));
   if (!(s.label_smoothing >= 0 && s.label_smoothing <= 1))
@@ -460,7 +465,7 @@ int main(int argc, char** argv) try {
   const auto run_start = std::chrono::steady_clock::now();
   for (int epoch = start_epoch; epoch < s.epochs; ++epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
-    const double train_loss = train_epoch(model, optimizer, schedule, train_loader, s.label_smoothing, epoch, s.epochs);
+    const double train_loss = train_epoch(model, optimizer, schedule, train_loader, s, epoch, s.epochs);
     last = evaluate(model, test_loader);
     const double lr = schedule.get_last_lr()[0];
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
