@@ -1,7 +1,7 @@
 // transformer: the encoder-decoder Transformer of "Attention Is All You Need" learns to reverse
 // strings of digits, and decodes them greedily, one token at a time.
 //
-//   data:   strings of 3..10 digits (variable lengths, padded batches); the target is the
+//   data:   strings of 3..8 digits (variable lengths, padded batches); the target is the
 //           string reversed. Tokens: 0 padding, 1 BOS (start of the target), 2 EOS, 3..12 the
 //           digits 0..9. src = digits + EOS, decoder input = BOS + reversed, decoder output =
 //           reversed + EOS: the three have one length per example, so one pad_collate pads them
@@ -43,7 +43,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Settings {
-  int epochs = 12;
+  int epochs = 40;
   int threads = 0;  // 0: tapegrad's default (all cores)
   std::uint64_t seed = 1;
   std::string out = "transformer_out";
@@ -51,12 +51,13 @@ struct Settings {
   int stop_after = 0;  // 0: never; N: stop after epoch N as if the run were killed
   std::int64_t train_size = 4000;
   std::int64_t test_size = 500;
-  std::int64_t batch_size = 64;
-  std::int64_t min_len = 3, max_len = 10;
+  std::int64_t batch_size = 32;
+  std::int64_t min_len = 3, max_len = 8;
   std::int64_t d_model = 32, nhead = 2, layers = 1, feedforward = 64;
   double dropout = 0.0;
   double lr_factor = 1.0;
-  std::int64_t warmup = 200;
+  std::int64_t warmup = 400;
+  double cooldown = 0.25;
   double label_smoothing = 0.1;
   double clip = 1.0;  // 0: no clipping
   std::int64_t show = 5;
@@ -267,16 +268,18 @@ bool draw_cross_attention(Seq2SeqTransformer& model, const ReverseDataset& data,
   const tg::Tensor weights = layer.multihead_attn->forward(x, memory, memory, batch.padding_mask, true).weights;
   model.train();
 
+  // Labels spelt out: gnuplot reads '^' and '_' as super- and subscripts.
+  const auto label = [](std::int64_t t) { return t == kEos ? std::string("EOS") : token_name(t); };
   std::vector<std::string> rows, cols;
-  for (const auto t : batch[1].to_vector<std::int64_t>()) rows.push_back(fmt::format("after {}", token_name(t)));
-  for (const auto t : batch[0].to_vector<std::int64_t>()) cols.push_back(token_name(t));
+  for (const auto t : batch[2].to_vector<std::int64_t>()) rows.push_back("writes " + label(t));
+  for (const auto t : batch[0].to_vector<std::int64_t>()) cols.push_back(label(t));
   return tg::plot_heatmap(weights.select(0, 0), png,
                           tg::HeatmapOptions()
-                              .title("cross-attention of the last decoder layer: reversing reads the source backwards")
+                              .title("last decoder layer's attention over the source")
                               .row_labels(rows)
                               .col_labels(cols)
                               .xlabel("source token")
-                              .ylabel("decoder step (the token it has just read)"));
+                              .ylabel("decoder step"));
 }
 
 // [doc:epoch]
@@ -306,11 +309,15 @@ double train_epoch(Seq2SeqTransformer& model, tg::optim::Adam& optimizer, tg::op
 // [doc:schedule]
 /// The "Noam" schedule of the Transformer paper: lr = factor * d_model^-0.5 *
 /// min(s^-0.5, s * warmup^-1.5) at step s = 1, 2, ...: up linearly for `warmup` steps, then down
-/// as 1/sqrt(s). Adam's lr is the constant in front; LambdaLR's epoch e is s - 1.
-tg::optim::LambdaLR noam_schedule(tg::optim::Adam& optimizer, double warmup) {
-  return tg::optim::LambdaLR(optimizer, [warmup](std::int64_t e) {
+/// as 1/sqrt(s). Adam's lr is the constant in front; LambdaLR's epoch e is s - 1. Over the last
+/// `cooldown` fraction of the `total` steps it also fades linearly to 0, so that the last epochs
+/// settle instead of jumping around (cooldown 0: the paper's schedule).
+tg::optim::LambdaLR noam_schedule(tg::optim::Adam& optimizer, double warmup, double total, double cooldown) {
+  return tg::optim::LambdaLR(optimizer, [=](std::int64_t e) {
     const double s = static_cast<double>(e + 1);
-    return std::min(1 / std::sqrt(s), s * std::pow(warmup, -1.5));
+    const double noam = std::min(1 / std::sqrt(s), s * std::pow(warmup, -1.5));
+    const double fade_start = total * (1 - cooldown);
+    return s <= fade_start ? noam : noam * std::max(0.0, (total - s + 1) / (total - fade_start + 1));
   });
 }
 // [/doc:schedule]
@@ -326,8 +333,8 @@ std::map<std::string, std::string> run_identity(const Settings& s) {
           {"lengths", fmt::format("{}..{}", s.min_len, s.max_len)},
           {"model", fmt::format("d_model {} nhead {} layers {} feedforward {} dropout {}", s.d_model, s.nhead, s.layers,
                                 s.feedforward, s.dropout)},
-          {"training", fmt::format("lr factor {} warmup {} label smoothing {} clip {}", s.lr_factor, s.warmup,
-                                   s.label_smoothing, s.clip)}};
+          {"training", fmt::format("epochs {} lr factor {} warmup {} cooldown {} label smoothing {} clip {}", s.epochs,
+                                   s.lr_factor, s.warmup, s.cooldown, s.label_smoothing, s.clip)}};
 }
 
 void save_run(const Settings& s, const std::string& path, const Seq2SeqTransformer& model,
@@ -389,6 +396,8 @@ Settings parse_args(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--lr-factor", s.lr_factor, "factor of the Noam schedule")->capture_default_str();
   app.add_option("--warmup", s.warmup, "warm-up steps (batches) of the schedule")->capture_default_str();
+  app.add_option("--cooldown", s.cooldown, "fraction of the steps at the end over which the lr fades to 0")
+      ->capture_default_str();
   app.add_option("--label-smoothing", s.label_smoothing, "label smoothing of the loss, in [0, 1]")
       ->capture_default_str();
   app.add_option("--clip", s.clip, "clip the gradients' norm to this (0: no clipping)")->capture_default_str();
@@ -419,6 +428,8 @@ Settings parse_args(int argc, char** argv) {
   if (s.d_model % s.nhead != 0)
     throw std::runtime_error(fmt::format("--nhead {} does not divide --d-model {}", s.nhead, s.d_model));
   if (!(s.lr_factor > 0)) throw std::runtime_error(fmt::format("--lr-factor must be > 0, got {}", s.lr_factor));
+  if (!(s.cooldown >= 0 && s.cooldown <= 1))
+    throw std::runtime_error(fmt::format("--cooldown must be in [0, 1], got {}", s.cooldown));
   if (!(s.clip >= 0)) throw std::runtime_error(fmt::format("--clip must be >= 0, got {}", s.clip));
   if (!(s.dropout >= 0 && s.dropout <= 1))
     throw std::runtime_error(fmt::format("--dropout must be in [0, 1], got {}", s.dropout));
@@ -449,7 +460,8 @@ int main(int argc, char** argv) try {
   tg::optim::Adam optimizer(
       model.parameters(),
       tg::optim::AdamOptions(s.lr_factor / std::sqrt(static_cast<double>(s.d_model))).betas(0.9, 0.98).eps(1e-9));
-  tg::optim::LambdaLR schedule = noam_schedule(optimizer, static_cast<double>(s.warmup));
+  tg::optim::LambdaLR schedule = noam_schedule(optimizer, static_cast<double>(s.warmup),
+                                               static_cast<double>(s.epochs * train_loader.size()), s.cooldown);
 
   const int start_epoch = s.resume ? restore_run(s, ckpt, model, optimizer, schedule, train_loader) : 0;
 
