@@ -53,7 +53,7 @@ struct Settings {
   std::int64_t test_size = 500;
   std::int64_t batch_size = 32;
   std::int64_t min_len = 3, max_len = 8;
-  std::int64_t d_model = 32, nhead = 2, layers = 1, feedforward = 64;
+  std::int64_t d_model = 32, nhead = 2, layers = 2, feedforward = 64;
   double dropout = 0.0;
   double lr_factor = 1.0;
   std::int64_t warmup = 400;
