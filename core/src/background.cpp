@@ -4,15 +4,29 @@
 
 #include <tbb/task_group.h>
 
+#include "kernels/parallel.h"  // TG_TSAN_RELEASE / TG_TSAN_ACQUIRE
+
 namespace tg {
 
 struct BackgroundTask::State {
   tbb::task_group group;
   bool waited = false;
+  char edge = 0;  // for TSan: start -> the task, the task -> wait()
 };
 
 BackgroundTask::BackgroundTask(std::function<void()> fn) : state_(std::make_unique<State>()) {
-  state_->group.run(std::move(fn));
+  State* s = state_.get();
+  TG_TSAN_RELEASE(&s->edge);
+  s->group.run([s, fn = std::move(fn)] {
+    TG_TSAN_ACQUIRE(&s->edge);
+    try {
+      fn();
+    } catch (...) {
+      TG_TSAN_RELEASE(&s->edge);  // the exception, rethrown by wait(), was made here
+      throw;
+    }
+    TG_TSAN_RELEASE(&s->edge);
+  });
 }
 
 BackgroundTask::~BackgroundTask() {
@@ -28,6 +42,7 @@ void BackgroundTask::wait() {
   if (state_->waited) return;
   state_->waited = true;
   state_->group.wait();
+  TG_TSAN_ACQUIRE(&state_->edge);
 }
 
 }  // namespace tg
