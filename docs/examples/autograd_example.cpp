@@ -25,7 +25,7 @@ using tg::Tensor;
 std::string worked_example() {
   const Tensor a = tg::tensor({{0.5, -1.0}, {2.0, 0.0}}).requires_grad_();  // [2, 2] leaf
   const Tensor b = tg::tensor({3.0, -0.5}).requires_grad_();                // [2] leaf
-  const Tensor y = (a * b + a.tanh()).sum();  // b is broadcast over the rows of a
+  const Tensor y = (a * b + a.tanh()).sum();                                // b is broadcast over the rows of a
 
   // y = 3(0.5) - 0.5(-1) + 3(2) - 0.5(0) + tanh(0.5) + tanh(-1) + tanh(2) + tanh(0)
   const double t0 = std::tanh(0.5), t1 = std::tanh(-1.0), t2 = std::tanh(2.0);
@@ -71,8 +71,8 @@ Tensor softplus(const Tensor& x) {
   if (tg::autograd::needs_grad(x)) {  // ...one node is, with the derivative written beside it
     tg::autograd::record("softplus", out, {&x},
                          [sx = tg::autograd::SavedTensor::input(x)](tg::autograd::BackwardContext& c) {
-                           c.set(0, c.grad() * tg::sigmoid(c.unpack(sx)));
-                         });
+      c.set(0, c.grad() * tg::sigmoid(c.unpack(sx)));
+    });
   }
   return out;
 }
@@ -99,8 +99,8 @@ Tensor softplus_wrong(const Tensor& x) {
   if (tg::autograd::needs_grad(x)) {
     tg::autograd::record("softplus", out, {&x},
                          [sx = tg::autograd::SavedTensor::input(x)](tg::autograd::BackwardContext& c) {
-                           c.set(0, c.grad() * tg::exp(c.unpack(sx)));
-                         });
+      c.set(0, c.grad() * tg::exp(c.unpack(sx)));
+    });
   }
   return out;
 }
@@ -109,11 +109,12 @@ Tensor softplus_wrong(const Tensor& x) {
 
 void gradcheck_catches_a_wrong_backward() {
   const Tensor x = tg::tensor({-2.0, -0.5, 0.0, 1.5}, tg::kFloat64).requires_grad_();
-  const std::string message =
-      error_of([&] { tg::gradcheck([](const std::vector<Tensor>& in) { return my_ops::softplus_wrong(in[0]); }, {x}); });
+  const std::string message = error_of(
+      [&] { tg::gradcheck([](const std::vector<Tensor>& in) { return my_ops::softplus_wrong(in[0]); }, {x}); });
   // sigmoid(-2) = 0.1192029220 is right; e^-2 = 0.1353352832 is not.
-  check(message.starts_with("gradcheck: Jacobian mismatch for input 0 (shape [4]), output element 0, "
-                            "input element 0: numerical 0.119202922"));
+  check(
+      message.starts_with("gradcheck: Jacobian mismatch for input 0 (shape [4]), output element 0, "
+                          "input element 0: numerical 0.119202922"));
   check(message.ends_with("analytical 0.1353352832"));
 }
 // [/doc:gradcheck_fails]
@@ -136,7 +137,7 @@ void backward_twice() {
   const Tensor x = tg::tensor({1.0, 2.0}).requires_grad_();
   const Tensor loss = (x * x).sum();
   loss.backward({}, /*retain_graph=*/true);  // keeps what the nodes saved
-  loss.backward();                            // frees it; gradients add up: 2x + 2x
+  loss.backward();                           // frees it; gradients add up: 2x + 2x
   check(near(x.grad(), {4.0, 8.0}));
   check(error_of([&] { loss.backward(); }) ==
         "backward: trying to backward through the graph a second time (the saved tensors of SumBackward were "
@@ -179,8 +180,8 @@ void long_chain() {
   {
     Tensor h = x;
     for (int i = 0; i < 100000; ++i) h = h * 1.00001;  // a chain of 100,000 MulBackward nodes
-    h.backward();                                        // a loop over them, no recursion
-  }  // and the chain is destroyed by a loop as well
+    h.backward();                                      // a loop over them, no recursion
+  }                                                    // and the chain is destroyed by a loop as well
   check(near(x.grad().item(), std::pow(1.00001, 100000), 1e-9));
 }
 // [/doc:memory]
@@ -200,8 +201,9 @@ void in_place_on_views() {
   check(near(x.grad(), {2.0, 0.0, 2.0, 2.0, 2.0, 2.0}));
   // A leaf that requires grad has no history to rewrite: an in-place op on its view is refused.
   const std::string refused = error_of([&] { x[0].mul_(2); });
-  check(refused.starts_with("mul_: a view of a leaf Variable that requires grad is being used in an in-place "
-                            "operation"));
+  check(
+      refused.starts_with("mul_: a view of a leaf Variable that requires grad is being used in an in-place "
+                          "operation"));
 }
 // [/doc:inplace_views]
 
