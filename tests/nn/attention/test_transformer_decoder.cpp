@@ -11,18 +11,18 @@
 #include <string>
 #include <vector>
 
-#include "nn/attention/module_golden.h"
 #include "support/fixtures.h"
+#include "support/golden_module.h"
 #include "support/helpers.h"
 #include "tapegrad/nn/transformer_decoder.h"
 #include "tapegrad/tapegrad.h"
 
 using Catch::Matchers::Contains;
 using tg::Tensor;
-using tg_attention_golden::Inputs;
-using tg_attention_golden::mask_of;
-using tg_attention_golden::Outputs;
 using tg_fixtures::Case;
+using tg_golden::Inputs;
+using tg_golden::mask_of;
+using tg_golden::Outputs;
 using tg_test::error_of;
 namespace nn = tg::nn;
 
@@ -119,7 +119,7 @@ TEST_CASE("TransformerDecoderLayer matches PyTorch: relu and gelu, post-norm and
     tg::manual_seed(7);
     nn::TransformerDecoderLayer m(decoder_layer_options(c));
     const DecoderMasks k = decoder_masks(c);
-    tg_attention_golden::run_case(c, m, {"tgt", "memory"}, [&](const Inputs& in) {
+    tg_golden::run_case(c, m, {"tgt", "memory"}, [&](const Inputs& in) {
       return Outputs{{"output", m.forward(in.at("tgt"), in.at("memory"), k.tgt_mask, k.memory_mask,
                                           k.tgt_key_padding_mask, k.memory_key_padding_mask)}};
     });
@@ -138,7 +138,7 @@ TEST_CASE("TransformerDecoder of 2 layers and a final norm matches PyTorch under
     if (c.flag("final_norm")) norm = std::make_shared<nn::LayerNorm>(nn::LayerNormOptions({c.param1("d_model")}));
     nn::TransformerDecoder m(layer, c.param1("num_layers"), norm);
     const DecoderMasks k = decoder_masks(c);
-    tg_attention_golden::run_case(c, m, {"tgt", "memory"}, [&](const Inputs& in) {
+    tg_golden::run_case(c, m, {"tgt", "memory"}, [&](const Inputs& in) {
       return Outputs{{"output", m.forward(in.at("tgt"), in.at("memory"), k.tgt_mask, k.memory_mask,
                                           k.tgt_key_padding_mask, k.memory_key_padding_mask)}};
     });
@@ -162,7 +162,7 @@ TEST_CASE("Transformer of 2 + 2 layers matches PyTorch under the keys encoder.* 
                           .norm_first(c.flag("norm_first")));
     const DecoderMasks k = decoder_masks(c);
     const Tensor src_mask = mask_of(c, "src_mask"), src_kpm = mask_of(c, "src_key_padding_mask");
-    tg_attention_golden::run_case(c, m, {"src", "tgt"}, [&](const Inputs& in) {
+    tg_golden::run_case(c, m, {"src", "tgt"}, [&](const Inputs& in) {
       return Outputs{{"output", m.forward(in.at("src"), in.at("tgt"), src_mask, k.tgt_mask, k.memory_mask, src_kpm,
                                           k.tgt_key_padding_mask, k.memory_key_padding_mask)}};
     });
