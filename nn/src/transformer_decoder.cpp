@@ -33,6 +33,17 @@ LayerOptions layer_options(const TransformerOptions& o) {
       .norm_first(o.norm_first());
 }
 
+/// The encoder or decoder of a Transformer: a clone of custom (custom_encoder, custom_decoder) if
+/// given, else num_layers layers built from the options and a final LayerNorm.
+template <class Layer, class LayerOptions, class Stack>
+std::shared_ptr<Stack> stack_of(const std::shared_ptr<Stack>& custom, const TransformerOptions& o,
+                                std::int64_t num_layers) {
+  if (custom) return std::dynamic_pointer_cast<Stack>(custom->clone());
+  auto layer = std::make_shared<Layer>(layer_options<LayerOptions>(o));
+  return std::make_shared<Stack>(layer, num_layers,
+                                 std::make_shared<LayerNorm>(LayerNormOptions({o.d_model()}).eps(o.layer_norm_eps())));
+}
+
 }  // namespace
 
 // ---- TransformerDecoderLayer -----------------------------------------------------------------------
@@ -142,21 +153,10 @@ Transformer::Transformer(TransformerOptions options) : Cloneable(kTransformer), 
 
 void Transformer::reset() {
   const auto& o = options_;
-  const LayerNormOptions norm_options = LayerNormOptions({o.d_model()}).eps(o.layer_norm_eps());
-  if (o.custom_encoder()) {
-    encoder = register_module("encoder", std::dynamic_pointer_cast<TransformerEncoder>(o.custom_encoder()->clone()));
-  } else {
-    auto layer = std::make_shared<TransformerEncoderLayer>(layer_options<TransformerEncoderLayerOptions>(o));
-    encoder = register_module("encoder", std::make_shared<TransformerEncoder>(
-                                             layer, o.num_encoder_layers(), std::make_shared<LayerNorm>(norm_options)));
-  }
-  if (o.custom_decoder()) {
-    decoder = register_module("decoder", std::dynamic_pointer_cast<TransformerDecoder>(o.custom_decoder()->clone()));
-  } else {
-    auto layer = std::make_shared<TransformerDecoderLayer>(layer_options<TransformerDecoderLayerOptions>(o));
-    decoder = register_module("decoder", std::make_shared<TransformerDecoder>(
-                                             layer, o.num_decoder_layers(), std::make_shared<LayerNorm>(norm_options)));
-  }
+  encoder = register_module("encoder", stack_of<TransformerEncoderLayer, TransformerEncoderLayerOptions>(
+                                           o.custom_encoder(), o, o.num_encoder_layers()));
+  decoder = register_module("decoder", stack_of<TransformerDecoderLayer, TransformerDecoderLayerOptions>(
+                                           o.custom_decoder(), o, o.num_decoder_layers()));
   // PyTorch's _reset_parameters: xavier_uniform_ on every parameter of more than one dim.
   for (const auto& [name, p] : named_parameters())
     if (p.dim() > 1) init::xavier_uniform_(p);

@@ -30,12 +30,10 @@ using tg_test::error_of;
 using Catch::Matchers::Contains;
 using tg::Tensor;
 using tg_fixtures::Case;
-using tg_golden::Inputs;
-using tg_golden::mask_of;
-using tg_golden::Outputs;
-using tg_golden::run_case;
+using namespace tg_golden;  // NOLINT(google-build-using-namespace): the golden runner, test files only
 namespace nn = tg::nn;
 namespace F = tg::nn::functional;
+using tg_test::all_finite;
 
 namespace {
 
@@ -51,12 +49,6 @@ nn::TransformerEncoderLayerOptions layer_options(const Case& c) {
 Tensor uniform64(tg::IntArrayRef shape, std::uint64_t seed) {
   tg::Generator gen(seed);
   return (tg::rand(shape, tg::kFloat64, &gen) * 2.0 - 1.0).detach().requires_grad_();
-}
-
-bool all_finite(const Tensor& t) {
-  for (double v : t.to(tg::kFloat64).contiguous().to_vector<double>())
-    if (!std::isfinite(v)) return false;
-  return true;
 }
 
 }  // namespace

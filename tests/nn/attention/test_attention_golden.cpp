@@ -20,10 +20,7 @@
 
 using tg::Tensor;
 using tg_fixtures::Case;
-using tg_golden::Inputs;
-using tg_golden::mask_of;
-using tg_golden::Outputs;
-using tg_golden::run_case;
+using namespace tg_golden;  // NOLINT(google-build-using-namespace): the golden runner, test files only
 namespace nn = tg::nn;
 
 namespace {

@@ -20,9 +20,7 @@
 using Catch::Matchers::Contains;
 using tg::Tensor;
 using tg_fixtures::Case;
-using tg_golden::Inputs;
-using tg_golden::mask_of;
-using tg_golden::Outputs;
+using namespace tg_golden;  // NOLINT(google-build-using-namespace): the golden runner, test files only
 using tg_test::error_of;
 namespace nn = tg::nn;
 
@@ -119,7 +117,7 @@ TEST_CASE("TransformerDecoderLayer matches PyTorch: relu and gelu, post-norm and
     tg::manual_seed(7);
     nn::TransformerDecoderLayer m(decoder_layer_options(c));
     const DecoderMasks k = decoder_masks(c);
-    tg_golden::run_case(c, m, {"tgt", "memory"}, [&](const Inputs& in) {
+    run_case(c, m, {"tgt", "memory"}, [&](const Inputs& in) {
       return Outputs{{"output", m.forward(in.at("tgt"), in.at("memory"), k.tgt_mask, k.memory_mask,
                                           k.tgt_key_padding_mask, k.memory_key_padding_mask)}};
     });
@@ -138,7 +136,7 @@ TEST_CASE("TransformerDecoder of 2 layers and a final norm matches PyTorch under
     if (c.flag("final_norm")) norm = std::make_shared<nn::LayerNorm>(nn::LayerNormOptions({c.param1("d_model")}));
     nn::TransformerDecoder m(layer, c.param1("num_layers"), norm);
     const DecoderMasks k = decoder_masks(c);
-    tg_golden::run_case(c, m, {"tgt", "memory"}, [&](const Inputs& in) {
+    run_case(c, m, {"tgt", "memory"}, [&](const Inputs& in) {
       return Outputs{{"output", m.forward(in.at("tgt"), in.at("memory"), k.tgt_mask, k.memory_mask,
                                           k.tgt_key_padding_mask, k.memory_key_padding_mask)}};
     });
@@ -162,7 +160,7 @@ TEST_CASE("Transformer of 2 + 2 layers matches PyTorch under the keys encoder.* 
                           .norm_first(c.flag("norm_first")));
     const DecoderMasks k = decoder_masks(c);
     const Tensor src_mask = mask_of(c, "src_mask"), src_kpm = mask_of(c, "src_key_padding_mask");
-    tg_golden::run_case(c, m, {"src", "tgt"}, [&](const Inputs& in) {
+    run_case(c, m, {"src", "tgt"}, [&](const Inputs& in) {
       return Outputs{{"output", m.forward(in.at("src"), in.at("tgt"), src_mask, k.tgt_mask, k.memory_mask, src_kpm,
                                           k.tgt_key_padding_mask, k.memory_key_padding_mask)}};
     });
