@@ -57,46 +57,37 @@ Tensor uniform64(tg::IntArrayRef shape, std::uint64_t seed) {
 
 TEST_CASE("MultiheadAttention matches PyTorch: outputs, weights and every gradient, with and without masks",
           "[attention]") {
-  int ran = 0;
-  for (const Case& c : tg_fixtures::load("golden_attention", "multihead_attention")) {
-    tg::manual_seed(7);
+  const int ran = tg_golden::for_each_case("golden_attention", "multihead_attention", [&](const Case& c) {
     nn::MultiheadAttention m(nn::MultiheadAttentionOptions(c.param1("embed_dim"), c.param1("num_heads"))
                                  .bias(c.flag("bias"))
                                  .batch_first(c.flag("batch_first")));
     tg_golden::run_multihead_case(c, m);
-    ++ran;
-  }
+  });
   CHECK(ran == 16);
 }
 
 TEST_CASE("TransformerEncoderLayer matches PyTorch: relu and gelu, post-norm and norm_first, with masks",
           "[attention]") {
-  int ran = 0;
-  for (const Case& c : tg_fixtures::load("golden_attention", "transformer_encoder_layer")) {
-    tg::manual_seed(7);
+  const int ran = tg_golden::for_each_case("golden_attention", "transformer_encoder_layer", [&](const Case& c) {
     nn::TransformerEncoderLayer m(layer_options(c));
     const Tensor src_mask = mask_of(c, "src_mask"), kpm = mask_of(c, "src_key_padding_mask");
     run_case(c, m, {"src"}, [&](const Inputs& in) {
       return Outputs{{"output", m.forward(in.at("src"), src_mask, kpm)}};
     });
-    ++ran;
-  }
+  });
   CHECK(ran == 7);
 }
 
 TEST_CASE("TransformerEncoder of 2 layers and a final norm matches PyTorch under the keys layers.0 to norm",
           "[attention]") {
-  int ran = 0;
-  for (const Case& c : tg_fixtures::load("golden_attention", "transformer_encoder")) {
-    tg::manual_seed(7);
+  const int ran = tg_golden::for_each_case("golden_attention", "transformer_encoder", [&](const Case& c) {
     auto layer = std::make_shared<nn::TransformerEncoderLayer>(layer_options(c));
     std::shared_ptr<nn::LayerNorm> norm;
     if (c.flag("final_norm")) norm = std::make_shared<nn::LayerNorm>(nn::LayerNormOptions({c.param1("d_model")}));
     nn::TransformerEncoder m(layer, c.param1("num_layers"), norm);
     const Tensor mask = mask_of(c, "mask"), kpm = mask_of(c, "src_key_padding_mask");
     run_case(c, m, {"src"}, [&](const Inputs& in) { return Outputs{{"output", m.forward(in.at("src"), mask, kpm)}}; });
-    ++ran;
-  }
+  });
   CHECK(ran == 4);
 }
 

@@ -144,6 +144,20 @@ inline void run_multihead_case(const tg_fixtures::Case& c, tg::nn::MultiheadAtte
   });
 }
 
+/// Runs fn on every case of the fixture file set/family, each after tg::manual_seed(7) (so a
+/// module's own initialisation, which the case's state then replaces, is reproducible); returns
+/// how many cases ran.
+inline int for_each_case(const std::string& set, const std::string& family,
+                         const std::function<void(const tg_fixtures::Case&)>& fn) {
+  int ran = 0;
+  for (const tg_fixtures::Case& c : tg_fixtures::load(set, family)) {
+    tg::manual_seed(7);
+    fn(c);
+    ++ran;
+  }
+  return ran;
+}
+
 /// {x, then every parameter of m}: the inputs of a gradient check through a module (gradcheck
 /// perturbs each in place, so the module sees the perturbed parameters).
 inline std::vector<tg::Tensor> input_and_parameters(const tg::Tensor& x, const tg::nn::Module& m) {

@@ -82,13 +82,10 @@ void key_value_sizes_and_appended_keys() {
 
 TEST_CASE("MultiheadAttention options match PyTorch: kdim and vdim, add_bias_kv, add_zero_attn, with masks",
           "[attention]") {
-  int ran = 0;
-  for (const Case& c : tg_fixtures::load("golden_attention", "multihead_options")) {
-    tg::manual_seed(7);
+  const int ran = tg_golden::for_each_case("golden_attention", "multihead_options", [&](const Case& c) {
     nn::MultiheadAttention m(options_of(c));
     tg_golden::run_multihead_case(c, m);
-    ++ran;
-  }
+  });
   CHECK(ran == 16);
 }
 
