@@ -7,6 +7,7 @@
 #include "tapegrad/core/ops/dropout.h"
 #include "tapegrad/core/ops/elementwise.h"
 #include "tapegrad/core/ops/reduce.h"
+#include "transformer_common.h"
 
 namespace tg::nn {
 namespace {
@@ -15,24 +16,14 @@ constexpr const char* kLayer = "TransformerEncoderLayer";
 constexpr const char* kEncoder = "TransformerEncoder";
 
 void check_padding_mask(const Tensor& m, const char* name) {
-  if (!m.defined()) return;
-  TG_CHECK(m.dtype() == kBool || is_floating(m.dtype()),
-           "{}: src_key_padding_mask must be bool (true = padding) or floating, got {}", name, dtype_name(m.dtype()));
+  detail::check_padding_mask(m, name, "src_key_padding_mask");
 }
 
 }  // namespace
 
 TransformerEncoderLayer::TransformerEncoderLayer(TransformerEncoderLayerOptions options)
     : Cloneable(kLayer), options_(std::move(options)) {
-  const auto& o = options_;
-  TG_CHECK(o.d_model() > 0, "{}: d_model must be positive, got {}", kLayer, o.d_model());
-  TG_CHECK(o.nhead() > 0, "{}: nhead must be positive, got {}", kLayer, o.nhead());
-  TG_CHECK(o.d_model() % o.nhead() == 0, "{}: d_model {} is not divisible by nhead {}", kLayer, o.d_model(), o.nhead());
-  TG_CHECK(o.dim_feedforward() > 0, "{}: dim_feedforward must be positive, got {}", kLayer, o.dim_feedforward());
-  TG_CHECK(o.dropout() >= 0 && o.dropout() < 1, "{}: dropout must be in [0, 1), got {}", kLayer, o.dropout());
-  TG_CHECK(o.activation() == "relu" || o.activation() == "gelu",
-           "{}: activation must be \"relu\" or \"gelu\", got \"{}\"", kLayer, o.activation());
-  TG_CHECK(o.layer_norm_eps() >= 0, "{}: layer_norm_eps must be non-negative, got {}", kLayer, o.layer_norm_eps());
+  detail::check_layer_options(options_, kLayer);
   reset();
 }
 
@@ -62,35 +53,25 @@ Tensor TransformerEncoderLayer::forward(const Tensor& src, const Tensor& src_mas
     return dropout1->forward(self_attn->forward(x, x, x, src_key_padding_mask, false, src_mask).output);
   };
   auto ff_block = [&](const Tensor& x) {
-    Tensor h = linear1->forward(x);
-    h = options_.activation() == "relu" ? relu(h) : gelu(h);
-    return dropout2->forward(linear2->forward(dropout->forward(h)));
+    return dropout2->forward(detail::feed_forward(*linear1, *dropout, *linear2, options_.activation(), x));
   };
-  Tensor x = src;
-  if (options_.norm_first()) {
-    x = add(x, sa_block(norm1->forward(x)));
-    x = add(x, ff_block(norm2->forward(x)));
-  } else {
-    x = norm1->forward(add(x, sa_block(x)));
-    x = norm2->forward(add(x, ff_block(x)));
-  }
-  return x;
+  const bool norm_first = options_.norm_first();
+  const Tensor x = detail::residual(src, *norm1, norm_first, sa_block);
+  return detail::residual(x, *norm2, norm_first, ff_block);
 }
 
 TransformerEncoder::TransformerEncoder(TransformerEncoderOptions options)
     : Cloneable(kEncoder), options_(std::move(options)) {
-  TG_CHECK(options_.encoder_layer() != nullptr, "{}: encoder_layer must not be null", kEncoder);
-  TG_CHECK(options_.num_layers() > 0, "{}: num_layers must be positive, got {}", kEncoder, options_.num_layers());
+  detail::check_stack(options_.encoder_layer(), options_.num_layers(), kEncoder, "encoder_layer");
   reset();
 }
 
 void TransformerEncoder::reset() {
   // Clones of the prototypes, so that clone() of the encoder (which runs reset() again on the
   // copy) never shares a layer or the norm with the original.
-  layers = register_module("layers", std::make_shared<ModuleList>());
-  for (std::int64_t i = 0; i < options_.num_layers(); ++i) layers->push_back(options_.encoder_layer()->clone());
-  norm = nullptr;
-  if (options_.norm()) norm = register_module("norm", std::dynamic_pointer_cast<LayerNorm>(options_.norm()->clone()));
+  layers = register_module("layers", detail::layer_clones(*options_.encoder_layer(), options_.num_layers()));
+  norm = detail::norm_clone(options_.norm());
+  if (norm) register_module("norm", norm);
 }
 
 std::shared_ptr<TransformerEncoderLayer> TransformerEncoder::layer(std::size_t i) const {

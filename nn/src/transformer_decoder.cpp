@@ -10,6 +10,7 @@
 #include "tapegrad/core/ops/activation.h"
 #include "tapegrad/core/ops/index.h"
 #include "tapegrad/nn/init.h"
+#include "transformer_common.h"
 
 namespace tg::nn {
 namespace {
@@ -18,10 +19,29 @@ constexpr const char* kLayer = "TransformerDecoderLayer";
 constexpr const char* kDecoder = "TransformerDecoder";
 constexpr const char* kTransformer = "Transformer";
 
-void check_padding_mask(const Tensor& m, const char* who, const char* what) {
-  if (!m.defined()) return;
-  TG_CHECK(m.dtype() == kBool || is_floating(m.dtype()), "{}: {} must be bool (true = padding) or floating, got {}",
-           who, what, dtype_name(m.dtype()));
+using detail::check_padding_mask;
+
+/// The options of the encoder or decoder layers of a Transformer built from its options.
+template <class LayerOptions>
+LayerOptions layer_options(const TransformerOptions& o) {
+  return LayerOptions(o.d_model(), o.nhead())
+      .dim_feedforward(o.dim_feedforward())
+      .dropout(o.dropout())
+      .activation(o.activation())
+      .layer_norm_eps(o.layer_norm_eps())
+      .batch_first(o.batch_first())
+      .norm_first(o.norm_first());
+}
+
+/// The encoder or decoder of a Transformer: a clone of custom (custom_encoder, custom_decoder) if
+/// given, else num_layers layers built from the options and a final LayerNorm.
+template <class Layer, class LayerOptions, class Stack>
+std::shared_ptr<Stack> stack_of(const std::shared_ptr<Stack>& custom, const TransformerOptions& o,
+                                std::int64_t num_layers) {
+  if (custom) return std::dynamic_pointer_cast<Stack>(custom->clone());
+  auto layer = std::make_shared<Layer>(layer_options<LayerOptions>(o));
+  return std::make_shared<Stack>(layer, num_layers,
+                                 std::make_shared<LayerNorm>(LayerNormOptions({o.d_model()}).eps(o.layer_norm_eps())));
 }
 
 }  // namespace
@@ -30,15 +50,7 @@ void check_padding_mask(const Tensor& m, const char* who, const char* what) {
 
 TransformerDecoderLayer::TransformerDecoderLayer(TransformerDecoderLayerOptions options)
     : Cloneable(kLayer), options_(std::move(options)) {
-  const auto& o = options_;
-  TG_CHECK(o.d_model() > 0, "{}: d_model must be positive, got {}", kLayer, o.d_model());
-  TG_CHECK(o.nhead() > 0, "{}: nhead must be positive, got {}", kLayer, o.nhead());
-  TG_CHECK(o.d_model() % o.nhead() == 0, "{}: d_model {} is not divisible by nhead {}", kLayer, o.d_model(), o.nhead());
-  TG_CHECK(o.dim_feedforward() > 0, "{}: dim_feedforward must be positive, got {}", kLayer, o.dim_feedforward());
-  TG_CHECK(o.dropout() >= 0 && o.dropout() < 1, "{}: dropout must be in [0, 1), got {}", kLayer, o.dropout());
-  TG_CHECK(o.activation() == "relu" || o.activation() == "gelu",
-           "{}: activation must be \"relu\" or \"gelu\", got \"{}\"", kLayer, o.activation());
-  TG_CHECK(o.layer_norm_eps() >= 0, "{}: layer_norm_eps must be non-negative, got {}", kLayer, o.layer_norm_eps());
+  detail::check_layer_options(options_, kLayer);
   reset();
 }
 
@@ -87,38 +99,27 @@ Tensor TransformerDecoderLayer::forward(const Tensor& tgt, const Tensor& memory,
         multihead_attn->forward(x, memory, memory, memory_key_padding_mask, false, memory_mask).output);
   };
   auto ff_block = [&](const Tensor& x) {
-    Tensor h = linear1->forward(x);
-    h = options_.activation() == "relu" ? relu(h) : gelu(h);
-    return dropout3->forward(linear2->forward(dropout->forward(h)));
+    return dropout3->forward(detail::feed_forward(*linear1, *dropout, *linear2, options_.activation(), x));
   };
-  Tensor x = tgt;
-  if (options_.norm_first()) {
-    x = add(x, sa_block(norm1->forward(x)));
-    x = add(x, mha_block(norm2->forward(x)));
-    x = add(x, ff_block(norm3->forward(x)));
-  } else {
-    x = norm1->forward(add(x, sa_block(x)));
-    x = norm2->forward(add(x, mha_block(x)));
-    x = norm3->forward(add(x, ff_block(x)));
-  }
-  return x;
+  const bool norm_first = options_.norm_first();
+  Tensor x = detail::residual(tgt, *norm1, norm_first, sa_block);
+  x = detail::residual(x, *norm2, norm_first, mha_block);
+  return detail::residual(x, *norm3, norm_first, ff_block);
 }
 
 // ---- TransformerDecoder ----------------------------------------------------------------------------
 
 TransformerDecoder::TransformerDecoder(TransformerDecoderOptions options)
     : Cloneable(kDecoder), options_(std::move(options)) {
-  TG_CHECK(options_.decoder_layer() != nullptr, "{}: decoder_layer must not be null", kDecoder);
-  TG_CHECK(options_.num_layers() > 0, "{}: num_layers must be positive, got {}", kDecoder, options_.num_layers());
+  detail::check_stack(options_.decoder_layer(), options_.num_layers(), kDecoder, "decoder_layer");
   reset();
 }
 
 void TransformerDecoder::reset() {
   // Clones of the prototypes, so that clone() never shares a layer or the norm with the original.
-  layers = register_module("layers", std::make_shared<ModuleList>());
-  for (std::int64_t i = 0; i < options_.num_layers(); ++i) layers->push_back(options_.decoder_layer()->clone());
-  norm = nullptr;
-  if (options_.norm()) norm = register_module("norm", std::dynamic_pointer_cast<LayerNorm>(options_.norm()->clone()));
+  layers = register_module("layers", detail::layer_clones(*options_.decoder_layer(), options_.num_layers()));
+  norm = detail::norm_clone(options_.norm());
+  if (norm) register_module("norm", norm);
 }
 
 std::shared_ptr<TransformerDecoderLayer> TransformerDecoder::layer(std::size_t i) const {
@@ -152,33 +153,10 @@ Transformer::Transformer(TransformerOptions options) : Cloneable(kTransformer), 
 
 void Transformer::reset() {
   const auto& o = options_;
-  const LayerNormOptions norm_options = LayerNormOptions({o.d_model()}).eps(o.layer_norm_eps());
-  if (o.custom_encoder()) {
-    encoder = register_module("encoder", std::dynamic_pointer_cast<TransformerEncoder>(o.custom_encoder()->clone()));
-  } else {
-    auto layer = std::make_shared<TransformerEncoderLayer>(TransformerEncoderLayerOptions(o.d_model(), o.nhead())
-                                                               .dim_feedforward(o.dim_feedforward())
-                                                               .dropout(o.dropout())
-                                                               .activation(o.activation())
-                                                               .layer_norm_eps(o.layer_norm_eps())
-                                                               .batch_first(o.batch_first())
-                                                               .norm_first(o.norm_first()));
-    encoder = register_module("encoder", std::make_shared<TransformerEncoder>(
-                                             layer, o.num_encoder_layers(), std::make_shared<LayerNorm>(norm_options)));
-  }
-  if (o.custom_decoder()) {
-    decoder = register_module("decoder", std::dynamic_pointer_cast<TransformerDecoder>(o.custom_decoder()->clone()));
-  } else {
-    auto layer = std::make_shared<TransformerDecoderLayer>(TransformerDecoderLayerOptions(o.d_model(), o.nhead())
-                                                               .dim_feedforward(o.dim_feedforward())
-                                                               .dropout(o.dropout())
-                                                               .activation(o.activation())
-                                                               .layer_norm_eps(o.layer_norm_eps())
-                                                               .batch_first(o.batch_first())
-                                                               .norm_first(o.norm_first()));
-    decoder = register_module("decoder", std::make_shared<TransformerDecoder>(
-                                             layer, o.num_decoder_layers(), std::make_shared<LayerNorm>(norm_options)));
-  }
+  encoder = register_module("encoder", stack_of<TransformerEncoderLayer, TransformerEncoderLayerOptions>(
+                                           o.custom_encoder(), o, o.num_encoder_layers()));
+  decoder = register_module("decoder", stack_of<TransformerDecoderLayer, TransformerDecoderLayerOptions>(
+                                           o.custom_decoder(), o, o.num_decoder_layers()));
   // PyTorch's _reset_parameters: xavier_uniform_ on every parameter of more than one dim.
   for (const auto& [name, p] : named_parameters())
     if (p.dim() > 1) init::xavier_uniform_(p);

@@ -50,7 +50,8 @@ OUT_DIR = os.path.join(HERE, "fixtures")
 sys.path.insert(0, os.path.join(HERE, "..", "golden_modules"))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 import fixture_writer as fw  # noqa: E402  (the shared fixture format)
-from make_module_fixtures import Writer, fixed_seed, randn  # noqa: E402
+from make_module_fixtures import Writer  # noqa: E402
+from fixture_writer import randn  # noqa: E402
 
 
 def AttentionWriter(family):
@@ -81,36 +82,12 @@ def bool_mask(*shape, p=0.3, keep_rows_alive=True):
     return m
 
 
-def store_mask(t):
-    """Bool masks are stored as int64 0/1 (`index`), float masks as float64 (`tensor`)."""
-    return t.to(torch.int64) if t.dtype == torch.bool else t
-
-
 def record(w, name, params, module, float_inputs, masks, forward, forward_only=False):
     """Runs forward(**float_inputs, **masks) -> [(key, tensor, gkey)], stores state, inputs,
     outputs and the gradients of sum((out * g).sum())."""
-    module.zero_grad()
-    state = [(k, v.detach().clone()) for k, v in module.state_dict().items()]
-    named = list(module.named_parameters())
-    leaves = {k: v.detach().clone().requires_grad_() for k, v in float_inputs.items()}
-    outs = forward(**leaves, **masks)
-    tensors = [("state." + k, v) for k, v in state]
-    tensors += [(k, v) for k, v in leaves.items()]
-    tensors += [(k, store_mask(v)) for k, v in masks.items() if v is not None]
-    if forward_only:
-        params = dict(params, forward_only=True)
-        tensors += [(key, out) for key, out, _ in outs]
-    else:
-        loss = 0
-        for key, out, gkey in outs:
-            g = randn(*out.shape)
-            loss = loss + (out * g).sum()
-            tensors += [(gkey, g), (key, out)]
-        leaf_list = list(leaves.items())
-        grads = torch.autograd.grad(loss, [v for _, v in leaf_list] + [p for _, p in named], allow_unused=True)
-        for (k, v), g in zip(leaf_list + named, grads):
-            tensors.append(("grad." + k, g if g is not None else torch.zeros_like(v)))
-    w.case(name, params, tensors, names={"params": [k for k, _ in named], "state": [k for k, _ in state]})
+    stored = [(k, fw.store_mask(v)) for k, v in masks.items() if v is not None]
+    fw.record_module(w, name, params, module, float_inputs, lambda **leaves: forward(**leaves, **masks), stored,
+                     forward_only=forward_only)
 
 
 # ---- MultiheadAttention ---------------------------------------------------------------------------
@@ -287,9 +264,7 @@ MAKERS = [
 
 
 def main():
-    torch.set_num_threads(1)
-    files = [(family + ".txt", fixed_seed(2000 + i, make)) for i, (family, make) in enumerate(MAKERS)]
-    return fw.main(__doc__, OUT_DIR, files, "tests/golden_attention/make_attention_fixtures.py")
+    return fw.run_makers(__doc__, OUT_DIR, MAKERS, 2000, "tests/golden_attention/make_attention_fixtures.py")
 
 
 if __name__ == "__main__":

@@ -50,10 +50,7 @@ OUT_DIR = os.path.join(HERE, "fixtures")
 SCRIPT = "tests/golden_attention/make_score_fixtures.py"
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 import fixture_writer as fw  # noqa: E402  (the shared fixture format)
-
-
-def randn(*shape):
-    return torch.randn(*shape, dtype=torch.float64)
+from fixture_writer import randn  # noqa: E402
 
 
 def masked_softmax(scores, mask):
@@ -201,31 +198,11 @@ class SelfAttention(nn.Module):
 # ---- recording ------------------------------------------------------------------------------------
 
 
-def store(t):
-    return t.to(torch.int64) if t.dtype == torch.bool else t
-
-
 def record(w, name, params, module, inputs, extras, forward):
-    """inputs: float leaves (gradients recorded); extras: masks and lengths (stored as they are).
-    forward(**leaves) -> [(key, tensor, gkey)]."""
-    module.zero_grad()
-    state = [(k, v.detach().clone()) for k, v in module.state_dict().items()]
-    named = list(module.named_parameters())
-    leaves = {k: v.detach().clone().requires_grad_() for k, v in inputs.items()}
-    outs = forward(**leaves)
-    tensors = [("state." + k, v) for k, v in state] + list(leaves.items())
-    tensors += [(k, store(v)) for k, v in extras.items() if v is not None]
-    loss = 0
-    for key, out, gkey in outs:
-        g = randn(*out.shape)
-        loss = loss + (out * g).sum()
-        tensors += [(gkey, g), (key, out)]
-    leaf_list = list(leaves.items())
-    grads = torch.autograd.grad(loss, [v for _, v in leaf_list] + [p for _, p in named], allow_unused=True)
-    for (k, v), g in zip(leaf_list + named, grads):
-        assert g is None or torch.isfinite(g).all(), (name, k)
-        tensors.append(("grad." + k, g if g is not None else torch.zeros_like(v)))
-    w.case(name, params, tensors, names={"params": [k for k, _ in named], "state": [k for k, _ in state]})
+    """inputs: float leaves (gradients recorded, all finite); extras: masks and lengths (stored as
+    they are). forward(**leaves) -> [(key, tensor, gkey)]."""
+    stored = [(k, fw.store_mask(v)) for k, v in extras.items() if v is not None]
+    fw.record_module(w, name, params, module, inputs, forward, stored, finite_grads=True)
 
 
 def writer(family):
@@ -340,14 +317,7 @@ MAKERS = [("attention_scores", make_scores), ("attention_modules", make_attentio
 
 
 def main():
-    torch.set_num_threads(1)
-    files = []
-    for i, (family, make) in enumerate(MAKERS):
-        def run(make=make, seed=3000 + i):
-            torch.manual_seed(seed)
-            return make().text_out()
-        files.append((family + ".txt", run))
-    return fw.main(__doc__, OUT_DIR, files, SCRIPT)
+    return fw.run_makers(__doc__, OUT_DIR, MAKERS, 3000, SCRIPT)
 
 
 if __name__ == "__main__":

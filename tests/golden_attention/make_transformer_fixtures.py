@@ -50,14 +50,11 @@ OUT_DIR = os.path.join(HERE, "fixtures")
 SCRIPT = "tests/golden_attention/make_transformer_fixtures.py"
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 import fixture_writer as fw  # noqa: E402  (the shared fixture format)
+from fixture_writer import randn  # noqa: E402
 
 
 def writer(family):
     return fw.Writer(fw.golden_header(family, SCRIPT))
-
-
-def randn(*shape):
-    return torch.randn(*shape, dtype=torch.float64)
 
 
 def randomize(module):
@@ -86,35 +83,15 @@ def causal_bool(n):
     return torch.triu(torch.ones(n, n, dtype=torch.bool), 1)
 
 
-def store_mask(t):
-    """Bool masks are stored as int64 0/1 (`index`), float masks as float64 (`tensor`)."""
-    return t.to(torch.int64) if t.dtype == torch.bool else t
-
-
 def record(w, name, params, module, float_inputs, masks, forward):
-    """Runs forward(**float_inputs, **masks) -> [(key, tensor, gkey)]; stores state, inputs, masks,
-    outputs, upstream gradients and the gradients of sum((out * g).sum())."""
+    """Runs forward(**float_inputs, **masks) -> [(key, tensor, gkey)] in eval mode; stores state,
+    inputs, masks, outputs (all finite), upstream gradients and the gradients of
+    sum((out * g).sum())."""
     module.eval()
-    module.zero_grad()
-    state = [(k, v.detach().clone()) for k, v in module.state_dict().items()]
-    named = list(module.named_parameters())
-    leaves = {k: v.detach().clone().requires_grad_() for k, v in float_inputs.items()}
     masks = {k: v for k, v in masks.items() if v is not None}
-    outs = forward(**leaves, **masks)
-    tensors = [("state." + k, v) for k, v in state]
-    tensors += list(leaves.items())
-    tensors += [(k, store_mask(v)) for k, v in masks.items()]
-    loss = 0
-    for key, out, gkey in outs:
-        assert torch.isfinite(out).all(), (name, key)
-        g = randn(*out.shape)
-        loss = loss + (out * g).sum()
-        tensors += [(gkey, g), (key, out)]
-    leaf_list = list(leaves.items())
-    grads = torch.autograd.grad(loss, [v for _, v in leaf_list] + [p for _, p in named], allow_unused=True)
-    for (k, v), g in zip(leaf_list + named, grads):
-        tensors.append(("grad." + k, g if g is not None else torch.zeros_like(v)))
-    w.case(name, params, tensors, names={"params": [k for k, _ in named], "state": [k for k, _ in state]})
+    stored = [(k, fw.store_mask(v)) for k, v in masks.items()]
+    fw.record_module(w, name, params, module, float_inputs, lambda **leaves: forward(**leaves, **masks), stored,
+                     finite_outputs=True)
 
 
 # ---- MultiheadAttention options ----------------------------------------------------------------------
@@ -347,18 +324,8 @@ MAKERS = [
 ]
 
 
-def fixed_seed(seed, make):
-    """make() after torch.manual_seed(seed): one seed per file."""
-    def run():
-        torch.manual_seed(seed)
-        return make().text_out()
-    return run
-
-
 def main():
-    torch.set_num_threads(1)
-    files = [(family + ".txt", fixed_seed(3000 + i, make)) for i, (family, make) in enumerate(MAKERS)]
-    return fw.main(__doc__, OUT_DIR, files, SCRIPT)
+    return fw.run_makers(__doc__, OUT_DIR, MAKERS, 3000, SCRIPT)
 
 
 if __name__ == "__main__":

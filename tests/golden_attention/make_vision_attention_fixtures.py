@@ -47,14 +47,11 @@ OUT_DIR = os.path.join(HERE, "fixtures")
 SCRIPT = "tests/golden_attention/make_vision_attention_fixtures.py"
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 import fixture_writer as fw  # noqa: E402  (the shared fixture format)
+from fixture_writer import randn  # noqa: E402
 
 
 def Writer(family):
     return fw.Writer(fw.golden_header(family, SCRIPT), finite=True)
-
-
-def randn(*shape):
-    return torch.randn(*shape, dtype=torch.float64)
 
 
 def randomize(module):
@@ -66,24 +63,11 @@ def randomize(module):
 
 
 def record(w, name, params, module, x, forward, extra=()):
-    """forward(x) -> [(key, tensor)]: stores state, x, the extra tensors, the outputs with their
-    upstream gradients, and the gradients of x and every parameter."""
+    """forward(x) -> [(key, tensor)]: in eval mode, stores state, x, the extra tensors, the outputs
+    with their upstream gradients g<key>, and the gradients of x and every parameter."""
     module.eval()
-    module.zero_grad()
-    state = [(k, v.detach().clone()) for k, v in module.state_dict().items()]
-    named = list(module.named_parameters())
-    x = x.detach().clone().requires_grad_()
-    outs = forward(x)
-    tensors = [("state." + k, v) for k, v in state] + [("x", x)] + list(extra)
-    loss = 0
-    for key, out in outs:
-        g = randn(*out.shape)
-        loss = loss + (out * g).sum()
-        tensors += [("g" + key, g), (key, out)]
-    grads = torch.autograd.grad(loss, [x] + [p for _, p in named], allow_unused=True)
-    for (k, v), g in zip([("x", x)] + named, grads):
-        tensors.append(("grad." + k, g if g is not None else torch.zeros_like(v)))
-    w.case(name, params, tensors, names={"params": [k for k, _ in named], "state": [k for k, _ in state]})
+    fw.record_module(w, name, params, module, {"x": x}, lambda x: [(k, out, "g" + k) for k, out in forward(x)],
+                     extra)
 
 
 # ---- positional encodings ----------------------------------------------------------------------------
@@ -311,17 +295,8 @@ MAKERS = [
 ]
 
 
-def fixed_seed(seed, make):
-    def run():
-        torch.manual_seed(seed)
-        return make().text_out()
-    return run
-
-
 def main():
-    torch.set_num_threads(1)
-    files = [(family + ".txt", fixed_seed(3000 + i, make)) for i, (family, make) in enumerate(MAKERS)]
-    return fw.main(__doc__, OUT_DIR, files, SCRIPT)
+    return fw.run_makers(__doc__, OUT_DIR, MAKERS, 3000, SCRIPT)
 
 
 if __name__ == "__main__":

@@ -53,14 +53,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT_DIR = os.path.join(HERE, "fixtures")
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 import fixture_writer as fw  # noqa: E402  (the shared fixture format)
+from fixture_writer import randn  # noqa: E402
 
 
 def Writer(family, script="tests/golden_modules/make_module_fixtures.py"):
     return fw.Writer(fw.golden_header(family, script))
-
-
-def randn(*shape):
-    return torch.randn(*shape, dtype=torch.float64)
 
 
 def randomize(module, *names):
@@ -77,27 +74,7 @@ def randomize(module, *names):
 def run_case(w, name, params, module, inputs, forward, after=()):
     """Records module's state, runs forward(module, **inputs) -> list of (key, output, gkey),
     and the gradients of sum((output * g).sum()) w.r.t. the float inputs and every parameter."""
-    module.zero_grad()
-    state = [(k, v.detach().clone()) for k, v in module.state_dict().items()]
-    named = list(module.named_parameters())
-    leaves = {k: (v.detach().clone().requires_grad_() if v.is_floating_point() else v) for k, v in inputs.items()}
-    outs = forward(module, **leaves)
-    loss = 0
-    out_tensors = []
-    for key, out, gkey in outs:
-        g = randn(*out.shape)
-        loss = loss + (out * g).sum()
-        out_tensors += [(gkey, g), (key, out)]
-    diff = [(k, v) for k, v in leaves.items() if v.is_floating_point()]
-    grads = torch.autograd.grad(loss, [v for _, v in diff] + [p for _, p in named], allow_unused=True)
-    tensors = [("state." + k, v) for k, v in state]
-    tensors += [(k, v) for k, v in leaves.items()]
-    tensors += out_tensors
-    for (k, v), g in zip(diff + named, grads):
-        tensors.append(("grad." + k, g if g is not None else torch.zeros_like(v)))
-    sd = module.state_dict()
-    tensors += [("after." + k, sd[k]) for k in after]
-    w.case(name, params, tensors, names={"params": [k for k, _ in named], "state": [k for k, _ in state]})
+    fw.record_module(w, name, params, module, inputs, lambda **leaves: forward(module, **leaves), after=after)
 
 
 def single(module, input):
@@ -336,19 +313,8 @@ MAKERS = [
 ]
 
 
-def fixed_seed(seed, make):
-    """make() after torch.manual_seed(seed): one seed per file, so that adding a case to one
-    family leaves the others alone."""
-    def run():
-        torch.manual_seed(seed)
-        return make().text_out()
-    return run
-
-
 def main():
-    torch.set_num_threads(1)
-    files = [(family + ".txt", fixed_seed(1000 + i, make)) for i, (family, make) in enumerate(MAKERS)]
-    return fw.main(__doc__, OUT_DIR, files, "tests/golden_modules/make_module_fixtures.py")
+    return fw.run_makers(__doc__, OUT_DIR, MAKERS, 1000, "tests/golden_modules/make_module_fixtures.py")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "support/fixtures.h"
+#include "support/golden_module.h"
 #include "support/helpers.h"
 #include "tapegrad/tapegrad.h"
 
@@ -29,85 +30,12 @@ using tg_test::error_of;
 using Catch::Matchers::Contains;
 using tg::Tensor;
 using tg_fixtures::Case;
+using namespace tg_golden;  // NOLINT(google-build-using-namespace): the golden runner, test files only
 namespace nn = tg::nn;
 namespace F = tg::nn::functional;
+using tg_test::all_finite;
 
 namespace {
-
-constexpr double kTol = 1e-10;
-
-/// A fixture mask: `index` tensors of 0/1 are bool masks, `tensor`s float masks. Undefined if absent.
-Tensor mask_of(const Case& c, const std::string& key) {
-  if (!c.has_tensor(key)) return {};
-  const Tensor t = c.tensor(key);
-  return c.stored(key).is_index ? tg::ne(t, 0.0) : t;
-}
-
-/// got against the case's tensor key: same shape, every element within kTol scaled by max(1, |want|);
-/// a NaN expected must be a NaN got.
-void check_close(const Case& c, const std::string& key, const Tensor& got) {
-  INFO("case '" << c.name << "' (" << c.where << "), tensor '" << key << "'");
-  const auto& want = c.stored(key);
-  REQUIRE(got.defined());
-  REQUIRE(got.shape().vec() == want.shape);
-  const std::vector<double> g = got.to(tg::kFloat64).contiguous().to_vector<double>();
-  double worst = 0;
-  std::size_t at = 0;
-  for (std::size_t i = 0; i < g.size(); ++i) {
-    double err;
-    if (std::isnan(want.values[i])) err = std::isnan(g[i]) ? 0.0 : INFINITY;
-    else err = std::abs(g[i] - want.values[i]) / std::max(1.0, std::abs(want.values[i]));
-    if (!(err <= worst)) {
-      worst = std::isnan(err) ? INFINITY : err;
-      at = i;
-    }
-  }
-  INFO("worst element " << at << ": got " << (g.empty() ? 0.0 : g[at]) << ", want "
-                        << (g.empty() ? 0.0 : want.values[at]));
-  CHECK(worst <= kTol);
-}
-
-std::vector<std::string> keys_of(const std::vector<std::pair<std::string, Tensor>>& v) {
-  std::vector<std::string> out;
-  for (const auto& [k, t] : v) out.push_back(k);
-  return out;
-}
-
-using Outputs = std::vector<std::pair<std::string, Tensor>>;  // (key, tensor): output, weights
-using Inputs = std::map<std::string, Tensor>;
-
-/// Loads PyTorch's state (strict), checks the key lists, runs forward in eval mode and compares
-/// outputs and (unless forward_only) the gradients of every float input and every parameter.
-void run_case(const Case& c, nn::Module& m, const std::vector<std::string>& input_keys,
-              const std::function<Outputs(const Inputs&)>& forward) {
-  INFO("case '" << c.name << "' (" << c.where << ")");
-  m.to(tg::kFloat64);
-  m.eval();
-  CHECK(keys_of(m.named_parameters()) == c.words("params"));
-  CHECK(m.state_dict().keys() == c.words("state"));
-  nn::StateDict state;
-  for (const std::string& k : c.words("state")) state.insert(k, c.tensor("state." + k));
-  m.load_state_dict(state);
-
-  Inputs inputs;
-  for (const std::string& k : input_keys)
-    if (c.has_tensor(k)) inputs[k] = c.tensor(k).requires_grad_();
-  const Outputs outputs = forward(inputs);
-  const bool forward_only = c.has_param("forward_only") && c.flag("forward_only");
-  const std::map<std::string, std::string> upstream{{"output", "gout"}, {"weights", "gweights"}};
-  Tensor loss;
-  for (const auto& [key, out] : outputs) {
-    check_close(c, key, out);
-    if (forward_only) continue;
-    const Tensor term = (out * c.tensor(upstream.at(key))).sum();
-    loss = loss.defined() ? loss + term : term;
-  }
-  if (forward_only) return;
-  loss.backward();
-  for (const auto& [k, t] : inputs) check_close(c, "grad." + k, t.grad().defined() ? t.grad() : tg::zeros_like(t));
-  for (const auto& [k, p] : m.named_parameters())
-    check_close(c, "grad." + k, p.grad().defined() ? p.grad() : tg::zeros_like(p));
-}
 
 nn::TransformerEncoderLayerOptions layer_options(const Case& c) {
   return nn::TransformerEncoderLayerOptions(c.param1("d_model"), c.param1("nhead"))
@@ -123,69 +51,43 @@ Tensor uniform64(tg::IntArrayRef shape, std::uint64_t seed) {
   return (tg::rand(shape, tg::kFloat64, &gen) * 2.0 - 1.0).detach().requires_grad_();
 }
 
-bool all_finite(const Tensor& t) {
-  for (double v : t.to(tg::kFloat64).contiguous().to_vector<double>())
-    if (!std::isfinite(v)) return false;
-  return true;
-}
-
 }  // namespace
 
 // ---- golden tests against PyTorch 1.13 -------------------------------------------------------------
 
 TEST_CASE("MultiheadAttention matches PyTorch: outputs, weights and every gradient, with and without masks",
           "[attention]") {
-  int ran = 0;
-  for (const Case& c : tg_fixtures::load("golden_attention", "multihead_attention")) {
-    tg::manual_seed(7);
+  const int ran = tg_golden::for_each_case("golden_attention", "multihead_attention", [&](const Case& c) {
     nn::MultiheadAttention m(nn::MultiheadAttentionOptions(c.param1("embed_dim"), c.param1("num_heads"))
                                  .bias(c.flag("bias"))
                                  .batch_first(c.flag("batch_first")));
-    const bool self = c.flag("self"), need_weights = c.flag("need_weights");
-    const bool average = c.flag("average_attn_weights");
-    const Tensor kpm = mask_of(c, "key_padding_mask"), mask = mask_of(c, "attn_mask");
-    run_case(c, m, {"query", "key", "value"}, [&](const Inputs& in) {
-      const Tensor& q = in.at("query");
-      const auto r = self ? m.forward(q, q, q, kpm, need_weights, mask, average)
-                          : m.forward(q, in.at("key"), in.at("value"), kpm, need_weights, mask, average);
-      Outputs out{{"output", r.output}};
-      if (need_weights) out.emplace_back("weights", r.weights);
-      else CHECK_FALSE(r.weights.defined());
-      return out;
-    });
-    ++ran;
-  }
+    tg_golden::run_multihead_case(c, m);
+  });
   CHECK(ran == 16);
 }
 
 TEST_CASE("TransformerEncoderLayer matches PyTorch: relu and gelu, post-norm and norm_first, with masks",
           "[attention]") {
-  int ran = 0;
-  for (const Case& c : tg_fixtures::load("golden_attention", "transformer_encoder_layer")) {
-    tg::manual_seed(7);
+  const int ran = tg_golden::for_each_case("golden_attention", "transformer_encoder_layer", [&](const Case& c) {
     nn::TransformerEncoderLayer m(layer_options(c));
     const Tensor src_mask = mask_of(c, "src_mask"), kpm = mask_of(c, "src_key_padding_mask");
     run_case(c, m, {"src"}, [&](const Inputs& in) {
       return Outputs{{"output", m.forward(in.at("src"), src_mask, kpm)}};
     });
-    ++ran;
-  }
+  });
   CHECK(ran == 7);
 }
 
 TEST_CASE("TransformerEncoder of 2 layers and a final norm matches PyTorch under the keys layers.0 to norm",
           "[attention]") {
-  int ran = 0;
-  for (const Case& c : tg_fixtures::load("golden_attention", "transformer_encoder")) {
-    tg::manual_seed(7);
+  const int ran = tg_golden::for_each_case("golden_attention", "transformer_encoder", [&](const Case& c) {
     auto layer = std::make_shared<nn::TransformerEncoderLayer>(layer_options(c));
     std::shared_ptr<nn::LayerNorm> norm;
     if (c.flag("final_norm")) norm = std::make_shared<nn::LayerNorm>(nn::LayerNormOptions({c.param1("d_model")}));
     nn::TransformerEncoder m(layer, c.param1("num_layers"), norm);
     const Tensor mask = mask_of(c, "mask"), kpm = mask_of(c, "src_key_padding_mask");
     run_case(c, m, {"src"}, [&](const Inputs& in) { return Outputs{{"output", m.forward(in.at("src"), mask, kpm)}}; });
-    ++ran;
-  }
+  });
   CHECK(ran == 4);
 }
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "support/fixtures.h"
+#include "support/golden_module.h"
 #include "tapegrad/tapegrad.h"
 
 using tg::Tensor;
@@ -27,8 +28,6 @@ using tg_fixtures::Case;
 namespace nn = tg::nn;
 
 namespace {
-
-constexpr double kTol = 1e-10;
 
 using Inputs = std::map<std::string, Tensor>;
 using Outputs = std::vector<std::pair<std::string, Tensor>>;  // (key, tensor): output, h_n, c_n
@@ -50,46 +49,18 @@ void report(const std::string& key) {
   std::cerr << "golden " << key << ": largest error " << err << " (" << where << ")\n";
 }
 
-/// Compares got with the case's tensor `key`: same shape, every element within kTol scaled by
-/// max(1, |want|).
+/// tg_golden::check_close, recording the worst error of the case's family for the report.
 void check_close(const Case& c, const std::string& key, const Tensor& got) {
-  INFO("case '" << c.name << "' (" << c.where << "), tensor '" << key << "'");
-  const auto& want = c.stored(key);
-  REQUIRE(got.defined());
-  REQUIRE(got.shape().vec() == want.shape);
-  const std::vector<double> g = got.to(tg::kFloat64).contiguous().to_vector<double>();
-  double worst = 0;
-  std::size_t at = 0;
-  for (std::size_t i = 0; i < g.size(); ++i) {
-    const double err = std::abs(g[i] - want.values[i]) / std::max(1.0, std::abs(want.values[i]));
-    if (!(err <= worst)) {  // also catches NaN
-      worst = std::isnan(err) ? INFINITY : err;
-      at = i;
-    }
-  }
+  const double worst = tg_golden::check_close(c, key, got);
   auto& [largest, where] = largest_errors()[report_key(c)];
   if (worst > largest) largest = worst, where = c.name + " / " + key;
-  INFO("worst element " << at << ": got " << (g.empty() ? 0.0 : g[at]) << ", want "
-                        << (g.empty() ? 0.0 : want.values[at]));
-  CHECK(worst <= kTol);
-}
-
-std::vector<std::string> keys_of(const std::vector<std::pair<std::string, Tensor>>& v) {
-  std::vector<std::string> out;
-  for (const auto& [k, t] : v) out.push_back(k);
-  return out;
 }
 
 /// Runs one case: loads PyTorch's state, checks names, runs forward and backward and compares.
 void run_case(const Case& c, nn::Module& m, const Forward& forward) {
   INFO("case '" << c.name << "' (" << c.where << ")");
   m.to(tg::kFloat64);
-  CHECK(keys_of(m.named_parameters()) == c.words("params"));
-  CHECK(m.state_dict().keys() == c.words("state"));
-
-  nn::StateDict state;
-  for (const std::string& k : c.words("state")) state.insert(k, c.tensor("state." + k));
-  m.load_state_dict(state);  // strict: PyTorch's keys, no more, no fewer, same shapes
+  tg_golden::load_case_state(c, m);
 
   Inputs inputs;
   for (const char* k : {"input", "input1", "input2", "h0", "c0", "lengths"}) {
@@ -110,9 +81,8 @@ void run_case(const Case& c, nn::Module& m, const Forward& forward) {
   loss.backward();
 
   for (const auto& [k, t] : inputs)
-    if (t.requires_grad()) check_close(c, "grad." + k, t.grad().defined() ? t.grad() : tg::zeros_like(t));
-  for (const auto& [k, p] : m.named_parameters())
-    check_close(c, "grad." + k, p.grad().defined() ? p.grad() : tg::zeros_like(p));
+    if (t.requires_grad()) check_close(c, "grad." + k, tg_golden::grad_or_zeros(t));
+  for (const auto& [k, p] : m.named_parameters()) check_close(c, "grad." + k, tg_golden::grad_or_zeros(p));
   const nn::StateDict after = m.state_dict();
   for (const std::string& k : c.keys_with_prefix("after.")) check_close(c, "after." + k, after.find(k));
 }

@@ -13,9 +13,11 @@
 #include <string>
 #include <vector>
 
+#include "support/helpers.h"
 #include "tapegrad/tapegrad.h"
 
 using namespace tg;
+using tg_test::all_finite;
 
 namespace {
 
@@ -44,12 +46,6 @@ Tensor flat(const nn::RNNOutput& out) {
   std::vector<Tensor> parts{out.output.reshape({-1}), out.state.h.reshape({-1})};
   if (out.state.c.defined()) parts.push_back(out.state.c.reshape({-1}));
   return cat(parts, 0);
-}
-
-bool all_finite(const Tensor& t) {
-  for (double v : t.to(kFloat64).contiguous().to_vector<double>())
-    if (!std::isfinite(v)) return false;
-  return true;
 }
 
 /// A float64 leaf that requires grad, standard normal, reproducible from seed.

@@ -132,6 +132,69 @@ def seeded_files(makers, base_seed):
             for i, (name, make) in enumerate(makers)]
 
 
+def randn(*shape):
+    """A float64 sample of N(0, 1) from torch's global generator (seeded per file by run_makers)."""
+    return torch.randn(*shape, dtype=torch.float64)
+
+
+def store_mask(t):
+    """Bool masks are stored as int64 0/1 (`index`), float masks as float64 (`tensor`)."""
+    return t.to(torch.int64) if t.dtype == torch.bool else t
+
+
+def record_module(w, name, params, module, inputs, forward, stored=(), after=(), forward_only=False,
+                  finite_outputs=False, finite_grads=False):
+    """Writes the golden case of a module: runs forward(**leaves) -> [(key, output, gkey)], the
+    leaves being inputs with the floating ones detached into fresh leaves requiring grad, and
+    stores in this order: state.<key> (the state before the forward), the inputs, the pairs of
+    stored (masks, lengths), for each output its upstream gradient gkey (a randn) and itself, the
+    gradients grad.<key> of sum((output * g).sum()) with respect to the floating inputs and every
+    parameter (zeros where none flows), and after.<key> for the keys of after (the state after the
+    forward). forward_only: the outputs alone, and the param forward_only. finite_outputs and
+    finite_grads assert that no output, or no gradient, holds a NaN or infinity."""
+    module.zero_grad()
+    state = [(k, v.detach().clone()) for k, v in module.state_dict().items()]
+    named = list(module.named_parameters())
+    leaves = {k: (v.detach().clone().requires_grad_() if v.is_floating_point() else v) for k, v in inputs.items()}
+    outs = forward(**leaves)
+    tensors = [("state." + k, v) for k, v in state] + list(leaves.items()) + list(stored)
+    if forward_only:
+        params = dict(params, forward_only=True)
+        tensors += [(key, out) for key, out, _ in outs]
+    else:
+        loss = 0
+        for key, out, gkey in outs:
+            assert not finite_outputs or torch.isfinite(out).all(), (name, key)
+            g = randn(*out.shape)
+            loss = loss + (out * g).sum()
+            tensors += [(gkey, g), (key, out)]
+        diff = [(k, v) for k, v in leaves.items() if v.is_floating_point()]
+        grads = torch.autograd.grad(loss, [v for _, v in diff] + [p for _, p in named], allow_unused=True)
+        for (k, v), g in zip(diff + named, grads):
+            assert not finite_grads or g is None or torch.isfinite(g).all(), (name, k)
+            tensors.append(("grad." + k, g if g is not None else torch.zeros_like(v)))
+    state_after = module.state_dict()
+    tensors += [("after." + k, state_after[k]) for k in after]
+    w.case(name, params, tensors, names={"params": [k for k, _ in named], "state": [k for k, _ in state]})
+
+
+def fixed_seed(seed, make):
+    """A maker for main(): make().text_out() after torch.manual_seed(seed)."""
+    def run():
+        torch.manual_seed(seed)
+        return make().text_out()
+    return run
+
+
+def run_makers(doc, out_dir, makers, base_seed, script):
+    """main() of a script whose makers, a list of (family, make), each build a Writer from torch's
+    global generator: one thread, family.txt seeded base_seed + the maker's position (one seed
+    per file, so that adding a case to one family leaves the others alone)."""
+    torch.set_num_threads(1)
+    files = [(family + ".txt", fixed_seed(base_seed + i, make)) for i, (family, make) in enumerate(makers)]
+    return main(doc, out_dir, files, script)
+
+
 def main(doc, out_dir, files, script):
     """Writes every (file name, maker) of files into out_dir, a maker returning the file's text;
     with --check, compares instead and exits 1 naming the stale files."""

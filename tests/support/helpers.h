@@ -60,6 +60,16 @@ inline tg::Tensor leaf64(const tg::NestedList& values) { return tg::tensor(value
 
 inline std::vector<double> values(const tg::Tensor& t) { return t.to_vector<double>(); }
 
+/// t's values as float64, whatever its dtype and strides.
+inline std::vector<double> values64(const tg::Tensor& t) { return t.to(tg::kFloat64).contiguous().to_vector<double>(); }
+
+/// No NaN and no infinity in t.
+inline bool all_finite(const tg::Tensor& t) {
+  for (double v : values64(t))
+    if (!std::isfinite(v)) return false;
+  return true;
+}
+
 inline std::vector<std::int64_t> shape_of(const tg::Tensor& t) { return t.shape().vec(); }
 
 /// Element-wise closeness (relative and absolute), reporting the first mismatch.

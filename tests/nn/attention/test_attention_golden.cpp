@@ -13,72 +13,17 @@
 #include <vector>
 
 #include "support/fixtures.h"
+#include "support/golden_module.h"
 #include "tapegrad/nn/attention/attention.h"
 #include "tapegrad/nn/attention/scores.h"
 #include "tapegrad/tapegrad.h"
 
 using tg::Tensor;
 using tg_fixtures::Case;
+using namespace tg_golden;  // NOLINT(google-build-using-namespace): the golden runner, test files only
 namespace nn = tg::nn;
 
 namespace {
-
-constexpr double kTol = 1e-10;
-
-Tensor mask_of(const Case& c, const std::string& key) {
-  if (!c.has_tensor(key)) return {};
-  const Tensor t = c.tensor(key);
-  return c.stored(key).is_index ? tg::ne(t, 0.0) : t;
-}
-
-void check_close(const Case& c, const std::string& key, const Tensor& got) {
-  INFO("case '" << c.name << "' (" << c.where << "), tensor '" << key << "'");
-  const auto& want = c.stored(key);
-  REQUIRE(got.defined());
-  REQUIRE(got.shape().vec() == want.shape);
-  const std::vector<double> g = got.to(tg::kFloat64).contiguous().to_vector<double>();
-  double worst = 0;
-  for (std::size_t i = 0; i < g.size(); ++i) {
-    const double err = std::abs(g[i] - want.values[i]) / std::max(1.0, std::abs(want.values[i]));
-    if (!(err <= worst)) worst = std::isnan(err) ? INFINITY : err;
-  }
-  CHECK(worst <= kTol);
-}
-
-std::vector<std::string> keys_of(const std::vector<std::pair<std::string, Tensor>>& v) {
-  std::vector<std::string> out;
-  for (const auto& [k, t] : v) out.push_back(k);
-  return out;
-}
-
-using Outputs = std::vector<std::pair<std::string, Tensor>>;  // (key, tensor)
-using Inputs = std::map<std::string, Tensor>;
-
-void run_case(const Case& c, nn::Module& m, const std::vector<std::string>& input_keys,
-              const std::function<Outputs(const Inputs&)>& forward) {
-  INFO("case '" << c.name << "' (" << c.where << ")");
-  m.to(tg::kFloat64);
-  m.eval();
-  CHECK(keys_of(m.named_parameters()) == c.words("params"));
-  CHECK(m.state_dict().keys() == c.words("state"));
-  nn::StateDict state;
-  for (const std::string& k : c.words("state")) state.insert(k, c.tensor("state." + k));
-  m.load_state_dict(state);
-  Inputs inputs;
-  for (const std::string& k : input_keys) inputs[k] = c.tensor(k).requires_grad_();
-  const std::map<std::string, std::string> upstream{
-      {"output", "gout"}, {"weights", "gweights"}, {"context", "gcontext"}, {"alpha", "galpha"}};
-  Tensor loss;
-  for (const auto& [key, out] : forward(inputs)) {
-    check_close(c, key, out);
-    const Tensor term = (out * c.tensor(upstream.at(key))).sum();
-    loss = loss.defined() ? loss + term : term;
-  }
-  loss.backward();
-  for (const auto& [k, t] : inputs) check_close(c, "grad." + k, t.grad().defined() ? t.grad() : tg::zeros_like(t));
-  for (const auto& [k, p] : m.named_parameters())
-    check_close(c, "grad." + k, p.grad().defined() ? p.grad() : tg::zeros_like(p));
-}
 
 std::shared_ptr<nn::Score> score_of(const Case& c, std::int64_t dq, std::int64_t dk) {
   const std::string name = c.text("score");

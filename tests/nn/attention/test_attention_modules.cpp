@@ -15,16 +15,10 @@
 using Catch::Matchers::Contains;
 using tg::Tensor;
 namespace nn = tg::nn;
+using tg_test::all_finite;
+using tg_test::values64;
 
 namespace {
-
-bool all_finite(const Tensor& t) {
-  for (double v : t.to(tg::kFloat64).contiguous().to_vector<double>())
-    if (!std::isfinite(v)) return false;
-  return true;
-}
-
-std::vector<double> vals(const Tensor& t) { return t.to(tg::kFloat64).contiguous().to_vector<double>(); }
 
 std::vector<Tensor> with_params(std::vector<Tensor> inputs, const nn::Module& m) {
   for (const Tensor& p : m.parameters()) inputs.push_back(p);
@@ -53,7 +47,7 @@ TEST_CASE("Attention passes the gradient check with every score, with a mask hol
     const auto r = m.forward(q, k, v, mask);
     CHECK(r.output.shape().vec() == std::vector<std::int64_t>{2, 3, 2});
     CHECK(r.weights.shape().vec() == std::vector<std::int64_t>{2, 3, 5});
-    CHECK(vals(r.output.select(1, 1)) == std::vector<double>{0, 0, 0, 0});
+    CHECK(values64(r.output.select(1, 1)) == std::vector<double>{0, 0, 0, 0});
     CHECK(r.weights.at<double>({0, 0, 1}) == 0.0);
   }
 }
@@ -68,9 +62,9 @@ TEST_CASE("Attention: masked keys get exactly zero weight and their keys and val
   const auto r = m.forward(q, k, v, padding);
   (r.output * tg_test::uniform64({2, 4, 3}, -1, 1, 9).detach()).sum().backward();
   for (std::int64_t t = 3; t < 5; ++t) {
-    CHECK(vals(r.weights.select(0, 1).select(1, t)) == std::vector<double>{0, 0, 0, 0});
-    CHECK(vals(k.grad().select(0, 1).select(0, t)) == std::vector<double>{0, 0, 0});
-    CHECK(vals(v.grad().select(0, 1).select(0, t)) == std::vector<double>{0, 0, 0});
+    CHECK(values64(r.weights.select(0, 1).select(1, t)) == std::vector<double>{0, 0, 0, 0});
+    CHECK(values64(k.grad().select(0, 1).select(0, t)) == std::vector<double>{0, 0, 0});
+    CHECK(values64(v.grad().select(0, 1).select(0, t)) == std::vector<double>{0, 0, 0});
   }
   CHECK(all_finite(q.grad()));
 }
@@ -90,13 +84,13 @@ TEST_CASE("AttentionPooling passes the gradient check with each query, with leng
     const auto r = m.forward_with_lengths(h, lengths);
     CHECK(r.context.shape().vec() == std::vector<std::int64_t>{3, 4});
     CHECK(r.alpha.shape().vec() == std::vector<std::int64_t>{3, 5});
-    CHECK(vals(r.alpha.select(0, 1)) ==
+    CHECK(values64(r.alpha.select(0, 1)) ==
           std::vector<double>{r.alpha.at<double>({1, 0}), r.alpha.at<double>({1, 1}), 0, 0, 0});
     CHECK(r.alpha.at<double>({2, 0}) == 1.0);
     // A sequence of padding only: zero context, zero alpha, finite gradients.
     const auto e = m.forward(h, empty_row);
-    CHECK(vals(e.context.select(0, 2)) == std::vector<double>{0, 0, 0, 0});
-    CHECK(vals(e.alpha.select(0, 2)) == std::vector<double>{0, 0, 0, 0, 0});
+    CHECK(values64(e.context.select(0, 2)) == std::vector<double>{0, 0, 0, 0});
+    CHECK(values64(e.alpha.select(0, 2)) == std::vector<double>{0, 0, 0, 0, 0});
   }
 }
 
@@ -146,7 +140,7 @@ TEST_CASE("SelfAttention: keys with and without projections, a fully masked row 
   raw.to(tg::kFloat64);
   const Tensor mask = tg::tensor({{0, 0, 0}, {1, 1, 1}, {0, 1, 0}}, tg::kInt64).ne(0.0);
   const auto r = raw.forward(x, mask);
-  CHECK(vals(r.output.select(1, 1)) == std::vector<double>(8, 0.0));
+  CHECK(values64(r.output.select(1, 1)) == std::vector<double>(8, 0.0));
   r.output.sum().backward();
   CHECK(all_finite(x.grad()));
   auto copy = std::dynamic_pointer_cast<nn::SelfAttention>(p.clone());

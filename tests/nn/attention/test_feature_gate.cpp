@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "nn/attention/golden_module_case.h"
 #include "support/fixtures.h"
+#include "support/golden_module.h"
 #include "support/helpers.h"
 #include "tapegrad/nn/attention/gate.h"
 #include "tapegrad/tapegrad.h"

@@ -15,25 +15,15 @@ using tg::Tensor;
 using tg_test::error_of;
 namespace nn = tg::nn;
 namespace F = tg::nn::functional;
-
-namespace {
-
-bool all_finite(const Tensor& t) {
-  for (double v : t.to(tg::kFloat64).contiguous().to_vector<double>())
-    if (!std::isfinite(v)) return false;
-  return true;
-}
-
-std::vector<double> vals(const Tensor& t) { return t.to(tg::kFloat64).contiguous().to_vector<double>(); }
-
-}  // namespace
+using tg_test::all_finite;
+using tg_test::values64;
 
 TEST_CASE("lengths_to_padding_mask marks the steps at and after each length as padding", "[attention]") {
   const Tensor m = nn::lengths_to_padding_mask(std::vector<std::int64_t>{3, 1, 4}, 4);
   CHECK(m.dtype() == tg::kBool);
   CHECK(m.shape().vec() == std::vector<std::int64_t>{3, 4});
-  CHECK(vals(m) == std::vector<double>{0, 0, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0});
-  CHECK(vals(nn::lengths_to_padding_mask(tg::tensor({2}, tg::kInt64), 2)) == std::vector<double>{0, 0});
+  CHECK(values64(m) == std::vector<double>{0, 0, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0});
+  CHECK(values64(nn::lengths_to_padding_mask(tg::tensor({2}, tg::kInt64), 2)) == std::vector<double>{0, 0});
 }
 
 TEST_CASE("lengths_to_padding_mask rejects lengths above T or below 1, naming the value", "[attention]") {
@@ -48,7 +38,7 @@ TEST_CASE("generate_square_subsequent_mask is 0 on and below the diagonal and -i
   const Tensor m = nn::generate_square_subsequent_mask(3);
   CHECK(m.dtype() == tg::kFloat32);
   const double inf = INFINITY;
-  CHECK(vals(m) == std::vector<double>{0, -inf, -inf, 0, 0, -inf, 0, 0, 0});
+  CHECK(values64(m) == std::vector<double>{0, -inf, -inf, 0, 0, -inf, 0, 0, 0});
   CHECK(nn::generate_square_subsequent_mask(2, tg::kFloat64).dtype() == tg::kFloat64);
   CHECK_TG_ERROR(nn::generate_square_subsequent_mask(0), Contains("sz must be at least 1, got 0"));
   CHECK_TG_ERROR(nn::generate_square_subsequent_mask(2, tg::kInt64), Contains("dtype must be floating, got int64"));
@@ -79,7 +69,7 @@ TEST_CASE("masked_softmax: masked keys get exactly zero weight and zero gradient
     for (std::int64_t b = 0; b < 2; ++b) {
       CHECK(w.at<double>({b, 0, 1}) == 0.0);
       CHECK(w.at<double>({b, 2, 3}) == 0.0);
-      CHECK(vals(w.select(0, b).select(0, 1)) == std::vector<double>{0, 0, 0, 0});
+      CHECK(values64(w.select(0, b).select(0, 1)) == std::vector<double>{0, 0, 0, 0});
       CHECK(tg::sum(w.select(0, b).select(0, 0)).item() == Approx(1.0));
     }
     (w * tg_test::uniform64({2, 3, 4}, -1, 1, 2).detach()).sum().backward();
@@ -87,12 +77,12 @@ TEST_CASE("masked_softmax: masked keys get exactly zero weight and zero gradient
     CHECK(all_finite(g));
     for (std::int64_t b = 0; b < 2; ++b) {
       CHECK(g.at<double>({b, 0, 1}) == 0.0);
-      CHECK(vals(g.select(0, b).select(0, 1)) == std::vector<double>{0, 0, 0, 0});
+      CHECK(values64(g.select(0, b).select(0, 1)) == std::vector<double>{0, 0, 0, 0});
     }
   }
   // Without a fully masked row, the result is softmax(masked_fill(s, mask, -inf)) bit for bit.
   const Tensor alive = tg::tensor({{0, 1, 0, 0}}, tg::kInt64).ne(0.0);
-  CHECK(vals(F::masked_softmax(s, alive)) == vals(tg::softmax(tg::masked_fill(s, alive, -INFINITY), -1)));
+  CHECK(values64(F::masked_softmax(s, alive)) == values64(tg::softmax(tg::masked_fill(s, alive, -INFINITY), -1)));
 }
 
 TEST_CASE("masked_softmax passes the gradient check with bool and float masks and a fully masked row", "[attention]") {
@@ -112,10 +102,10 @@ TEST_CASE(
   const Tensor v = tg_test::uniform64({1, 3, 2}, -1, 1, 7);
   const Tensor mask = tg::tensor({{1, 0, 0}, {0, 0, 0}, {0, 0, 0}}, tg::kInt64).ne(0.0);  // query 0 loses key 0
   const auto r = F::scaled_dot_product_attention_with_weights(q, k, v, mask, 0.0, true);
-  CHECK(vals(r.output.select(1, 0)) == std::vector<double>{0, 0});
-  CHECK(vals(r.weights.select(1, 0)) == std::vector<double>{0, 0, 0});
+  CHECK(values64(r.output.select(1, 0)) == std::vector<double>{0, 0});
+  CHECK(values64(r.weights.select(1, 0)) == std::vector<double>{0, 0, 0});
   r.output.sum().backward();
-  CHECK(vals(q.grad().select(1, 0)) == std::vector<double>{0, 0});
+  CHECK(values64(q.grad().select(1, 0)) == std::vector<double>{0, 0});
   CHECK(all_finite(k.grad()));
   CHECK(all_finite(v.grad()));
   CHECK(tg::gradcheck(
@@ -127,8 +117,8 @@ TEST_CASE("merge_masks: bool with bool is their or, anything else is an added fl
   const Tensor a = tg::tensor({1, 0, 0}, tg::kInt64).ne(0.0), b = tg::tensor({0, 0, 1}, tg::kInt64).ne(0.0);
   const Tensor both = nn::merge_masks(a, b, tg::kFloat64);
   CHECK(both.dtype() == tg::kBool);
-  CHECK(vals(both) == std::vector<double>{1, 0, 1});
+  CHECK(values64(both) == std::vector<double>{1, 0, 1});
   const Tensor f = nn::merge_masks(a, tg::tensor({0.5, 0.25, 0.0}, tg::kFloat64), tg::kFloat64);
-  CHECK(vals(f) == std::vector<double>{-INFINITY, 0.25, 0.0});
+  CHECK(values64(f) == std::vector<double>{-INFINITY, 0.25, 0.0});
   CHECK(nn::mask_for_heads(tg::zeros({2, 3, 4})).shape().vec() == std::vector<std::int64_t>{2, 1, 3, 4});
 }

@@ -11,17 +11,14 @@
 #include <string>
 #include <vector>
 
-#include "nn/attention/module_golden.h"
 #include "support/fixtures.h"
+#include "support/golden_module.h"
 #include "support/helpers.h"
 #include "tapegrad/nn/attention/multihead.h"
 #include "tapegrad/tapegrad.h"
 
 using Catch::Matchers::Contains;
 using tg::Tensor;
-using tg_attention_golden::Inputs;
-using tg_attention_golden::mask_of;
-using tg_attention_golden::Outputs;
 using tg_fixtures::Case;
 using tg_test::error_of;
 namespace nn = tg::nn;
@@ -85,24 +82,10 @@ void key_value_sizes_and_appended_keys() {
 
 TEST_CASE("MultiheadAttention options match PyTorch: kdim and vdim, add_bias_kv, add_zero_attn, with masks",
           "[attention]") {
-  int ran = 0;
-  for (const Case& c : tg_fixtures::load("golden_attention", "multihead_options")) {
-    tg::manual_seed(7);
+  const int ran = tg_golden::for_each_case("golden_attention", "multihead_options", [&](const Case& c) {
     nn::MultiheadAttention m(options_of(c));
-    const bool self = c.flag("self"), need_weights = c.flag("need_weights");
-    const bool average = c.flag("average_attn_weights");
-    const Tensor kpm = mask_of(c, "key_padding_mask"), mask = mask_of(c, "attn_mask");
-    tg_attention_golden::run_case(c, m, {"query", "key", "value"}, [&](const Inputs& in) {
-      const Tensor& q = in.at("query");
-      const auto r = self ? m.forward(q, q, q, kpm, need_weights, mask, average)
-                          : m.forward(q, in.at("key"), in.at("value"), kpm, need_weights, mask, average);
-      Outputs out{{"output", r.output}};
-      if (need_weights) out.emplace_back("weights", r.weights);
-      else CHECK_FALSE(r.weights.defined());
-      return out;
-    });
-    ++ran;
-  }
+    tg_golden::run_multihead_case(c, m);
+  });
   CHECK(ran == 16);
 }
 

@@ -11,18 +11,16 @@
 #include <string>
 #include <vector>
 
-#include "nn/attention/module_golden.h"
 #include "support/fixtures.h"
+#include "support/golden_module.h"
 #include "support/helpers.h"
 #include "tapegrad/nn/transformer_decoder.h"
 #include "tapegrad/tapegrad.h"
 
 using Catch::Matchers::Contains;
 using tg::Tensor;
-using tg_attention_golden::Inputs;
-using tg_attention_golden::mask_of;
-using tg_attention_golden::Outputs;
 using tg_fixtures::Case;
+using namespace tg_golden;  // NOLINT(google-build-using-namespace): the golden runner, test files only
 using tg_test::error_of;
 namespace nn = tg::nn;
 
@@ -50,6 +48,16 @@ DecoderMasks decoder_masks(const Case& c) {
 }
 
 Tensor uniform64(tg::IntArrayRef shape, std::uint64_t seed) { return tg_test::uniform64(shape, -1.0, 1.0, seed); }
+
+/// run_case of a TransformerDecoderLayer or TransformerDecoder: forward(tgt, memory) with the case's masks.
+template <class Decoder>
+void run_decoder_case(const Case& c, Decoder& m) {
+  const DecoderMasks k = decoder_masks(c);
+  run_case(c, m, {"tgt", "memory"}, [&](const Inputs& in) {
+    return Outputs{{"output", m.forward(in.at("tgt"), in.at("memory"), k.tgt_mask, k.memory_mask,
+                                        k.tgt_key_padding_mask, k.memory_key_padding_mask)}};
+  });
+}
 
 }  // namespace
 
@@ -114,36 +122,22 @@ void encoder_decoder() {
 
 TEST_CASE("TransformerDecoderLayer matches PyTorch: relu and gelu, post-norm and norm_first, causal and memory masks",
           "[attention]") {
-  int ran = 0;
-  for (const Case& c : tg_fixtures::load("golden_attention", "transformer_decoder_layer")) {
-    tg::manual_seed(7);
+  const int ran = tg_golden::for_each_case("golden_attention", "transformer_decoder_layer", [&](const Case& c) {
     nn::TransformerDecoderLayer m(decoder_layer_options(c));
-    const DecoderMasks k = decoder_masks(c);
-    tg_attention_golden::run_case(c, m, {"tgt", "memory"}, [&](const Inputs& in) {
-      return Outputs{{"output", m.forward(in.at("tgt"), in.at("memory"), k.tgt_mask, k.memory_mask,
-                                          k.tgt_key_padding_mask, k.memory_key_padding_mask)}};
-    });
-    ++ran;
-  }
+    run_decoder_case(c, m);
+  });
   CHECK(ran == 6);
 }
 
 TEST_CASE("TransformerDecoder of 2 layers and a final norm matches PyTorch under the keys layers.0 to norm",
           "[attention]") {
-  int ran = 0;
-  for (const Case& c : tg_fixtures::load("golden_attention", "transformer_decoder")) {
-    tg::manual_seed(7);
+  const int ran = tg_golden::for_each_case("golden_attention", "transformer_decoder", [&](const Case& c) {
     auto layer = std::make_shared<nn::TransformerDecoderLayer>(decoder_layer_options(c));
     std::shared_ptr<nn::LayerNorm> norm;
     if (c.flag("final_norm")) norm = std::make_shared<nn::LayerNorm>(nn::LayerNormOptions({c.param1("d_model")}));
     nn::TransformerDecoder m(layer, c.param1("num_layers"), norm);
-    const DecoderMasks k = decoder_masks(c);
-    tg_attention_golden::run_case(c, m, {"tgt", "memory"}, [&](const Inputs& in) {
-      return Outputs{{"output", m.forward(in.at("tgt"), in.at("memory"), k.tgt_mask, k.memory_mask,
-                                          k.tgt_key_padding_mask, k.memory_key_padding_mask)}};
-    });
-    ++ran;
-  }
+    run_decoder_case(c, m);
+  });
   CHECK(ran == 4);
 }
 
@@ -162,7 +156,7 @@ TEST_CASE("Transformer of 2 + 2 layers matches PyTorch under the keys encoder.* 
                           .norm_first(c.flag("norm_first")));
     const DecoderMasks k = decoder_masks(c);
     const Tensor src_mask = mask_of(c, "src_mask"), src_kpm = mask_of(c, "src_key_padding_mask");
-    tg_attention_golden::run_case(c, m, {"src", "tgt"}, [&](const Inputs& in) {
+    run_case(c, m, {"src", "tgt"}, [&](const Inputs& in) {
       return Outputs{{"output", m.forward(in.at("src"), in.at("tgt"), src_mask, k.tgt_mask, k.memory_mask, src_kpm,
                                           k.tgt_key_padding_mask, k.memory_key_padding_mask)}};
     });

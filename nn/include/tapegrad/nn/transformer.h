@@ -15,18 +15,21 @@
 
 namespace tg::nn {
 
-struct TransformerEncoderLayerOptions : public ChainedOptions<TransformerEncoderLayerOptions> {
-  TransformerEncoderLayerOptions(std::int64_t d_model, std::int64_t nhead) : d_model_(d_model), nhead_(nhead) {}
-  TransformerEncoderLayerOptions& dim_feedforward(std::int64_t n) { return assign(dim_feedforward_, n); }
-  /// Dropout after attention, inside and after the feed-forward block, and on the attention weights.
-  TransformerEncoderLayerOptions& dropout(double p) { return assign(dropout_, p); }
+/// The options of TransformerEncoderLayer and TransformerDecoderLayer (PyTorch's names and
+/// defaults); Derived is the options type that the setters return.
+template <class Derived>
+struct TransformerLayerOptions : public ChainedOptions<Derived> {
+  TransformerLayerOptions(std::int64_t d_model, std::int64_t nhead) : d_model_(d_model), nhead_(nhead) {}
+  Derived& dim_feedforward(std::int64_t n) { return this->assign(dim_feedforward_, n); }
+  /// Dropout after each block, inside the feed-forward block, and on the attention weights.
+  Derived& dropout(double p) { return this->assign(dropout_, p); }
   /// "relu" or "gelu" (erf form).
-  TransformerEncoderLayerOptions& activation(std::string name) { return assign(activation_, std::move(name)); }
-  TransformerEncoderLayerOptions& layer_norm_eps(double eps) { return assign(layer_norm_eps_, eps); }
+  Derived& activation(std::string name) { return this->assign(activation_, std::move(name)); }
+  Derived& layer_norm_eps(double eps) { return this->assign(layer_norm_eps_, eps); }
   /// Inputs and outputs are [B, L, E] rather than [L, B, E].
-  TransformerEncoderLayerOptions& batch_first(bool on) { return assign(batch_first_, on); }
-  /// Pre-norm (x + sa(norm1(x)), then x + ff(norm2(x))) instead of post-norm.
-  TransformerEncoderLayerOptions& norm_first(bool on) { return assign(norm_first_, on); }
+  Derived& batch_first(bool on) { return this->assign(batch_first_, on); }
+  /// Pre-norm (x + block(norm(x))) instead of post-norm (norm(x + block(x))).
+  Derived& norm_first(bool on) { return this->assign(norm_first_, on); }
   std::int64_t d_model() const { return d_model_; }
   std::int64_t nhead() const { return nhead_; }
   std::int64_t dim_feedforward() const { return dim_feedforward_; }
@@ -42,6 +45,10 @@ struct TransformerEncoderLayerOptions : public ChainedOptions<TransformerEncoder
   std::string activation_ = "relu";
   double layer_norm_eps_ = 1e-5;
   bool batch_first_ = false, norm_first_ = false;
+};
+
+struct TransformerEncoderLayerOptions : public TransformerLayerOptions<TransformerEncoderLayerOptions> {
+  using TransformerLayerOptions::TransformerLayerOptions;
 };
 
 /// Self-attention then a feed-forward block, each with a residual connection and a LayerNorm:
@@ -73,21 +80,31 @@ class TransformerEncoderLayer : public Cloneable<TransformerEncoderLayer> {
   TransformerEncoderLayerOptions options_;
 };
 
-struct TransformerEncoderOptions : public ChainedOptions<TransformerEncoderOptions> {
-  /// layer is the prototype: the encoder holds num_layers clones of it (as PyTorch deep-copies it).
-  TransformerEncoderOptions(std::shared_ptr<TransformerEncoderLayer> layer, std::int64_t num_layers)
+/// The options of TransformerEncoder and TransformerDecoder: a prototype layer, num_layers and an
+/// optional final norm; Derived is the options type that the setters return.
+template <class Derived, class Layer>
+struct TransformerStackOptions : public ChainedOptions<Derived> {
+  /// layer is the prototype: the stack holds num_layers clones of it (as PyTorch deep-copies it).
+  TransformerStackOptions(std::shared_ptr<Layer> layer, std::int64_t num_layers)
       : layer_(std::move(layer)), num_layers_(num_layers) {}
-  /// A final LayerNorm, registered as "norm". The encoder holds a clone of it (PyTorch keeps the
-  /// object passed); reach it through TransformerEncoder::norm.
-  TransformerEncoderOptions& norm(std::shared_ptr<LayerNorm> n) { return assign(norm_, std::move(n)); }
-  const std::shared_ptr<TransformerEncoderLayer>& encoder_layer() const { return layer_; }
+  /// A final LayerNorm, registered as "norm". The stack holds a clone of it (PyTorch keeps the
+  /// object passed); reach it through the encoder's or decoder's norm.
+  Derived& norm(std::shared_ptr<LayerNorm> n) { return this->assign(norm_, std::move(n)); }
   std::int64_t num_layers() const { return num_layers_; }
   const std::shared_ptr<LayerNorm>& norm() const { return norm_; }
 
+ protected:
+  const std::shared_ptr<Layer>& prototype() const { return layer_; }
+
  private:
-  std::shared_ptr<TransformerEncoderLayer> layer_;
+  std::shared_ptr<Layer> layer_;
   std::int64_t num_layers_;
   std::shared_ptr<LayerNorm> norm_;
+};
+
+struct TransformerEncoderOptions : public TransformerStackOptions<TransformerEncoderOptions, TransformerEncoderLayer> {
+  using TransformerStackOptions::TransformerStackOptions;
+  const std::shared_ptr<TransformerEncoderLayer>& encoder_layer() const { return prototype(); }
 };
 
 /// num_layers encoder layers in turn (children layers.0, layers.1, ...), then the optional norm.

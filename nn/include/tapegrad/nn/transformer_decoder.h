@@ -20,33 +20,8 @@
 
 namespace tg::nn {
 
-struct TransformerDecoderLayerOptions : public ChainedOptions<TransformerDecoderLayerOptions> {
-  TransformerDecoderLayerOptions(std::int64_t d_model, std::int64_t nhead) : d_model_(d_model), nhead_(nhead) {}
-  TransformerDecoderLayerOptions& dim_feedforward(std::int64_t n) { return assign(dim_feedforward_, n); }
-  /// Dropout after each block, inside the feed-forward block, and on both attentions' weights.
-  TransformerDecoderLayerOptions& dropout(double p) { return assign(dropout_, p); }
-  /// "relu" or "gelu" (erf form).
-  TransformerDecoderLayerOptions& activation(std::string name) { return assign(activation_, std::move(name)); }
-  TransformerDecoderLayerOptions& layer_norm_eps(double eps) { return assign(layer_norm_eps_, eps); }
-  /// Inputs and outputs are [B, T, E] rather than [T, B, E].
-  TransformerDecoderLayerOptions& batch_first(bool on) { return assign(batch_first_, on); }
-  /// Pre-norm (x + block(norm(x))) instead of post-norm (norm(x + block(x))).
-  TransformerDecoderLayerOptions& norm_first(bool on) { return assign(norm_first_, on); }
-  std::int64_t d_model() const { return d_model_; }
-  std::int64_t nhead() const { return nhead_; }
-  std::int64_t dim_feedforward() const { return dim_feedforward_; }
-  double dropout() const { return dropout_; }
-  const std::string& activation() const { return activation_; }
-  double layer_norm_eps() const { return layer_norm_eps_; }
-  bool batch_first() const { return batch_first_; }
-  bool norm_first() const { return norm_first_; }
-
- private:
-  std::int64_t d_model_, nhead_, dim_feedforward_ = 2048;
-  double dropout_ = 0.1;
-  std::string activation_ = "relu";
-  double layer_norm_eps_ = 1e-5;
-  bool batch_first_ = false, norm_first_ = false;
+struct TransformerDecoderLayerOptions : public TransformerLayerOptions<TransformerDecoderLayerOptions> {
+  using TransformerLayerOptions::TransformerLayerOptions;
 };
 
 /// Self-attention over the target, attention over the encoder's memory, then a feed-forward
@@ -84,20 +59,9 @@ class TransformerDecoderLayer : public Cloneable<TransformerDecoderLayer> {
   TransformerDecoderLayerOptions options_;
 };
 
-struct TransformerDecoderOptions : public ChainedOptions<TransformerDecoderOptions> {
-  /// layer is the prototype: the decoder holds num_layers clones of it (as PyTorch deep-copies it).
-  TransformerDecoderOptions(std::shared_ptr<TransformerDecoderLayer> layer, std::int64_t num_layers)
-      : layer_(std::move(layer)), num_layers_(num_layers) {}
-  /// A final LayerNorm, registered as "norm" (the decoder holds a clone of it).
-  TransformerDecoderOptions& norm(std::shared_ptr<LayerNorm> n) { return assign(norm_, std::move(n)); }
-  const std::shared_ptr<TransformerDecoderLayer>& decoder_layer() const { return layer_; }
-  std::int64_t num_layers() const { return num_layers_; }
-  const std::shared_ptr<LayerNorm>& norm() const { return norm_; }
-
- private:
-  std::shared_ptr<TransformerDecoderLayer> layer_;
-  std::int64_t num_layers_;
-  std::shared_ptr<LayerNorm> norm_;
+struct TransformerDecoderOptions : public TransformerStackOptions<TransformerDecoderOptions, TransformerDecoderLayer> {
+  using TransformerStackOptions::TransformerStackOptions;
+  const std::shared_ptr<TransformerDecoderLayer>& decoder_layer() const { return prototype(); }
 };
 
 /// num_layers decoder layers in turn (children layers.0, layers.1, ...), each attending to the

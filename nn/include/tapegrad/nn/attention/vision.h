@@ -30,12 +30,15 @@ struct VisionAttentionOutput {
   Tensor attention;
 };
 
-struct SEBlockOptions : public ChainedOptions<SEBlockOptions> {
-  explicit SEBlockOptions(std::int64_t channels) : channels_(channels) {}
+/// The options of SEBlock and ChannelAttention: channels C and the ratio r of their bottleneck MLP
+/// C -> C / r -> C; Derived is the options type that the setters return.
+template <class Derived>
+struct ChannelReductionOptions : public ChainedOptions<Derived> {
+  explicit ChannelReductionOptions(std::int64_t channels) : channels_(channels) {}
   /// The ratio r of the bottleneck C -> C / r -> C (integer division); at most C.
-  SEBlockOptions& reduction(std::int64_t r) { return assign(reduction_, r); }
+  Derived& reduction(std::int64_t r) { return this->assign(reduction_, r); }
   /// Biases in both Linear layers.
-  SEBlockOptions& bias(bool on) { return assign(bias_, on); }
+  Derived& bias(bool on) { return this->assign(bias_, on); }
   std::int64_t channels() const { return channels_; }
   std::int64_t reduction() const { return reduction_; }
   bool bias() const { return bias_; }
@@ -43,6 +46,10 @@ struct SEBlockOptions : public ChainedOptions<SEBlockOptions> {
  private:
   std::int64_t channels_, reduction_ = 16;
   bool bias_ = true;
+};
+
+struct SEBlockOptions : public ChannelReductionOptions<SEBlockOptions> {
+  using ChannelReductionOptions::ChannelReductionOptions;
 };
 
 /// Squeeze and excitation: s = sigmoid(W2 relu(W1 mean_hw(x) + b1) + b2) [B, C], output x * s.
@@ -65,19 +72,9 @@ class SEBlock : public Cloneable<SEBlock> {
   SEBlockOptions options_;
 };
 
-struct ChannelAttentionOptions : public ChainedOptions<ChannelAttentionOptions> {
-  explicit ChannelAttentionOptions(std::int64_t channels) : channels_(channels) {}
-  /// The ratio r of the shared MLP C -> C / r -> C (integer division); at most C.
-  ChannelAttentionOptions& reduction(std::int64_t r) { return assign(reduction_, r); }
-  /// Biases in both Linear layers of the MLP.
-  ChannelAttentionOptions& bias(bool on) { return assign(bias_, on); }
-  std::int64_t channels() const { return channels_; }
-  std::int64_t reduction() const { return reduction_; }
-  bool bias() const { return bias_; }
-
- private:
-  std::int64_t channels_, reduction_ = 16;
-  bool bias_ = true;
+/// The shared MLP of ChannelAttention is its bottleneck.
+struct ChannelAttentionOptions : public ChannelReductionOptions<ChannelAttentionOptions> {
+  using ChannelReductionOptions::ChannelReductionOptions;
 };
 
 /// CBAM's channel attention: a = sigmoid(mlp(mean_hw(x)) + mlp(max_hw(x))) [B, C], output x * a.

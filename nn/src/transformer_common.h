@@ -1,0 +1,73 @@
+#pragma once
+// What the encoder (transformer.cpp) and the decoder (transformer_decoder.cpp) share: the checks
+// of a layer's options, the feed-forward block, the residual connection with its LayerNorm (pre-
+// or post-norm), and the cloned layers and norm of a stack. Internal to nn/src.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "tapegrad/core/error.h"
+#include "tapegrad/core/ops/activation.h"
+#include "tapegrad/core/ops/elementwise.h"
+#include "tapegrad/nn/container.h"
+#include "tapegrad/nn/embedding.h"
+#include "tapegrad/nn/linear.h"
+#include "tapegrad/nn/normalization.h"
+
+namespace tg::nn::detail {
+
+/// The checks of TransformerEncoderLayerOptions and TransformerDecoderLayerOptions; who names the layer.
+template <class LayerOptions>
+void check_layer_options(const LayerOptions& o, const char* who) {
+  TG_CHECK(o.d_model() > 0, "{}: d_model must be positive, got {}", who, o.d_model());
+  TG_CHECK(o.nhead() > 0, "{}: nhead must be positive, got {}", who, o.nhead());
+  TG_CHECK(o.d_model() % o.nhead() == 0, "{}: d_model {} is not divisible by nhead {}", who, o.d_model(), o.nhead());
+  TG_CHECK(o.dim_feedforward() > 0, "{}: dim_feedforward must be positive, got {}", who, o.dim_feedforward());
+  TG_CHECK(o.dropout() >= 0 && o.dropout() < 1, "{}: dropout must be in [0, 1), got {}", who, o.dropout());
+  TG_CHECK(o.activation() == "relu" || o.activation() == "gelu",
+           "{}: activation must be \"relu\" or \"gelu\", got \"{}\"", who, o.activation());
+  TG_CHECK(o.layer_norm_eps() >= 0, "{}: layer_norm_eps must be non-negative, got {}", who, o.layer_norm_eps());
+}
+
+/// A key padding mask, if given, is bool (true = padding) or floating; what names the argument.
+inline void check_padding_mask(const Tensor& m, const char* who, const char* what) {
+  if (!m.defined()) return;
+  TG_CHECK(m.dtype() == kBool || is_floating(m.dtype()), "{}: {} must be bool (true = padding) or floating, got {}",
+           who, what, dtype_name(m.dtype()));
+}
+
+/// The feed-forward block without its outer dropout: linear2(dropout(activation(linear1(x)))).
+inline Tensor feed_forward(Linear& linear1, Dropout& dropout, Linear& linear2, const std::string& activation,
+                           const Tensor& x) {
+  Tensor h = linear1.forward(x);
+  h = activation == "relu" ? relu(h) : gelu(h);
+  return linear2.forward(dropout.forward(h));
+}
+
+/// One residual connection: x + block(norm(x)) when norm_first, else norm(x + block(x)).
+template <class Block>
+Tensor residual(const Tensor& x, LayerNorm& norm, bool norm_first, Block&& block) {
+  return norm_first ? add(x, block(norm.forward(x))) : norm.forward(add(x, block(x)));
+}
+
+/// The checks of a stack's options: a prototype layer (what names the option) and a positive num_layers.
+template <class Layer>
+void check_stack(const std::shared_ptr<Layer>& layer, std::int64_t num_layers, const char* who, const char* what) {
+  TG_CHECK(layer != nullptr, "{}: {} must not be null", who, what);
+  TG_CHECK(num_layers > 0, "{}: num_layers must be positive, got {}", who, num_layers);
+}
+
+/// num_layers clones of the prototype layer: clone() of a stack (which runs reset() again on the
+/// copy) never shares a layer with the original.
+inline std::shared_ptr<ModuleList> layer_clones(const Module& layer, std::int64_t num_layers) {
+  auto layers = std::make_shared<ModuleList>();
+  for (std::int64_t i = 0; i < num_layers; ++i) layers->push_back(layer.clone());
+  return layers;
+}
+
+/// A clone of the final norm, or null without one.
+inline std::shared_ptr<LayerNorm> norm_clone(const std::shared_ptr<LayerNorm>& norm) {
+  return norm ? std::dynamic_pointer_cast<LayerNorm>(norm->clone()) : nullptr;
+}
+
+}  // namespace tg::nn::detail
