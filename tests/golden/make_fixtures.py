@@ -87,6 +87,7 @@ def conv_case(w, gen, name, dims, x_shape, o, k, stride=1, padding=0, dilation=1
                           ("grad_input", gx), ("grad_weight", gw), ("grad_bias", gb)])
 
 
+@fw.family("conv2d")
 def make_conv2d(gen):
     w = Writer("conv2d")
     c = lambda *a, **kw: conv_case(w, gen, *a[:1], 2, *a[1:], **kw)  # noqa: E731
@@ -111,6 +112,7 @@ def make_conv2d(gen):
     return w
 
 
+@fw.family("conv1d")
 def make_conv1d(gen):
     w = Writer("conv1d")
     c = lambda *a, **kw: conv_case(w, gen, *a[:1], 1, *a[1:], **kw)  # noqa: E731
@@ -143,6 +145,7 @@ def pair(v):
     return None if v is None else (list(v) if isinstance(v, (tuple, list)) else [v, v])
 
 
+@fw.family("max_pool2d")
 def make_max_pool2d(gen):
     w = Writer("max_pool2d")
 
@@ -169,6 +172,7 @@ def make_max_pool2d(gen):
     return w
 
 
+@fw.family("avg_pool2d")
 def make_avg_pool2d(gen):
     w = Writer("avg_pool2d")
 
@@ -197,6 +201,9 @@ def make_avg_pool2d(gen):
     return w
 
 
+# decorators apply bottom-up: the family nearest the def is registered (and seeded) first
+@fw.family("adaptive_max_pool2d", "adaptive_max_pool2d")
+@fw.family("adaptive_avg_pool2d", "adaptive_avg_pool2d")
 def make_adaptive(gen, op):
     w = Writer(op)
     fn = F.adaptive_avg_pool2d if op == "adaptive_avg_pool2d" else F.adaptive_max_pool2d
@@ -216,20 +223,10 @@ def make_adaptive(gen, op):
     return w
 
 
-MAKERS = [
-    ("conv2d", make_conv2d),
-    ("conv1d", make_conv1d),
-    ("max_pool2d", make_max_pool2d),
-    ("avg_pool2d", make_avg_pool2d),
-    ("adaptive_avg_pool2d", lambda g: make_adaptive(g, "adaptive_avg_pool2d")),
-    ("adaptive_max_pool2d", lambda g: make_adaptive(g, "adaptive_max_pool2d")),
-]
-
-
 def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
-    return fw.main(__doc__, OUT_DIR, fw.seeded_files(MAKERS, 20240), "tests/golden/make_fixtures.py")
+    return fw.main(__doc__, OUT_DIR, fw.seeded_files(fw.families(), 20240), "tests/golden/make_fixtures.py")
 
 
 if __name__ == "__main__":

@@ -56,6 +56,7 @@ MASK_3x4 = torch.tensor([[1, 0, 1, 1], [0, 0, 0, 1], [1, 1, 0, 0]], dtype=torch.
 MASK_4x5 = torch.tensor([[1, 0, 0, 1, 0], [0, 1, 1, 0, 0], [0, 0, 0, 0, 1], [1, 1, 0, 0, 1]], dtype=torch.bool)
 
 
+@fw.family("habits_index")
 def make_index(gen):
     w = HabitsWriter("habits_index")
     reads = [
@@ -79,6 +80,7 @@ def make_index(gen):
     return w
 
 
+@fw.family("habits_index_put")
 def make_index_put(gen):
     w = HabitsWriter("habits_index_put")
     # y = x * 1 is an intermediate (a leaf that requires grad refuses in-place writes), then
@@ -101,6 +103,7 @@ def make_index_put(gen):
     return w
 
 
+@fw.family("habits_compound")
 def make_compound(gen):
     w = HabitsWriter("habits_compound")
 
@@ -150,6 +153,7 @@ def make_compound(gen):
 MASK_3x2 = torch.tensor([[1, 0], [0, 1], [1, 1]], dtype=torch.bool)
 
 
+@fw.family("habits_inplace")
 def make_inplace(gen):
     """In-place ops on views of an intermediate (y = x * 1, or zeros), and index_put_ with
     accumulate. Each case gives y (or `out` when the name says out = ...) and the gradients of
@@ -234,6 +238,7 @@ def make_inplace(gen):
     return w
 
 
+@fw.family("habits_modules")
 def make_modules(gen):
     """The habit modules: each case gives the module's output for x and the gradients of
     (output * gout).sum() for x and for the module's parameters (named by state-dict key)."""
@@ -278,24 +283,10 @@ def make_modules(gen):
     return w
 
 
-MAKERS = [
-    ("habits_index", make_index),
-    ("habits_index_put", make_index_put),
-    ("habits_compound", make_compound),
-    ("habits_inplace", make_inplace),
-    ("habits_modules", make_modules),
-]
-
-
 def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
-
-    def maker(i, make):
-        return lambda: make(torch.Generator().manual_seed(31410 + i)).text_out()
-
-    files = [(op + ".txt", maker(i, make)) for i, (op, make) in enumerate(MAKERS)]
-    return fw.main(__doc__, OUT_DIR, files, "tests/golden/make_habits_fixtures.py")
+    return fw.main(__doc__, OUT_DIR, fw.seeded_files(fw.families(), 31410), "tests/golden/make_habits_fixtures.py")
 
 
 if __name__ == "__main__":

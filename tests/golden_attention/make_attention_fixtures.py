@@ -93,6 +93,7 @@ def record(w, name, params, module, float_inputs, masks, forward, forward_only=F
 # ---- MultiheadAttention ---------------------------------------------------------------------------
 
 
+@fw.family("multihead_attention")
 def make_mha():
     w = AttentionWriter("multihead_attention")
     E, H, B, L, S = 8, 2, 2, 3, 4
@@ -187,6 +188,7 @@ def layer_params(d, h, ff, gelu, eps, batch_first, norm_first):
             "batch_first": batch_first, "norm_first": norm_first}
 
 
+@fw.family("transformer_encoder_layer")
 def make_encoder_layer():
     w = AttentionWriter("transformer_encoder_layer")
     D, H, FF, B, L = 8, 2, 16, 2, 5
@@ -224,6 +226,7 @@ def make_encoder_layer():
     return w
 
 
+@fw.family("transformer_encoder")
 def make_encoder():
     w = AttentionWriter("transformer_encoder")
     D, H, FF, B, L = 8, 2, 16, 2, 5
@@ -256,15 +259,8 @@ def make_encoder():
     return w
 
 
-MAKERS = [
-    ("multihead_attention", make_mha),
-    ("transformer_encoder_layer", make_encoder_layer),
-    ("transformer_encoder", make_encoder),
-]
-
-
 def main():
-    return fw.run_makers(__doc__, OUT_DIR, MAKERS, 2000, "tests/golden_attention/make_attention_fixtures.py")
+    return fw.run_makers(__doc__, OUT_DIR, fw.families(), 2000, "tests/golden_attention/make_attention_fixtures.py")
 
 
 if __name__ == "__main__":

@@ -209,6 +209,7 @@ def writer(family):
     return fw.Writer(fw.golden_header(family + " (PyTorch reference in the script)", SCRIPT))
 
 
+@fw.family("attention_scores")
 def make_scores():
     w = writer("attention_scores")
     B, Tq, Tk = 2, 3, 5
@@ -223,6 +224,7 @@ def make_scores():
     return w
 
 
+@fw.family("attention_modules")
 def make_attention():
     w = writer("attention_modules")
     B, Tq, Tk, dv = 2, 3, 5, 2
@@ -313,11 +315,8 @@ def make_attention():
     return w
 
 
-MAKERS = [("attention_scores", make_scores), ("attention_modules", make_attention)]
-
-
 def main():
-    return fw.run_makers(__doc__, OUT_DIR, MAKERS, 3000, SCRIPT)
+    return fw.run_makers(__doc__, OUT_DIR, fw.families(), 3000, SCRIPT)
 
 
 if __name__ == "__main__":

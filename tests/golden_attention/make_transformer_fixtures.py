@@ -97,6 +97,7 @@ def record(w, name, params, module, float_inputs, masks, forward):
 # ---- MultiheadAttention options ----------------------------------------------------------------------
 
 
+@fw.family("multihead_options")
 def make_mha_options():
     w = writer("multihead_options")
     E, H, B, L, S = 8, 2, 2, 3, 4
@@ -214,6 +215,7 @@ def decoder_masks(kinds, B, T, S, unbatched=False):
             "memory_key_padding_mask": memory_kpm}
 
 
+@fw.family("transformer_decoder_layer")
 def make_decoder_layer():
     w = writer("transformer_decoder_layer")
     D, H, FF, B, T, S = 8, 2, 16, 2, 4, 5
@@ -248,6 +250,7 @@ def make_decoder_layer():
     return w
 
 
+@fw.family("transformer_decoder")
 def make_decoder():
     w = writer("transformer_decoder")
     D, H, FF, B, T, S = 8, 2, 16, 2, 4, 5
@@ -276,6 +279,7 @@ def make_decoder():
     return w
 
 
+@fw.family("transformer")
 def make_transformer():
     w = writer("transformer")
     D, H, FF, B, S, T = 8, 2, 16, 2, 5, 4
@@ -316,16 +320,8 @@ def make_transformer():
     return w
 
 
-MAKERS = [
-    ("multihead_options", make_mha_options),
-    ("transformer_decoder_layer", make_decoder_layer),
-    ("transformer_decoder", make_decoder),
-    ("transformer", make_transformer),
-]
-
-
 def main():
-    return fw.run_makers(__doc__, OUT_DIR, MAKERS, 3000, SCRIPT)
+    return fw.run_makers(__doc__, OUT_DIR, fw.families(), 3000, SCRIPT)
 
 
 if __name__ == "__main__":

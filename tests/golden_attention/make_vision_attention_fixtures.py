@@ -109,6 +109,7 @@ class LearnedPositionalEncoding(nn.Module):
         return x + (rows.unsqueeze(1) if x.dim() == 3 and not self.batch_first else rows)
 
 
+@fw.family("positional_encoding")
 def make_positional():
     w = Writer("positional encodings (sinusoidal, learned)")
     # (name, kind, d_model, max_len, batch_first, start, shape of x)
@@ -149,6 +150,7 @@ def rotary_complex(x, base, offset):
     return torch.cat([z.real, z.imag], dim=-1)
 
 
+@fw.family("rotary_embedding")
 def make_rotary():
     w = Writer("rotary position embedding (half layout)")
     # (name, dim, base, offset, max_len, shape of x)
@@ -180,6 +182,7 @@ class FeatureGate(nn.Module):
         return x * g, g
 
 
+@fw.family("feature_gate")
 def make_feature_gate():
     w = Writer("FeatureGate (x * sigmoid(W x + b))")
     cases = [
@@ -251,6 +254,7 @@ class CBAM(nn.Module):
         return z, ca, sa
 
 
+@fw.family("vision_attention")
 def make_vision():
     w = Writer("SEBlock, ChannelAttention, SpatialAttention, CBAM")
     # (name, module, options, shape of x)
@@ -287,16 +291,8 @@ def make_vision():
     return w
 
 
-MAKERS = [
-    ("positional_encoding", make_positional),
-    ("rotary_embedding", make_rotary),
-    ("feature_gate", make_feature_gate),
-    ("vision_attention", make_vision),
-]
-
-
 def main():
-    return fw.run_makers(__doc__, OUT_DIR, MAKERS, 3000, SCRIPT)
+    return fw.run_makers(__doc__, OUT_DIR, fw.families(), 3000, SCRIPT)
 
 
 if __name__ == "__main__":

@@ -84,6 +84,7 @@ def single(module, input):
 # ---- feed-forward modules ------------------------------------------------------------------------
 
 
+@fw.family("linear")
 def make_linear():
     w = Writer("linear")
     for name, i, o, bias, shape in [
@@ -98,6 +99,7 @@ def make_linear():
     return w
 
 
+@fw.family("bilinear")
 def make_bilinear():
     w = Writer("bilinear")
     for name, i1, i2, o, bias, batch in [
@@ -112,6 +114,7 @@ def make_bilinear():
     return w
 
 
+@fw.family("embedding")
 def make_embedding():
     w = Writer("embedding")
     idx = torch.tensor([[1, 3, 3, 0], [7, 1, 1, 1], [2, 0, 5, 3]])
@@ -132,6 +135,7 @@ def make_embedding():
     return w
 
 
+@fw.family("layer_norm")
 def make_layer_norm():
     w = Writer("layer_norm")
     for name, shape, normalized, affine, eps in [
@@ -148,6 +152,7 @@ def make_layer_norm():
     return w
 
 
+@fw.family("batch_norm")
 def make_batch_norm():
     w = Writer("batch_norm")
     for name, dims, shape, train, kw in [
@@ -178,6 +183,7 @@ def make_batch_norm():
     return w
 
 
+@fw.family("conv2d")
 def make_conv2d():
     w = Writer("conv2d")
     for name, shape, o, k, kw in [
@@ -195,6 +201,7 @@ def make_conv2d():
     return w
 
 
+@fw.family("sequential")
 def make_sequential():
     w = Writer("sequential")
     m = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3)).double()
@@ -251,6 +258,9 @@ def rnn_case(w, lstm, name, layers, bidirectional, batch_first, with_state, with
     run_case(w, name, params, m, inputs, rnn_forward(lstm, batch_first, with_state, with_lengths))
 
 
+# decorators apply bottom-up: the family nearest the def is registered (and seeded) first
+@fw.family("gru", False)
+@fw.family("lstm", True)
 def make_rnn(lstm):
     w = Writer("lstm" if lstm else "gru")
     for layers in (1, 2):
@@ -270,6 +280,9 @@ def make_rnn(lstm):
     return w
 
 
+# decorators apply bottom-up: the family nearest the def is registered (and seeded) first
+@fw.family("gru_cell", False)
+@fw.family("lstm_cell", True)
 def make_cell(lstm):
     w = Writer("lstm_cell" if lstm else "gru_cell")
     for name, bias, with_state, batched in [
@@ -298,23 +311,8 @@ def make_cell(lstm):
 
 # ---- driver --------------------------------------------------------------------------------------
 
-MAKERS = [
-    ("linear", make_linear),
-    ("bilinear", make_bilinear),
-    ("embedding", make_embedding),
-    ("layer_norm", make_layer_norm),
-    ("batch_norm", make_batch_norm),
-    ("conv2d", make_conv2d),
-    ("sequential", make_sequential),
-    ("lstm", lambda: make_rnn(True)),
-    ("gru", lambda: make_rnn(False)),
-    ("lstm_cell", lambda: make_cell(True)),
-    ("gru_cell", lambda: make_cell(False)),
-]
-
-
 def main():
-    return fw.run_makers(__doc__, OUT_DIR, MAKERS, 1000, "tests/golden_modules/make_module_fixtures.py")
+    return fw.run_makers(__doc__, OUT_DIR, fw.families(), 1000, "tests/golden_modules/make_module_fixtures.py")
 
 
 if __name__ == "__main__":

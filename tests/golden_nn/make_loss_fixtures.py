@@ -96,6 +96,7 @@ def loss_kwargs(reduction, **options):
 # ---- cross_entropy and nll_loss -----------------------------------------------------------------
 
 
+@fw.family("cross_entropy")
 def make_cross_entropy(gen):
     w = Writer("cross_entropy")
     N, C = 4, 5
@@ -148,6 +149,7 @@ def make_cross_entropy(gen):
     return w
 
 
+@fw.family("nll_loss")
 def make_nll_loss(gen):
     w = Writer("nll_loss")
     N, C = 5, 4
@@ -196,16 +198,17 @@ def make_regression(op, fn, extra):
     return make
 
 
-make_mse_loss = make_regression("mse_loss", F.mse_loss, [("", {})])
-make_l1_loss = make_regression("l1_loss", F.l1_loss, [("", {})])
-make_smooth_l1_loss = make_regression("smooth_l1_loss", F.smooth_l1_loss,
+make_mse_loss = fw.family("mse_loss")(make_regression("mse_loss", F.mse_loss, [("", {})]))
+make_l1_loss = fw.family("l1_loss")(make_regression("l1_loss", F.l1_loss, [("", {})]))
+make_smooth_l1_loss = fw.family("smooth_l1_loss")(make_regression("smooth_l1_loss", F.smooth_l1_loss,
                                       [("beta 1 ", {"beta": 1.0}), ("beta 0.5 ", {"beta": 0.5}),
-                                       ("beta 2.5 ", {"beta": 2.5})])
+                                       ("beta 2.5 ", {"beta": 2.5})]))
 
 
 # ---- binary cross-entropy -----------------------------------------------------------------------
 
 
+@fw.family("binary_cross_entropy")
 def make_binary_cross_entropy(gen):
     w = Writer("binary_cross_entropy")
     N, C = 4, 3
@@ -222,6 +225,7 @@ def make_binary_cross_entropy(gen):
     return w
 
 
+@fw.family("binary_cross_entropy_with_logits")
 def make_binary_cross_entropy_with_logits(gen):
     w = Writer("binary_cross_entropy_with_logits")
     N, C = 4, 3
@@ -245,6 +249,7 @@ def make_binary_cross_entropy_with_logits(gen):
 # ---- kl_div -------------------------------------------------------------------------------------
 
 
+@fw.family("kl_div")
 def make_kl_div(gen):
     w = Writer("kl_div")
     N, C = 3, 4
@@ -268,23 +273,11 @@ def make_kl_div(gen):
     return w
 
 
-MAKERS = [
-    ("cross_entropy", make_cross_entropy),
-    ("nll_loss", make_nll_loss),
-    ("mse_loss", make_mse_loss),
-    ("l1_loss", make_l1_loss),
-    ("smooth_l1_loss", make_smooth_l1_loss),
-    ("binary_cross_entropy", make_binary_cross_entropy),
-    ("binary_cross_entropy_with_logits", make_binary_cross_entropy_with_logits),
-    ("kl_div", make_kl_div),
-]
-
-
 def main():
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", message="reduction: 'mean' divides")  # kl_div's mean is meant
     torch.use_deterministic_algorithms(True)
-    return fw.main(__doc__, OUT_DIR, fw.seeded_files(MAKERS, 4040), "tests/golden_nn/make_loss_fixtures.py")
+    return fw.main(__doc__, OUT_DIR, fw.seeded_files(fw.families(), 4040), "tests/golden_nn/make_loss_fixtures.py")
 
 
 if __name__ == "__main__":

@@ -124,6 +124,28 @@ class Writer:
         return "\n".join(self.lines) + "\n"
 
 
+_REGISTERED = []
+
+
+def family(name, *args):
+    """Decorator: make is the maker of fixtures/<name>.txt, called with args after whatever the
+    driver passes (a generator for seeded_files, nothing for run_makers). Registration order is the
+    file's seed offset, so a new family goes last. A make that serves several families takes one
+    decorator each; decorators apply bottom-up, the one nearest the def first."""
+
+    def register(make):
+        _REGISTERED.append((name, (lambda *gen: make(*gen, *args)) if args else make, make.__module__))
+        return make
+
+    return register
+
+
+def families():
+    """The running script's families, (name, make) in registration order; families of a fixture
+    script imported for its helpers are left out."""
+    return [(name, make) for name, make, module in _REGISTERED if module == "__main__"]
+
+
 def seeded_files(makers, base_seed):
     """The (file name, maker) pairs for main() of makers, a list of (name, make): the file
     name.txt holds make(gen).text_out(), gen a torch.Generator of its own seeded base_seed + the
