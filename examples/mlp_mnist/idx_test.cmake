@@ -3,22 +3,7 @@
 # Writes a small generated set as the four MNIST IDX files (the hidden flag --write-idx), then
 # trains 2 epochs on them through --data: fails unless the files were read, the loss went down
 # and the outputs were written (the program's exit status), and the run said it used the files.
-foreach(var EXE OUT ARGS)
-  if(NOT DEFINED ${var})
-    message(FATAL_ERROR "idx_test.cmake: -D${var}=... is missing")
-  endif()
-endforeach()
-
-separate_arguments(ARGS UNIX_COMMAND "${ARGS}")
-
-function(run)
-  execute_process(COMMAND ${EXE} ${ARGS} ${ARGN} RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT status EQUAL 0)
-    message(FATAL_ERROR "mlp_mnist ${ARGS} ${ARGN} failed (${status}):\n${out}\n${err}")
-  endif()
-  message(STATUS "mlp_mnist ${ARGN}:\n${out}")
-  set(output "${out}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/../example_test.cmake)
 
 file(REMOVE_RECURSE ${OUT})
 run(--write-idx ${OUT}/idx)

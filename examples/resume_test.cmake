@@ -1,25 +1,9 @@
-# The resume test of examples/lstm_attention (and of the other examples with --stop-after and
-# --resume), run by ctest as
+# The resume test of every example with --stop-after and --resume, run by ctest as
 #   cmake -DEXE=<example> -DOUT=<folder> "-DARGS=<flags>" -P resume_test.cmake
 # Trains 2 epochs without stopping, then 2 epochs stopped after the first (--stop-after 1) and
 # resumed (--resume), and fails unless both runs wrote the same metrics.csv (losses, accuracy) and
 # the same checkpoint, byte for byte.
-foreach(var EXE OUT ARGS)
-  if(NOT DEFINED ${var})
-    message(FATAL_ERROR "resume_test.cmake: -D${var}=... is missing")
-  endif()
-endforeach()
-
-separate_arguments(ARGS UNIX_COMMAND "${ARGS}")
-get_filename_component(name "${EXE}" NAME)
-
-function(run)
-  execute_process(COMMAND ${EXE} ${ARGS} ${ARGN} RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT status EQUAL 0)
-    message(FATAL_ERROR "${name} ${ARGS} ${ARGN} failed (${status}):\n${out}\n${err}")
-  endif()
-  message(STATUS "${name} ${ARGN}:\n${out}")
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/example_test.cmake)
 
 file(REMOVE_RECURSE ${OUT})
 run(--epochs 2 --out ${OUT}/uninterrupted)
