@@ -52,6 +52,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "support"))
 import fixture_writer as fw  # noqa: E402  (the shared fixture format)
 from make_module_fixtures import Writer  # noqa: E402
 from fixture_writer import randn  # noqa: E402
+import mha_cases  # noqa: E402
 
 
 def AttentionWriter(family):
@@ -64,22 +65,6 @@ def randomize_all(module):
         for name, p in module.named_parameters():
             if name.endswith("bias") or ".norm" in "." + name or name.startswith("norm"):
                 p.copy_(randn(*p.shape) * 0.5 + (1.0 if name.endswith("weight") else 0.0))
-
-
-def randomize_everything(module):
-    """Fresh random values for every parameter (so that the layers of an encoder differ)."""
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            scale = 0.5 if p.dim() == 1 else 1.0 / p.shape[-1] ** 0.5
-            is_norm_weight = ".norm" in "." + name and name.endswith("weight")
-            p.copy_(randn(*p.shape) * scale + (1.0 if is_norm_weight else 0.0))
-
-
-def bool_mask(*shape, p=0.3, keep_rows_alive=True):
-    m = torch.rand(*shape) < p
-    if keep_rows_alive:
-        m[..., 0] = False  # every query keeps key 0: no fully masked rows (those give NaN)
-    return m
 
 
 def record(w, name, params, module, float_inputs, masks, forward, forward_only=False):
@@ -120,43 +105,12 @@ def make_mha():
         m = nn.MultiheadAttention(E, H, bias=bias, batch_first=batch_first).double()
         randomize_all(m)
         m.eval()
-        Lq = S if self_attn else L
-
-        def seq(n):
-            if unbatched:
-                return randn(n, E)
-            return randn(B, n, E) if batch_first else randn(n, B, E)
-
-        inputs = {"query": seq(Lq)} if self_attn else {"query": seq(Lq), "key": seq(S), "value": seq(S)}
-        kpm = None
-        if kpm_kind == "float":
-            kpm = randn(B, S)
-        elif kpm_kind:
-            kpm = bool_mask(S) if unbatched else bool_mask(B, S)
-            kpm[..., 0] = False
-        mask = None
-        if mask_kind == "bool2":
-            mask = bool_mask(Lq, S)
-        elif mask_kind == "float2":
-            mask = randn(Lq, S)
-        elif mask_kind == "bool3":
-            mask = bool_mask((1 if unbatched else B) * H, Lq, S)
-        elif mask_kind == "float3":
-            mask = randn((1 if unbatched else B) * H, Lq, S)
+        inputs, masks = mha_cases.inputs_and_masks(E, H, B, L, S, self_attn, batch_first, unbatched, kpm_kind,
+                                                   mask_kind)
         params = {"embed_dim": E, "num_heads": H, "bias": bias, "batch_first": batch_first, "self": self_attn,
                   "need_weights": need_weights, "average_attn_weights": average}
 
-        def forward(query, key=None, value=None, key_padding_mask=None, attn_mask=None):
-            if key is None:
-                key = value = query
-            out, wts = m(query, key, value, key_padding_mask=key_padding_mask, need_weights=need_weights,
-                         attn_mask=attn_mask, average_attn_weights=average)
-            res = [("output", out, "gout")]
-            if need_weights:
-                res.append(("weights", wts, "gweights"))
-            return res
-
-        record(w, name, params, m, inputs, {"key_padding_mask": kpm, "attn_mask": mask}, forward)
+        record(w, name, params, m, inputs, masks, mha_cases.forward_of(m, need_weights, average))
 
     # A batch whose keys are all padding, and a query row whose keys are all masked: NaN in PyTorch 1.13.
     m = nn.MultiheadAttention(E, H, batch_first=True).double()
@@ -241,7 +195,7 @@ def make_encoder():
         layer = nn.TransformerEncoderLayer(D, H, dim_feedforward=FF, activation="gelu" if gelu else "relu",
                                            batch_first=batch_first, norm_first=norm_first)
         m = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(D) if final_norm else None).double()
-        randomize_everything(m)
+        mha_cases.randomize(m)
         m.eval()
         src = randn(B, L, D) if batch_first else randn(L, B, D)
         kpm = None

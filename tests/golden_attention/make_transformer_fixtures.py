@@ -51,32 +51,12 @@ SCRIPT = "tests/golden_attention/make_transformer_fixtures.py"
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 import fixture_writer as fw  # noqa: E402  (the shared fixture format)
 from fixture_writer import randn  # noqa: E402
+from mha_cases import bool_mask, padding, randomize  # noqa: E402
+import mha_cases  # noqa: E402
 
 
 def writer(family):
     return fw.Writer(fw.golden_header(family, SCRIPT))
-
-
-def randomize(module):
-    """Fresh random values for every parameter: weights ~ N(0, 1/fan_in), vectors ~ N(0, 0.25),
-    LayerNorm weights around 1."""
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            scale = 0.5 if p.dim() == 1 else 1.0 / p.shape[-1] ** 0.5
-            is_norm_weight = ".norm" in "." + name and name.endswith("weight")
-            p.copy_(randn(*p.shape) * scale + (1.0 if is_norm_weight else 0.0))
-
-
-def bool_mask(*shape, p=0.3):
-    """Random bool mask (True = may not attend); key 0 stays open so no row is fully masked."""
-    m = torch.rand(*shape) < p
-    m[..., 0] = False
-    return m
-
-
-def padding(B, n, lengths):
-    """Key padding mask [B, n]: True after each sequence's length."""
-    return torch.arange(n)[None, :] >= torch.tensor(lengths)[:, None]
 
 
 def causal_bool(n):
@@ -140,48 +120,13 @@ def make_mha_options():
         m = nn.MultiheadAttention(E, H, bias=bias, add_bias_kv=add_bias_kv, add_zero_attn=add_zero_attn, kdim=kdim,
                                   vdim=vdim, batch_first=batch_first).double()
         randomize(m)
-        Lq = S if self_attn else L
-
-        def seq(n, d):
-            if unbatched:
-                return randn(n, d)
-            return randn(B, n, d) if batch_first else randn(n, B, d)
-
-        if self_attn:
-            inputs = {"query": seq(Lq, E)}
-        else:
-            inputs = {"query": seq(Lq, E), "key": seq(S, kdim), "value": seq(S, vdim)}
-        kpm = None
-        if kpm_kind == "float":
-            kpm = randn(B, S)
-        elif kpm_kind == "all":  # batch entry 1 has every key padded: only the appended keys remain
-            kpm = padding(B, S, [3, 0])
-        elif kpm_kind:
-            kpm = bool_mask(S) if unbatched else bool_mask(B, S)
-        mask = None
-        if mask_kind == "bool2":
-            mask = bool_mask(Lq, S)
-        elif mask_kind == "float2":
-            mask = randn(Lq, S)
-        elif mask_kind == "bool3":
-            mask = bool_mask((1 if unbatched else B) * H, Lq, S)
-        elif mask_kind == "float3":
-            mask = randn((1 if unbatched else B) * H, Lq, S)
+        inputs, masks = mha_cases.inputs_and_masks(E, H, B, L, S, self_attn, batch_first, unbatched, kpm_kind,
+                                                   mask_kind, kdim, vdim)
         params = {"embed_dim": E, "num_heads": H, "kdim": kdim, "vdim": vdim, "bias": bias,
                   "add_bias_kv": add_bias_kv, "add_zero_attn": add_zero_attn, "batch_first": batch_first,
                   "self": self_attn, "need_weights": need_weights, "average_attn_weights": average}
 
-        def forward(query, key=None, value=None, key_padding_mask=None, attn_mask=None):
-            if key is None:
-                key = value = query
-            out, wts = m(query, key, value, key_padding_mask=key_padding_mask, need_weights=need_weights,
-                         attn_mask=attn_mask, average_attn_weights=average)
-            res = [("output", out, "gout")]
-            if need_weights:
-                res.append(("weights", wts, "gweights"))
-            return res
-
-        record(w, name, params, m, inputs, {"key_padding_mask": kpm, "attn_mask": mask}, forward)
+        record(w, name, params, m, inputs, masks, mha_cases.forward_of(m, need_weights, average))
     return w
 
 
