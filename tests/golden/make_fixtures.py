@@ -224,9 +224,7 @@ def make_adaptive(gen, op):
 
 
 def main():
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-    return fw.main(__doc__, OUT_DIR, fw.seeded_files(fw.families(), 20240), "tests/golden/make_fixtures.py")
+    return fw.run_seeded(__doc__, OUT_DIR, 20240, "tests/golden/make_fixtures.py")
 
 
 if __name__ == "__main__":

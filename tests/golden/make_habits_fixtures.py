@@ -284,9 +284,7 @@ def make_modules(gen):
 
 
 def main():
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-    return fw.main(__doc__, OUT_DIR, fw.seeded_files(fw.families(), 31410), "tests/golden/make_habits_fixtures.py")
+    return fw.run_seeded(__doc__, OUT_DIR, 31410, "tests/golden/make_habits_fixtures.py")
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ import fixture_writer as fw  # noqa: E402  (the shared fixture format)
 from make_module_fixtures import Writer  # noqa: E402
 from fixture_writer import randn  # noqa: E402
 import mha_cases  # noqa: E402
+from mha_cases import record  # noqa: E402
 
 
 def AttentionWriter(family):
@@ -65,14 +66,6 @@ def randomize_all(module):
         for name, p in module.named_parameters():
             if name.endswith("bias") or ".norm" in "." + name or name.startswith("norm"):
                 p.copy_(randn(*p.shape) * 0.5 + (1.0 if name.endswith("weight") else 0.0))
-
-
-def record(w, name, params, module, float_inputs, masks, forward, forward_only=False):
-    """Runs forward(**float_inputs, **masks) -> [(key, tensor, gkey)], stores state, inputs,
-    outputs and the gradients of sum((out * g).sum())."""
-    stored = [(k, fw.store_mask(v)) for k, v in masks.items() if v is not None]
-    fw.record_module(w, name, params, module, float_inputs, lambda **leaves: forward(**leaves, **masks), stored,
-                     forward_only=forward_only)
 
 
 # ---- MultiheadAttention ---------------------------------------------------------------------------

@@ -68,10 +68,7 @@ def record(w, name, params, module, float_inputs, masks, forward):
     inputs, masks, outputs (all finite), upstream gradients and the gradients of
     sum((out * g).sum())."""
     module.eval()
-    masks = {k: v for k, v in masks.items() if v is not None}
-    stored = [(k, fw.store_mask(v)) for k, v in masks.items()]
-    fw.record_module(w, name, params, module, float_inputs, lambda **leaves: forward(**leaves, **masks), stored,
-                     finite_outputs=True)
+    mha_cases.record(w, name, params, module, float_inputs, masks, forward, finite_outputs=True)
 
 
 # ---- MultiheadAttention options ----------------------------------------------------------------------

@@ -5,6 +5,7 @@ global generator, which fixture_writer.run_makers seeds per file."""
 
 import torch
 
+import fixture_writer as fw
 from fixture_writer import randn
 
 
@@ -79,3 +80,12 @@ def forward_of(m, need_weights, average):
         return res
 
     return forward
+
+
+def record(w, name, params, module, float_inputs, masks, forward, **options):
+    """Runs forward(**float_inputs, **masks) -> [(key, tensor, gkey)] and stores the case through
+    fw.record_module (options: forward_only, finite_outputs): state, inputs, the masks that are not
+    None, outputs, upstream gradients and the gradients of sum((out * g).sum())."""
+    stored = [(k, fw.store_mask(v)) for k, v in masks.items() if v is not None]
+    fw.record_module(w, name, params, module, float_inputs, lambda **leaves: forward(**leaves, **masks), stored,
+                     **options)

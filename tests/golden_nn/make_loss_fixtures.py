@@ -274,10 +274,8 @@ def make_kl_div(gen):
 
 
 def main():
-    torch.set_num_threads(1)
     warnings.filterwarnings("ignore", message="reduction: 'mean' divides")  # kl_div's mean is meant
-    torch.use_deterministic_algorithms(True)
-    return fw.main(__doc__, OUT_DIR, fw.seeded_files(fw.families(), 4040), "tests/golden_nn/make_loss_fixtures.py")
+    return fw.run_seeded(__doc__, OUT_DIR, 4040, "tests/golden_nn/make_loss_fixtures.py")
 
 
 if __name__ == "__main__":

@@ -154,6 +154,14 @@ def seeded_files(makers, base_seed):
             for i, (name, make) in enumerate(makers)]
 
 
+def run_seeded(doc, out_dir, base_seed, script):
+    """main() of a script whose families each take a torch.Generator (seeded_files): one thread,
+    deterministic algorithms."""
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    return main(doc, out_dir, seeded_files(families(), base_seed), script)
+
+
 def randn(*shape):
     """A float64 sample of N(0, 1) from torch's global generator (seeded per file by run_makers)."""
     return torch.randn(*shape, dtype=torch.float64)
