@@ -43,7 +43,7 @@ namespace {
 // --epochs counts the epochs of each configuration; --stop-after N stops after the N-th epoch of
 // the whole run (all configurations).
 struct Settings : example::RunFlags {  // --epochs --threads --seed --out --resume --stop-after
-  Settings() : RunFlags{.epochs = 10, .out = "attention_zoo_out"} {}
+  Settings() : RunFlags(/*epochs=*/10, /*out=*/"attention_zoo_out") {}
   std::int64_t epoch_steps = 50;  // steps per epoch
   std::int64_t eval_every = 10;
   std::vector<std::string> scores = {"dot", "scaled_dot", "general", "additive", "cosine"};
@@ -241,11 +241,12 @@ Settings parse_args(int argc, char** argv) {
   CLI::App app(
       "attention_zoo: every score function, with and without Q/K/V projections, on one task from one "
       "seed; prints accuracy, steps to reach the target accuracy and time per step.");
-  example::add_run_flags(app, s,
-                         {.epochs = "epochs per configuration",
-                          .seed = "seed of the data and the weights (the same for every configuration)",
-                          .out = "folder for the CSVs, the checkpoint and curves.png",
-                          .stop_after = "stop after this many epochs in all, as if interrupted (0: never)"});
+  example::RunFlagsHelp help;
+  help.epochs = "epochs per configuration";
+  help.seed = "seed of the data and the weights (the same for every configuration)";
+  help.out = "folder for the CSVs, the checkpoint and curves.png";
+  help.stop_after = "stop after this many epochs in all, as if interrupted (0: never)";
+  example::add_run_flags(app, s, help);
   app.add_option("--epoch-steps", s.epoch_steps, "steps (batches) per epoch; a checkpoint after each")
       ->capture_default_str();
   app.add_option("--eval-every", s.eval_every, "steps between two measures of the test accuracy")

@@ -36,7 +36,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Settings : example::RunFlags {  // --epochs --threads --seed --out --resume --stop-after
-  Settings() : RunFlags{.epochs = 6, .out = "cnn_cbam_out"} {}
+  Settings() : RunFlags(/*epochs=*/6, /*out=*/"cnn_cbam_out") {}
   std::string attention = "cbam";
   bool compare = false;
   std::string data;              // a CIFAR-10 folder; empty: the generated task

@@ -24,6 +24,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <tapegrad/tapegrad.h>
@@ -39,15 +40,17 @@ void at_least(const char* flag, T value, U min) {
   if (value < min) throw std::runtime_error(fmt::format("{} must be >= {}, got {}", flag, min, value));
 }
 
-/// The flags every training example has. An example's settings derive from it and set the
-/// defaults of their own:
+/// The flags every training example has. An example's settings derive from it and give the
+/// defaults of --epochs and --out:
 ///
 ///     struct Settings : example::RunFlags {
-///       Settings() : RunFlags{.epochs = 10, .out = "lstm_attention_out"} {}
+///       Settings() : RunFlags(/*epochs=*/10, /*out=*/"lstm_attention_out") {}
 ///       std::int64_t batch_size = 32;  // the example's own flags
 ///     };
 struct RunFlags {
-  int epochs = 1;
+  RunFlags(int default_epochs, std::string default_out) : epochs(default_epochs), out(std::move(default_out)) {}
+
+  int epochs;
   int threads = 0;  // 0: tapegrad's default (all cores)
   std::uint64_t seed = 1;
   std::string out;  // the folder for metrics.csv, the checkpoint and the PNGs

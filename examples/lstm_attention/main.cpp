@@ -35,7 +35,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Settings : example::RunFlags {  // --epochs --threads --seed --out --resume --stop-after
-  Settings() : RunFlags{.epochs = 10, .out = "lstm_attention_out"} {}
+  Settings() : RunFlags(/*epochs=*/10, /*out=*/"lstm_attention_out") {}
   std::int64_t train_size = 3000;
   std::int64_t test_size = 500;
   std::int64_t batch_size = 32;

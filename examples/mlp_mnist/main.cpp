@@ -41,7 +41,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Settings : example::RunFlags {  // --epochs --threads --seed --out --resume --stop-after
-  Settings() : RunFlags{.epochs = 5, .out = "mlp_mnist_out"} {}
+  Settings() : RunFlags(/*epochs=*/5, /*out=*/"mlp_mnist_out") {}
   std::string data;       // a folder with the MNIST IDX files; empty: the generated set
   std::string write_idx;  // hidden: write the generated set as IDX files there and exit
   std::int64_t train_size = 6000;

@@ -37,7 +37,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Settings : example::RunFlags {  // --epochs --threads --seed --out --resume --stop-after
-  Settings() : RunFlags{.epochs = 8, .out = "seq2seq_attention_out"} {}
+  Settings() : RunFlags(/*epochs=*/8, /*out=*/"seq2seq_attention_out") {}
   std::string score = "general";
   std::int64_t train_size = 4000;
   std::int64_t test_size = 500;

@@ -42,7 +42,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Settings : example::RunFlags {  // --epochs --threads --seed --out --resume --stop-after
-  Settings() : RunFlags{.epochs = 40, .out = "transformer_out"} {}
+  Settings() : RunFlags(/*epochs=*/40, /*out=*/"transformer_out") {}
   std::int64_t train_size = 4000;
   std::int64_t test_size = 500;
   std::int64_t batch_size = 32;
