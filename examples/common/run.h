@@ -6,9 +6,11 @@
 //   - save_run, restore_run and load_run: a checkpoint after every epoch, and --resume from it,
 //     refused when it was made with other settings (the run's Identity);
 //   - Stopwatch and stop_after: the epoch loop's timing and its --stop-after exit;
+//     parameter_count for the line that presents the model;
 //   - check_run, check_files and report: the checks at the end of a run that the smoke tests rely
 //     on (metrics.csv holds a row per epoch, the training loss went down, the checkpoint and the
-//     PNGs exist), and the exit status they give.
+//     PNGs exist), and the exit status they give; print_no_png, what a run without gnuplot says;
+//     report_error for main's catch (exit status 2).
 //
 // It is the examples' own header, not part of tapegrad's API: like the examples, it sees tapegrad
 // only through <tapegrad/tapegrad.h>.
