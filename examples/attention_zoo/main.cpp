@@ -20,11 +20,9 @@
 // written (the smoke test relies on this), 2 on a bad flag or an error.
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
-#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -34,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/run.h"  // the flags, checkpoints and checks every example shares
 #include <tapegrad/tapegrad.h>
 
 namespace F = tg::nn::functional;
@@ -41,15 +40,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Settings {
-  int epochs = 10;                // per configuration
+// --epochs counts the epochs of each configuration; --stop-after N stops after the N-th epoch of
+// the whole run (all configurations).
+struct Settings : example::RunFlags {  // --epochs --threads --seed --out --resume --stop-after
+  Settings() : RunFlags(/*epochs=*/10, /*out=*/"attention_zoo_out") {}
   std::int64_t epoch_steps = 50;  // steps per epoch
   std::int64_t eval_every = 10;
-  int threads = 0;
-  std::uint64_t seed = 1;
-  std::string out = "attention_zoo_out";
-  bool resume = false;
-  int stop_after = 0;  // 0: never; N: stop after the N-th epoch of the whole run (all configurations)
   std::vector<std::string> scores = {"dot", "scaled_dot", "general", "additive", "cosine"};
   std::string projections = "both";  // both | on | off
   std::int64_t length = 24;
@@ -147,7 +143,7 @@ std::string join(const std::vector<std::string>& items) {
 }
 
 /// The settings a checkpoint must agree with to be resumed.
-std::map<std::string, std::string> run_identity(const Settings& s) {
+example::Identity run_identity(const Settings& s) {
   return {{"seed", std::to_string(s.seed)},
           {"epochs", std::to_string(s.epochs)},
           {"epoch_steps", std::to_string(s.epoch_steps)},
@@ -174,20 +170,6 @@ void save_run(const Settings& s, const std::string& path, const KeyFinder& model
   ck.metadata = run_identity(s);
   ck.metadata["config"] = std::to_string(at.config);
   tg::save_checkpoint(ck, path);
-}
-
-/// Reads where the checkpoint's run was; the weights are loaded by restore_weights once the
-/// configuration's model exists.
-tg::Checkpoint read_run(const Settings& s, const std::string& path) {
-  if (!fs::exists(path)) throw std::runtime_error(fmt::format("--resume: there is no checkpoint at {}", path));
-  tg::Checkpoint ck = tg::load_checkpoint(path);
-  for (const auto& [key, value] : run_identity(s)) {
-    const auto it = ck.metadata.find(key);
-    if (it == ck.metadata.end() || it->second != value)
-      throw std::runtime_error(fmt::format("--resume: {} was made with {} {}, this run has {}", path, key,
-                                           it == ck.metadata.end() ? "no" : it->second, value));
-  }
-  return ck;
 }
 
 // ---- one configuration ----------------------------------------------------------------------
@@ -225,13 +207,13 @@ Outcome train_config(const Settings& s, std::int64_t index, const Config& config
     for (std::int64_t i = 0; i < s.epoch_steps; ++i) {
       const std::int64_t step = epoch * s.epoch_steps + i;  // 0-based; step + 1 steps done after it
       const Batch batch = make_batch(s.batch_size, s.length, train_stream(s, step));
-      const auto start = std::chrono::steady_clock::now();
+      const example::Stopwatch clock;
       optimizer.zero_grad();
       tg::Tensor loss = F::cross_entropy(model.forward(batch.tokens), batch.labels);
       loss.backward();
       optimizer.step();
       const double value = loss.item();
-      outcome.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      outcome.seconds += clock.seconds();
       ++outcome.steps;
       bar.step(value, s.batch_size);
       loss_sum += value;
@@ -259,17 +241,15 @@ Settings parse_args(int argc, char** argv) {
   CLI::App app(
       "attention_zoo: every score function, with and without Q/K/V projections, on one task from one "
       "seed; prints accuracy, steps to reach the target accuracy and time per step.");
-  app.add_option("--epochs", s.epochs, "epochs per configuration")->capture_default_str();
+  example::RunFlagsHelp help;
+  help.epochs = "epochs per configuration";
+  help.seed = "seed of the data and the weights (the same for every configuration)";
+  help.out = "folder for the CSVs, the checkpoint and curves.png";
+  help.stop_after = "stop after this many epochs in all, as if interrupted (0: never)";
+  example::add_run_flags(app, s, help);
   app.add_option("--epoch-steps", s.epoch_steps, "steps (batches) per epoch; a checkpoint after each")
       ->capture_default_str();
   app.add_option("--eval-every", s.eval_every, "steps between two measures of the test accuracy")
-      ->capture_default_str();
-  app.add_option("--threads", s.threads, "threads for tapegrad (0: all cores)")->capture_default_str();
-  app.add_option("--seed", s.seed, "seed of the data and the weights (the same for every configuration)")
-      ->capture_default_str();
-  app.add_option("--out", s.out, "folder for the CSVs, the checkpoint and curves.png")->capture_default_str();
-  app.add_flag("--resume", s.resume, "continue from the checkpoint in --out");
-  app.add_option("--stop-after", s.stop_after, "stop after this many epochs in all, as if interrupted (0: never)")
       ->capture_default_str();
   app.add_option("--scores", s.scores, "score functions to compare")->delimiter(',')->capture_default_str();
   app.add_option("--projections", s.projections, "both, on (with Q/K/V projections) or off")->capture_default_str();
@@ -279,19 +259,10 @@ Settings parse_args(int argc, char** argv) {
   app.add_option("--test-size", s.test_size, "test sequences")->capture_default_str();
   app.add_option("--lr", s.lr, "Adam's learning rate")->capture_default_str();
   app.add_option("--target", s.target, "the accuracy whose first step is reported")->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    std::exit(app.exit(e));
-  }
-  const auto at_least = [](const char* flag, auto value, auto min) {
-    if (value < min) throw std::runtime_error(fmt::format("{} must be >= {}, got {}", flag, min, value));
-  };
-  at_least("--epochs", s.epochs, 1);
+  example::parse(app, argc, argv, s);  // --help prints and exits 0; a bad flag says why and exits non-zero
+  using example::at_least;
   at_least("--epoch-steps", s.epoch_steps, 1);
   at_least("--eval-every", s.eval_every, 1);
-  at_least("--threads", s.threads, 0);
-  at_least("--stop-after", s.stop_after, 0);
   at_least("--length", s.length, 2);
   at_least("--embed", s.embed, 1);
   at_least("--batch-size", s.batch_size, 1);
@@ -325,7 +296,7 @@ int main(int argc, char** argv) try {
   }
 
   std::optional<tg::Checkpoint> ck;
-  if (s.resume) ck = read_run(s, ckpt);
+  if (s.resume) ck = example::load_run(ckpt, run_identity(s));
   std::int64_t first_config = 0;
   if (ck) {
     first_config = std::stoll(ck->metadata.at("config"));
@@ -420,14 +391,11 @@ int main(int argc, char** argv) try {
   const bool drew = tg::plot_curves(wide_csv, curves_png, "step", names,
                                     "attention zoo: test accuracy (proj: with Q/K/V projections)");
 
-  if (!fs::exists(ckpt)) problems.push_back(ckpt + " was not written");
-  if (tg::gnuplot_available() && !fs::exists(curves_png))
-    problems.push_back(curves_png + " was not drawn although gnuplot is installed");
-  for (const auto& p : problems) fmt::print(stderr, "attention_zoo: {}\n", p);
+  example::check_files(problems, ckpt, {curves_png});
+  const int status = example::report("attention_zoo", problems);
   if (drew) fmt::print("accuracy curves: {}  (table: {}, curves: {})\n", curves_png, results_csv, csv);
-  else fmt::print("no PNG drawn: gnuplot is missing (apt-get install gnuplot-nox); the numbers are in {}\n", csv);
-  return problems.empty() ? 0 : 1;
+  else example::print_no_png(csv);
+  return status;
 } catch (const std::exception& e) {
-  fmt::print(stderr, "attention_zoo: {}\n", e.what());
-  return 2;
+  return example::report_error("attention_zoo", e);
 }

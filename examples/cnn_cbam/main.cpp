@@ -18,10 +18,8 @@
 // test relies on this), 2 on a bad flag or an error.
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <map>
 #include <memory>
 #include <random>
 #include <stdexcept>
@@ -29,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/run.h"  // the flags, checkpoints and checks every example shares
 #include <tapegrad/tapegrad.h>
 
 namespace F = tg::nn::functional;
@@ -36,13 +35,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Settings {
-  int epochs = 6;
-  int threads = 0;  // 0: tapegrad's default (all cores)
-  std::uint64_t seed = 1;
-  std::string out = "cnn_cbam_out";
-  bool resume = false;
-  int stop_after = 0;  // 0: never; N: stop after epoch N as if the run were killed
+struct Settings : example::RunFlags {  // --epochs --threads --seed --out --resume --stop-after
+  Settings() : RunFlags(/*epochs=*/6, /*out=*/"cnn_cbam_out") {}
   std::string attention = "cbam";
   bool compare = false;
   std::string data;              // a CIFAR-10 folder; empty: the generated task
@@ -263,42 +257,13 @@ bool draw_attention(Net& model, const Task& task, const std::string& png) {
 // ---- checkpoints ----------------------------------------------------------------------------
 
 /// The settings a checkpoint must agree with to be resumed.
-std::map<std::string, std::string> run_identity(const Settings& s, const std::string& attention) {
+example::Identity run_identity(const Settings& s, const std::string& attention) {
   return {
       {"seed", std::to_string(s.seed)},
       {"data", s.data.empty() ? fmt::format("generated {} {} {}", s.image_size, s.distractors, s.noise) : s.data},
       {"sizes", fmt::format("{} {}", s.train_size, s.test_size)},
       {"batch_size", std::to_string(s.batch_size)},
       {"model", fmt::format("{} width {} reduction {} batch_norm {}", attention, s.width, s.reduction, s.batch_norm)}};
-}
-
-void save_run(const std::map<std::string, std::string>& identity, const std::string& path, const Net& model,
-              const tg::optim::Adam& optimizer, int epochs_done) {
-  tg::Checkpoint ck;
-  ck.model = model.state_dict();  // with BatchNorm2d's running statistics
-  ck.optimizer = optimizer.state_dict();
-  ck.epoch = epochs_done;
-  ck.rng = tg::default_generator();
-  ck.metadata = identity;
-  tg::save_checkpoint(ck, path);
-}
-
-int restore_run(const std::map<std::string, std::string>& identity, const std::string& path, Net& model,
-                tg::optim::Adam& optimizer, tg::data::DataLoader& loader) {
-  if (!fs::exists(path)) throw std::runtime_error(fmt::format("--resume: there is no checkpoint at {}", path));
-  const tg::Checkpoint ck = tg::load_checkpoint(path);
-  for (const auto& [key, value] : identity) {
-    const auto it = ck.metadata.find(key);
-    if (it == ck.metadata.end() || it->second != value)
-      throw std::runtime_error(fmt::format("--resume: {} was made with {} {}, this run has {}", path, key,
-                                           it == ck.metadata.end() ? "no" : it->second, value));
-  }
-  model.load_state_dict(ck.model);
-  optimizer.load_state_dict(*ck.optimizer);
-  tg::default_generator() = *ck.rng;
-  loader.set_epoch(ck.epoch);
-  fmt::print("resumed from {} after epoch {}\n", path, ck.epoch);
-  return static_cast<int>(ck.epoch);
 }
 
 // ---- one run --------------------------------------------------------------------------------
@@ -325,30 +290,29 @@ RunResult run(const Settings& s, const Task& task, const std::string& attention,
   tg::data::DataLoader test_loader(task.test, tg::data::DataLoaderOptions(256));
   Net model(task, s, attention);
   tg::optim::Adam optimizer(model.parameters(), tg::optim::AdamOptions(s.lr));
-  const auto identity = run_identity(s, attention);
-  const int start_epoch = s.resume ? restore_run(identity, ckpt, model, optimizer, train_loader) : 0;
+  const example::Identity identity = run_identity(s, attention);
+  const int start_epoch = s.resume ? example::restore_run(ckpt, identity, model, optimizer, train_loader) : 0;
 
   RunResult r;
   r.attention = attention;
-  for (const auto& p : model.parameters()) r.parameters += p.numel();
+  r.parameters = example::parameter_count(model);
   fmt::print("--attention {}: {} parameters\n", attention, r.parameters);
 
   tg::MetricsLog metrics(csv, {"epoch", "train_loss", "test_loss", "test_accuracy"}, s.resume);
   double train_seconds = 0;
   for (int epoch = start_epoch; epoch < s.epochs; ++epoch) {
-    const auto start = std::chrono::steady_clock::now();
+    const example::Stopwatch epoch_clock;
     const double train_loss =
         train_epoch(model, optimizer, train_loader, fmt::format("{} epoch {}/{}", attention, epoch + 1, s.epochs));
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds = epoch_clock.seconds();
     train_seconds += seconds;
     ++r.epochs_run;
     r.final = evaluate(model, test_loader);
     fmt::print("epoch {:2d}  train loss {:.6f}  test loss {:.6f}  test accuracy {:6.2f}%  ({:.1f}s)\n", epoch + 1,
                train_loss, r.final.loss, 100 * r.final.accuracy, seconds);
     metrics.write({static_cast<double>(epoch + 1), train_loss, r.final.loss, r.final.accuracy});
-    save_run(identity, ckpt, model, optimizer, epoch + 1);
-    if (s.stop_after > 0 && epoch + 1 == s.stop_after && epoch + 1 < s.epochs) {
-      fmt::print("stopped after epoch {} (--stop-after); continue with --resume --out {}\n", epoch + 1, s.out);
+    example::save_run(ckpt, identity, model, optimizer, epoch + 1);
+    if (example::stop_after(s, epoch + 1)) {
       r.stopped = true;
       return r;
     }
@@ -362,20 +326,11 @@ RunResult run(const Settings& s, const Task& task, const std::string& attention,
   const bool drew_map = draw_map && draw_attention(model, task, attention_png);
 
   // The checks the smoke test relies on: the loss went down and every output exists.
-  const std::vector<double> losses = tg::read_csv(csv).column("train_loss");
-  if (static_cast<int>(losses.size()) != s.epochs)
-    r.problems.push_back(fmt::format("{} holds {} rows for {} epochs", csv, losses.size(), s.epochs));
-  else if (s.epochs >= 2 && !(losses.back() < losses.front()))
-    r.problems.push_back(
-        fmt::format("{}: the training loss did not go down ({} -> {})", attention, losses.front(), losses.back()));
-  if (!fs::exists(ckpt)) r.problems.push_back(ckpt + " was not written");
-  if (tg::gnuplot_available()) {
-    if (!fs::exists(curves_png)) r.problems.push_back(curves_png + " was not drawn although gnuplot is installed");
-    if (draw_map && !fs::exists(attention_png))
-      r.problems.push_back(attention_png + " was not drawn although gnuplot is installed");
-  }
+  std::vector<std::string> pngs = {curves_png};
+  if (draw_map) pngs.push_back(attention_png);
+  r.problems = example::check_run(s.epochs, csv, ckpt, pngs, attention);
   if (drew_curves) fmt::print("curves: {}{}\n", curves_png, drew_map ? "  attention map: " + attention_png : "");
-  else fmt::print("no PNG drawn: gnuplot is missing (apt-get install gnuplot-nox); the numbers are in {}\n", csv);
+  else example::print_no_png(csv);
   return r;
 }
 
@@ -384,14 +339,7 @@ Settings parse_args(int argc, char** argv) {
   CLI::App app(
       "cnn_cbam: a small CNN with no attention, squeeze-and-excitation (se) or CBAM learns where a pattern "
       "sits in a noisy image (or CIFAR-10 with --data).");
-  app.add_option("--epochs", s.epochs, "epochs to train (in all, counting those of a resumed run)")
-      ->capture_default_str();
-  app.add_option("--threads", s.threads, "threads for tapegrad (0: all cores)")->capture_default_str();
-  app.add_option("--seed", s.seed, "seed of the data, the weights and the shuffle")->capture_default_str();
-  app.add_option("--out", s.out, "folder for metrics.csv, checkpoint.safetensors and the PNGs")->capture_default_str();
-  app.add_flag("--resume", s.resume, "continue from the checkpoint in --out");
-  app.add_option("--stop-after", s.stop_after, "stop after this epoch, as if interrupted (0: never)")
-      ->capture_default_str();
+  example::add_run_flags(app, s);
   app.add_option("--attention", s.attention, "attention after each conv block")
       ->check(CLI::IsMember({"none", "se", "cbam"}))
       ->capture_default_str();
@@ -410,17 +358,8 @@ Settings parse_args(int argc, char** argv) {
   app.add_option("--reduction", s.reduction, "the attention MLP's reduction ratio r")->capture_default_str();
   app.add_option("--batch-norm", s.batch_norm, "BatchNorm2d after each convolution")->capture_default_str();
   app.add_option("--lr", s.lr, "Adam's learning rate")->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    std::exit(app.exit(e));  // --help prints and exits 0; a bad flag says why and exits non-zero
-  }
-  const auto at_least = [](const char* flag, auto value, auto min) {
-    if (value < min) throw std::runtime_error(fmt::format("{} must be >= {}, got {}", flag, min, value));
-  };
-  at_least("--epochs", s.epochs, 1);
-  at_least("--threads", s.threads, 0);
-  at_least("--stop-after", s.stop_after, 0);
+  example::parse(app, argc, argv, s);  // --help prints and exits 0; a bad flag says why and exits non-zero
+  using example::at_least;
   at_least("--train-size", s.train_size, -1);
   at_least("--test-size", s.test_size, -1);
   if (s.train_size == 0 || s.test_size == 0) throw std::runtime_error("--train-size and --test-size must not be 0");
@@ -467,9 +406,7 @@ int main(int argc, char** argv) try {
     fmt::print("\nfinal test accuracy {:.2f}% after {} epochs ({:.2f}s per epoch in this run)\n",
                100 * results[0].final.accuracy, s.epochs, results[0].seconds_per_epoch);
   }
-  for (const auto& p : problems) fmt::print(stderr, "cnn_cbam: {}\n", p);
-  return problems.empty() ? 0 : 1;
+  return example::report("cnn_cbam", problems);
 } catch (const std::exception& e) {
-  fmt::print(stderr, "cnn_cbam: {}\n", e.what());
-  return 2;
+  return example::report_error("cnn_cbam", e);
 }

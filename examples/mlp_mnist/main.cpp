@@ -20,12 +20,10 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <memory>
 #include <numbers>
 #include <random>
@@ -34,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/run.h"  // the flags, checkpoints and checks every example shares
 #include <tapegrad/tapegrad.h>
 
 namespace F = tg::nn::functional;
@@ -41,15 +40,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Settings {
-  int epochs = 5;
-  int threads = 0;  // 0: tapegrad's default (all cores)
-  std::uint64_t seed = 1;
-  std::string out = "mlp_mnist_out";
+struct Settings : example::RunFlags {  // --epochs --threads --seed --out --resume --stop-after
+  Settings() : RunFlags(/*epochs=*/5, /*out=*/"mlp_mnist_out") {}
   std::string data;       // a folder with the MNIST IDX files; empty: the generated set
   std::string write_idx;  // hidden: write the generated set as IDX files there and exit
-  bool resume = false;
-  int stop_after = 0;  // 0: never; N: stop after epoch N as if the run were killed
   std::int64_t train_size = 6000;
   std::int64_t test_size = 1000;
   std::int64_t batch_size = 64;
@@ -290,42 +284,11 @@ void print_confusion(const std::vector<std::int64_t>& confusion) {
 // ---- checkpoints ----------------------------------------------------------------------------
 
 /// The settings a checkpoint must agree with to be resumed.
-std::map<std::string, std::string> run_identity(const Settings& s) {
+example::Identity run_identity(const Settings& s) {
   return {{"seed", std::to_string(s.seed)},
           {"data", s.data.empty() ? fmt::format("generated {} + {}", s.train_size, s.test_size) : s.data},
           {"batch_size", std::to_string(s.batch_size)},
           {"model", fmt::format("hidden {}", s.hidden)}};
-}
-
-/// Saves what a run needs to continue after `epochs_done` epochs.
-void save_run(const Settings& s, const std::string& path, const tg::nn::Sequential& model,
-              const tg::optim::Adam& optimizer, int epochs_done) {
-  tg::Checkpoint ck;
-  ck.model = model.state_dict();
-  ck.optimizer = optimizer.state_dict();
-  ck.epoch = epochs_done;
-  ck.rng = tg::default_generator();
-  ck.metadata = run_identity(s);
-  tg::save_checkpoint(ck, path);
-}
-
-/// Restores a run saved by save_run; returns the epochs it had done.
-int restore_run(const Settings& s, const std::string& path, tg::nn::Sequential& model, tg::optim::Adam& optimizer,
-                tg::data::DataLoader& loader) {
-  if (!fs::exists(path)) throw std::runtime_error(fmt::format("--resume: there is no checkpoint at {}", path));
-  const tg::Checkpoint ck = tg::load_checkpoint(path);
-  for (const auto& [key, value] : run_identity(s)) {
-    const auto it = ck.metadata.find(key);
-    if (it == ck.metadata.end() || it->second != value)
-      throw std::runtime_error(fmt::format("--resume: {} was made with {} {}, this run has {}", path, key,
-                                           it == ck.metadata.end() ? "no" : it->second, value));
-  }
-  model.load_state_dict(ck.model);
-  optimizer.load_state_dict(*ck.optimizer);
-  tg::default_generator() = *ck.rng;
-  loader.set_epoch(ck.epoch);  // the shuffle of epoch e is a function of (seed, e) alone
-  fmt::print("resumed from {} after epoch {}\n", path, ck.epoch);
-  return static_cast<int>(ck.epoch);
 }
 
 Settings parse_args(int argc, char** argv) {
@@ -333,17 +296,10 @@ Settings parse_args(int argc, char** argv) {
   CLI::App app(
       "mlp_mnist: a multilayer perceptron classifies 28 x 28 digit images: MNIST's IDX files with --data, "
       "otherwise a generated MNIST-shaped set.");
-  app.add_option("--epochs", s.epochs, "epochs to train (in all, counting those of a resumed run)")
-      ->capture_default_str();
-  app.add_option("--threads", s.threads, "threads for tapegrad (0: all cores)")->capture_default_str();
-  app.add_option("--seed", s.seed, "seed of the data, the weights and the shuffle")->capture_default_str();
-  app.add_option("--out", s.out, "folder for metrics.csv, checkpoint.safetensors and the PNGs")->capture_default_str();
+  example::add_run_flags(app, s);
   app.add_option("--data", s.data,
                  "folder with MNIST's train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte "
                  "and t10k-labels-idx1-ubyte (uncompressed); without it, generated digits");
-  app.add_flag("--resume", s.resume, "continue from the checkpoint in --out");
-  app.add_option("--stop-after", s.stop_after, "stop after this epoch, as if interrupted (0: never)")
-      ->capture_default_str();
   app.add_option("--train-size", s.train_size, "generated training images")->capture_default_str();
   app.add_option("--test-size", s.test_size, "generated test images")->capture_default_str();
   app.add_option("--batch-size", s.batch_size, "images per batch")->capture_default_str();
@@ -352,17 +308,8 @@ Settings parse_args(int argc, char** argv) {
   app.add_option("--show", s.show, "test images to print as text (0: none)")->capture_default_str();
   // Hidden (no description in --help): writes the generated set as MNIST IDX files and exits.
   app.add_option("--write-idx", s.write_idx)->group("");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    std::exit(app.exit(e));  // --help prints and exits 0; a bad flag says why and exits non-zero
-  }
-  const auto at_least = [](const char* flag, auto value, auto min) {
-    if (value < min) throw std::runtime_error(fmt::format("{} must be >= {}, got {}", flag, min, value));
-  };
-  at_least("--epochs", s.epochs, 1);
-  at_least("--threads", s.threads, 0);
-  at_least("--stop-after", s.stop_after, 0);
+  example::parse(app, argc, argv, s);  // --help prints and exits 0; a bad flag says why and exits non-zero
+  using example::at_least;
   at_least("--train-size", s.train_size, 1);
   at_least("--test-size", s.test_size, 1);
   at_least("--batch-size", s.batch_size, 1);
@@ -402,34 +349,28 @@ int main(int argc, char** argv) try {
   const auto model = make_mlp(kPixels, s.hidden, kClasses);
   tg::optim::Adam optimizer(model->parameters(), tg::optim::AdamOptions(s.lr));
 
-  const int start_epoch = s.resume ? restore_run(s, ckpt, *model, optimizer, train_loader) : 0;
+  const int start_epoch = s.resume ? example::restore_run(ckpt, run_identity(s), *model, optimizer, train_loader) : 0;
 
-  std::int64_t parameters = 0;
-  for (const auto& p : model->parameters()) parameters += p.numel();
   fmt::print("{} training and {} test images ({}); {} parameters\n", train_data->size(), test_data->size(),
-             s.data.empty() ? "generated digits" : "MNIST from " + s.data, parameters);
+             s.data.empty() ? "generated digits" : "MNIST from " + s.data, example::parameter_count(*model));
 
   tg::MetricsLog metrics(csv, {"epoch", "train_loss", "test_loss", "test_accuracy"}, s.resume);
   Evaluation last;
-  const auto run_start = std::chrono::steady_clock::now();
+  const example::Stopwatch run_clock;
   for (int epoch = start_epoch; epoch < s.epochs; ++epoch) {
-    const auto epoch_start = std::chrono::steady_clock::now();
+    const example::Stopwatch epoch_clock;
     const double train_loss = train_epoch(*model, optimizer, train_loader, epoch, s.epochs);
     last = evaluate(*model, test_loader);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    const double seconds = epoch_clock.seconds();
     fmt::print("epoch {:2d}  train loss {:.6f}  test loss {:.6f}  test accuracy {:6.2f}%  ({:.1f}s)\n", epoch + 1,
                train_loss, last.loss, 100 * last.accuracy, seconds);
     metrics.write({static_cast<double>(epoch + 1), train_loss, last.loss, last.accuracy});
 
-    save_run(s, ckpt, *model, optimizer, epoch + 1);
-
-    if (s.stop_after > 0 && epoch + 1 == s.stop_after && epoch + 1 < s.epochs) {
-      fmt::print("stopped after epoch {} (--stop-after); continue with --resume --out {}\n", epoch + 1, s.out);
-      return 0;
-    }
+    example::save_run(ckpt, run_identity(s), *model, optimizer, epoch + 1);
+    if (example::stop_after(s, epoch + 1)) return 0;
   }
   if (start_epoch >= s.epochs) last = evaluate(*model, test_loader);
-  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+  const double total = run_clock.seconds();
 
   show_images(*test_data, last.predicted, s.show);
   print_confusion(last.confusion);
@@ -458,24 +399,10 @@ int main(int argc, char** argv) try {
              s.epochs, total);
 
   // The checks the smoke test relies on: the loss went down and every output exists.
-  std::vector<std::string> problems;
-  const tg::Table table = tg::read_csv(csv);
-  const std::vector<double> losses = table.column("train_loss");
-  if (static_cast<int>(losses.size()) != s.epochs)
-    problems.push_back(fmt::format("{} holds {} rows for {} epochs", csv, losses.size(), s.epochs));
-  if (s.epochs >= 2 && !(losses.back() < losses.front()))
-    problems.push_back(fmt::format("the training loss did not go down ({} -> {})", losses.front(), losses.back()));
-  if (!fs::exists(ckpt)) problems.push_back(ckpt + " was not written");
-  if (tg::gnuplot_available()) {
-    for (const auto& png : {curves_png, confusion_png})
-      if (!fs::exists(png)) problems.push_back(png + " was not drawn although gnuplot is installed");
-  }
-  for (const auto& p : problems) fmt::print(stderr, "mlp_mnist: {}\n", p);
-
+  const int status = example::report("mlp_mnist", example::check_run(s.epochs, csv, ckpt, {curves_png, confusion_png}));
   if (drew_curves && drew_confusion) fmt::print("curves: {}  (confusion matrix: {})\n", curves_png, confusion_png);
-  else fmt::print("no PNG drawn: gnuplot is missing (apt-get install gnuplot-nox); the numbers are in {}\n", csv);
-  return problems.empty() ? 0 : 1;
+  else example::print_no_png(csv);
+  return status;
 } catch (const std::exception& e) {
-  fmt::print(stderr, "mlp_mnist: {}\n", e.what());
-  return 2;
+  return example::report_error("mlp_mnist", e);
 }

@@ -17,11 +17,9 @@
 // test relies on this), 2 on a bad flag or an error.
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
-#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -30,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/run.h"  // the flags, checkpoints and checks every example shares
 #include <tapegrad/tapegrad.h>
 
 namespace F = tg::nn::functional;
@@ -37,13 +36,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Settings {
-  int epochs = 8;
-  int threads = 0;  // 0: tapegrad's default (all cores)
-  std::uint64_t seed = 1;
-  std::string out = "seq2seq_attention_out";
-  bool resume = false;
-  int stop_after = 0;  // 0: never; N: stop after epoch N as if the run were killed
+struct Settings : example::RunFlags {  // --epochs --threads --seed --out --resume --stop-after
+  Settings() : RunFlags(/*epochs=*/8, /*out=*/"seq2seq_attention_out") {}
   std::string score = "general";
   std::int64_t train_size = 4000;
   std::int64_t test_size = 500;
@@ -321,7 +315,7 @@ double train_epoch(Seq2Seq& model, tg::optim::Adam& optimizer, tg::data::DataLoa
 // ---- checkpoints ----------------------------------------------------------------------------
 
 /// The settings a checkpoint must agree with to be resumed.
-std::map<std::string, std::string> run_identity(const Settings& s) {
+example::Identity run_identity(const Settings& s) {
   return {{"seed", std::to_string(s.seed)},
           {"epochs", std::to_string(s.epochs)},
           {"score", s.score},
@@ -332,51 +326,12 @@ std::map<std::string, std::string> run_identity(const Settings& s) {
           {"model", fmt::format("embed {} hidden {}", s.embed, s.hidden)}};
 }
 
-void save_run(const Settings& s, const std::string& path, const Seq2Seq& model, const tg::optim::Adam& optimizer,
-              const tg::optim::CosineAnnealingLR& schedule, int epochs_done) {
-  tg::Checkpoint ck;
-  ck.model = model.state_dict();
-  ck.optimizer = optimizer.state_dict();
-  ck.scheduler = schedule.state_dict();
-  ck.epoch = epochs_done;
-  ck.rng = tg::default_generator();
-  ck.metadata = run_identity(s);
-  tg::save_checkpoint(ck, path);
-}
-
-int restore_run(const Settings& s, const std::string& path, Seq2Seq& model, tg::optim::Adam& optimizer,
-                tg::optim::CosineAnnealingLR& schedule, tg::data::DataLoader& loader) {
-  if (!fs::exists(path)) throw std::runtime_error(fmt::format("--resume: there is no checkpoint at {}", path));
-  const tg::Checkpoint ck = tg::load_checkpoint(path);
-  for (const auto& [key, value] : run_identity(s)) {
-    const auto it = ck.metadata.find(key);
-    if (it == ck.metadata.end() || it->second != value)
-      throw std::runtime_error(fmt::format("--resume: {} was made with {} {}, this run has {}", path, key,
-                                           it == ck.metadata.end() ? "no" : it->second, value));
-  }
-  model.load_state_dict(ck.model);
-  optimizer.load_state_dict(*ck.optimizer);
-  if (!ck.scheduler) throw std::runtime_error(fmt::format("--resume: {} holds no scheduler state", path));
-  schedule.load_state_dict(*ck.scheduler);
-  tg::default_generator() = *ck.rng;
-  loader.set_epoch(ck.epoch);
-  fmt::print("resumed from {} after epoch {}\n", path, ck.epoch);
-  return static_cast<int>(ck.epoch);
-}
-
 Settings parse_args(int argc, char** argv) {
   Settings s;
   CLI::App app(
       "seq2seq_attention: an LSTM encoder-decoder with attention learns to reverse strings, and shows its "
       "alignment.");
-  app.add_option("--epochs", s.epochs, "epochs to train (in all, counting those of a resumed run)")
-      ->capture_default_str();
-  app.add_option("--threads", s.threads, "threads for tapegrad (0: all cores)")->capture_default_str();
-  app.add_option("--seed", s.seed, "seed of the data, the weights and the shuffle")->capture_default_str();
-  app.add_option("--out", s.out, "folder for metrics.csv, checkpoint.safetensors and the PNGs")->capture_default_str();
-  app.add_flag("--resume", s.resume, "continue from the checkpoint in --out");
-  app.add_option("--stop-after", s.stop_after, "stop after this epoch, as if interrupted (0: never)")
-      ->capture_default_str();
+  example::add_run_flags(app, s);
   app.add_option("--score", s.score, "attention score: additive (Bahdanau), general or dot (Luong)")
       ->capture_default_str();
   app.add_option("--train-size", s.train_size, "training strings")->capture_default_str();
@@ -387,17 +342,8 @@ Settings parse_args(int argc, char** argv) {
   app.add_option("--embed", s.embed, "embedding size")->capture_default_str();
   app.add_option("--hidden", s.hidden, "LSTM hidden size")->capture_default_str();
   app.add_option("--lr", s.lr, "Adam's learning rate")->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    std::exit(app.exit(e));
-  }
-  const auto at_least = [](const char* flag, auto value, auto min) {
-    if (value < min) throw std::runtime_error(fmt::format("{} must be >= {}, got {}", flag, min, value));
-  };
-  at_least("--epochs", s.epochs, 1);
-  at_least("--threads", s.threads, 0);
-  at_least("--stop-after", s.stop_after, 0);
+  example::parse(app, argc, argv, s);  // --help prints and exits 0; a bad flag says why and exits non-zero
+  using example::at_least;
   at_least("--train-size", s.train_size, 1);
   at_least("--test-size", s.test_size, 1);
   at_least("--batch-size", s.batch_size, 1);
@@ -434,36 +380,30 @@ int main(int argc, char** argv) try {
   // The learning rate falls from --lr to 0 along a half cosine over the run's epochs.
   tg::optim::CosineAnnealingLR schedule(optimizer, s.epochs);
 
-  const int start_epoch = s.resume ? restore_run(s, ckpt, model, optimizer, schedule, train_loader) : 0;
+  const int start_epoch =
+      s.resume ? example::restore_run(ckpt, run_identity(s), model, optimizer, train_loader, &schedule) : 0;
 
   fmt::print("{} training and {} test strings of {}..{} symbols; score {}; {} parameters\n", s.train_size, s.test_size,
-             s.min_len, s.max_len, s.score, [&] {
-               std::int64_t n = 0;
-               for (const auto& p : model.parameters()) n += p.numel();
-               return n;
-             }());
+             s.min_len, s.max_len, s.score, example::parameter_count(model));
 
   tg::MetricsLog metrics(csv, {"epoch", "train_loss", "test_loss", "test_exact_match", "test_symbol_accuracy"},
                          s.resume);
   Evaluation last;
-  const auto run_start = std::chrono::steady_clock::now();
+  const example::Stopwatch run_clock;
   for (int epoch = start_epoch; epoch < s.epochs; ++epoch) {
-    const auto epoch_start = std::chrono::steady_clock::now();
+    const example::Stopwatch epoch_clock;
     const double train_loss = train_epoch(model, optimizer, train_loader, epoch, s.epochs);
     last = evaluate(model, test_loader, *test_data, s.max_len);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    const double seconds = epoch_clock.seconds();
     fmt::print("epoch {:2d}  train loss {:.6f}  test loss {:.6f}  exact match {:6.2f}%  symbols {:6.2f}%  ({:.1f}s)\n",
                epoch + 1, train_loss, last.loss, 100 * last.exact, 100 * last.symbol_acc, seconds);
     metrics.write({static_cast<double>(epoch + 1), train_loss, last.loss, last.exact, last.symbol_acc});
     schedule.step();
-    save_run(s, ckpt, model, optimizer, schedule, epoch + 1);
-    if (s.stop_after > 0 && epoch + 1 == s.stop_after && epoch + 1 < s.epochs) {
-      fmt::print("stopped after epoch {} (--stop-after); continue with --resume --out {}\n", epoch + 1, s.out);
-      return 0;
-    }
+    example::save_run(ckpt, run_identity(s), model, optimizer, epoch + 1, &schedule);
+    if (example::stop_after(s, epoch + 1)) return 0;
   }
   if (start_epoch >= s.epochs) last = evaluate(model, test_loader, *test_data, s.max_len);
-  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+  const double total = run_clock.seconds();
 
   // The longest of the first test strings shows the anti-diagonal best.
   std::int64_t pick = 0;
@@ -477,25 +417,14 @@ int main(int argc, char** argv) try {
   fmt::print("\nfinal test exact match {:.2f}% (symbols {:.2f}%) after {} epochs ({:.1f}s of training in this run)\n",
              100 * last.exact, 100 * last.symbol_acc, s.epochs, total);
 
-  std::vector<std::string> problems;
-  const tg::Table table = tg::read_csv(csv);
-  const std::vector<double> losses = table.column("train_loss");
-  if (static_cast<int>(losses.size()) != s.epochs)
-    problems.push_back(fmt::format("{} holds {} rows for {} epochs", csv, losses.size(), s.epochs));
-  if (s.epochs >= 2 && !(losses.back() < losses.front()))
-    problems.push_back(fmt::format("the training loss did not go down ({} -> {})", losses.front(), losses.back()));
-  if (!fs::exists(ckpt)) problems.push_back(ckpt + " was not written");
-  if (tg::gnuplot_available()) {
-    for (const auto& png : {alignment_png, curves_png})
-      if (!fs::exists(png)) problems.push_back(png + " was not drawn although gnuplot is installed");
-  }
-  for (const auto& p : problems) fmt::print(stderr, "seq2seq_attention: {}\n", p);
+  // The checks the smoke test relies on: the loss went down and every output exists.
+  const int status =
+      example::report("seq2seq_attention", example::check_run(s.epochs, csv, ckpt, {alignment_png, curves_png}));
 
   if (drew_alignment && drew_curves)
     fmt::print("alignment heatmap: {}  (loss and accuracy curves: {})\n", alignment_png, curves_png);
-  else fmt::print("no PNG drawn: gnuplot is missing (apt-get install gnuplot-nox); the numbers are in {}\n", csv);
-  return problems.empty() ? 0 : 1;
+  else example::print_no_png(csv);
+  return status;
 } catch (const std::exception& e) {
-  fmt::print(stderr, "seq2seq_attention: {}\n", e.what());
-  return 2;
+  return example::report_error("seq2seq_attention", e);
 }
