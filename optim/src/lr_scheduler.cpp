@@ -49,6 +49,18 @@ std::vector<double> LRScheduler::group_lrs() const {
   return lrs;
 }
 
+std::vector<double> LRScheduler::scaled_group_lrs(double factor) const {
+  std::vector<double> lrs = group_lrs();
+  for (double& lr : lrs) lr = lr * factor;
+  return lrs;
+}
+
+std::vector<double> LRScheduler::scaled_base_lrs(double factor) const {
+  std::vector<double> lrs;
+  for (double base : base_lrs_) lrs.push_back(base * factor);
+  return lrs;
+}
+
 void LRScheduler::apply(const std::vector<double>& lrs) {
   auto& groups = optimizer_->param_groups();
   TG_CHECK(lrs.size() == groups.size(), "{}: the optimizer has {} param groups, the scheduler was made for {}", name_,
@@ -114,17 +126,11 @@ StepLR::StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma)
 }
 
 std::vector<double> StepLR::get_lr() {
-  std::vector<double> lrs = group_lrs();
-  if (last_epoch_ == 0 || last_epoch_ % step_size_ != 0) return lrs;
-  for (double& lr : lrs) lr = lr * gamma_;
-  return lrs;
+  return scaled_group_lrs(last_epoch_ == 0 || last_epoch_ % step_size_ != 0 ? 1.0 : gamma_);
 }
 
 std::vector<double> StepLR::closed_form_lr() {
-  std::vector<double> lrs;
-  const double k = static_cast<double>(last_epoch_ / step_size_);
-  for (double base : base_lrs_) lrs.push_back(base * std::pow(gamma_, k));
-  return lrs;
+  return scaled_base_lrs(std::pow(gamma_, static_cast<double>(last_epoch_ / step_size_)));
 }
 
 MultiStepLR::MultiStepLR(Optimizer& optimizer, std::vector<std::int64_t> milestones, double gamma)
@@ -136,18 +142,13 @@ MultiStepLR::MultiStepLR(Optimizer& optimizer, std::vector<std::int64_t> milesto
 }
 
 std::vector<double> MultiStepLR::get_lr() {
-  std::vector<double> lrs = group_lrs();
   const auto count = std::count(milestones_.begin(), milestones_.end(), last_epoch_);
-  if (count == 0) return lrs;
-  for (double& lr : lrs) lr = lr * std::pow(gamma_, static_cast<double>(count));
-  return lrs;
+  return scaled_group_lrs(count == 0 ? 1.0 : std::pow(gamma_, static_cast<double>(count)));
 }
 
 std::vector<double> MultiStepLR::closed_form_lr() {
   const auto passed = std::upper_bound(milestones_.begin(), milestones_.end(), last_epoch_) - milestones_.begin();
-  std::vector<double> lrs;
-  for (double base : base_lrs_) lrs.push_back(base * std::pow(gamma_, static_cast<double>(passed)));
-  return lrs;
+  return scaled_base_lrs(std::pow(gamma_, static_cast<double>(passed)));
 }
 
 ExponentialLR::ExponentialLR(Optimizer& optimizer, double gamma)
@@ -156,17 +157,10 @@ ExponentialLR::ExponentialLR(Optimizer& optimizer, double gamma)
   initial_step();
 }
 
-std::vector<double> ExponentialLR::get_lr() {
-  std::vector<double> lrs = group_lrs();
-  if (last_epoch_ == 0) return lrs;
-  for (double& lr : lrs) lr = lr * gamma_;
-  return lrs;
-}
+std::vector<double> ExponentialLR::get_lr() { return scaled_group_lrs(last_epoch_ == 0 ? 1.0 : gamma_); }
 
 std::vector<double> ExponentialLR::closed_form_lr() {
-  std::vector<double> lrs;
-  for (double base : base_lrs_) lrs.push_back(base * std::pow(gamma_, static_cast<double>(last_epoch_)));
-  return lrs;
+  return scaled_base_lrs(std::pow(gamma_, static_cast<double>(last_epoch_)));
 }
 
 // ---- CosineAnnealingLR ------------------------------------------------------------------------

@@ -1,26 +1,6 @@
 // Copies and in-place ops (core/src/ops/copy.cpp): to, contiguous, clone, add_, mul_, copy_,
 // fill_; version counters, gradients and bad inputs.
-#include <catch2/catch.hpp>
-#include <cmath>
-#include <cstdint>
-#include <functional>
-#include <limits>
-#include <string>
-#include <vector>
-
-#include "support/helpers.h"
-#include "support/op_helpers.h"
-#include "tapegrad/core.h"
-
-using Catch::Matchers::Contains;
-using Catch::Matchers::Equals;
-using Catch::Matchers::StartsWith;
-using tg::Tensor;
-using tg_test::any64;
-using tg_test::leaf64;
-using tg_test::values;
-using I64 = std::vector<std::int64_t>;
-using Inputs = std::vector<Tensor>;
+#include "support/prelude.h"
 
 TEST_CASE("in-place ops write the expected values and bump the version counter by one each", "[values][inplace]") {
   const Tensor t = tg::tensor({{1, 2, 3}, {4, 5, 6}});

@@ -1,27 +1,6 @@
 // Views (methods of tg::Tensor, core/src/ops/view.cpp): values, shared storage and version
 // counters, gradients, bad inputs.
-#include <catch2/catch.hpp>
-#include <cmath>
-#include <cstdint>
-#include <functional>
-#include <limits>
-#include <string>
-#include <vector>
-
-#include "support/helpers.h"
-#include "support/op_helpers.h"
-#include "tapegrad/core.h"
-
-using Catch::Matchers::Contains;
-using Catch::Matchers::Equals;
-using Catch::Matchers::StartsWith;
-using tg::Tensor;
-using tg_test::any64;
-using tg_test::leaf64;
-using tg_test::shape_of;
-using tg_test::values;
-using Shape = std::vector<std::int64_t>;
-using Inputs = std::vector<Tensor>;
+#include "support/prelude.h"
 
 TEST_CASE("views share the version counter of their base", "[values][inplace][views]") {
   const Tensor base = tg::zeros({2, 3});

@@ -9,29 +9,15 @@
 // respect to every float input and every parameter, and the names and order of
 // named_parameters() and state_dict(). Then gradient checks of the functional form, the module
 // system's contracts (clone, init) and bad inputs.
-#include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <limits>
-#include <map>
-#include <memory>
-#include <string>
-#include <vector>
 
-#include "support/fixtures.h"
-#include "support/golden_module.h"
-#include "support/helpers.h"
-#include "tapegrad/tapegrad.h"
+#include "support/nn_prelude.h"
 
-using tg_test::error_of;
-
-using Catch::Matchers::Contains;
-using tg::Tensor;
-using tg_fixtures::Case;
 using namespace tg_golden;  // NOLINT(google-build-using-namespace): the golden runner, test files only
-namespace nn = tg::nn;
 namespace F = tg::nn::functional;
 using tg_test::all_finite;
 

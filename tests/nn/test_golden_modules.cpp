@@ -8,24 +8,13 @@
 // names and order of named_parameters() and state_dict().
 // TAPEGRAD_GOLDEN_REPORT=1 prints each family's largest error to stderr.
 #include <algorithm>
-#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
 #include <functional>
 #include <iostream>
-#include <map>
-#include <memory>
-#include <string>
 #include <utility>
-#include <vector>
 
-#include "support/fixtures.h"
-#include "support/golden_module.h"
-#include "tapegrad/tapegrad.h"
-
-using tg::Tensor;
-using tg_fixtures::Case;
-namespace nn = tg::nn;
+#include "support/nn_prelude.h"
 
 namespace {
 

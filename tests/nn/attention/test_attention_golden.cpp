@@ -4,24 +4,14 @@
 // load_state_dict, run in eval mode, and its outputs and the gradients of
 // sum(output * gout) + sum(weights * gweights) for every float input and every parameter are
 // compared within 1e-10 (absolute, or relative above 1).
-#include <catch2/catch.hpp>
 #include <cmath>
 #include <functional>
-#include <map>
-#include <memory>
-#include <string>
-#include <vector>
 
-#include "support/fixtures.h"
-#include "support/golden_module.h"
+#include "support/nn_prelude.h"
 #include "tapegrad/nn/attention/attention.h"
 #include "tapegrad/nn/attention/scores.h"
-#include "tapegrad/tapegrad.h"
 
-using tg::Tensor;
-using tg_fixtures::Case;
 using namespace tg_golden;  // NOLINT(google-build-using-namespace): the golden runner, test files only
-namespace nn = tg::nn;
 
 namespace {
 

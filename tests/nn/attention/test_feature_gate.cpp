@@ -3,22 +3,8 @@
 // Golden tests against the reference of tests/golden_attention/make_vision_attention_fixtures.py,
 // a gradient check through the input and both parameters, why a softmax over one step is no
 // attention at all (the guide's example, quoted by docs/attention.md), keys and bad inputs.
-#include <catch2/catch.hpp>
-#include <memory>
-#include <string>
-#include <vector>
-
-#include "support/fixtures.h"
-#include "support/golden_module.h"
-#include "support/helpers.h"
+#include "support/nn_prelude.h"
 #include "tapegrad/nn/attention/gate.h"
-#include "tapegrad/tapegrad.h"
-
-using Catch::Matchers::Contains;
-using tg::Tensor;
-using tg_fixtures::Case;
-using tg_test::error_of;
-namespace nn = tg::nn;
 
 TEST_CASE("FeatureGate matches the reference: output, gate values and every gradient", "[attention][feature_gate]") {
   for (const Case& c : tg_fixtures::load("golden_attention", "feature_gate")) {

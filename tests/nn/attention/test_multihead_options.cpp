@@ -4,28 +4,12 @@
 // option with respect to the inputs and every parameter, PyTorch's keys and initialisation, the
 // padding of the masks, and bad input. The regions between "// [doc:NAME]" and "// [/doc:NAME]"
 // are quoted word for word by docs/attention.md.
-#include <catch2/catch.hpp>
 #include <cmath>
-#include <cstdint>
-#include <memory>
-#include <string>
-#include <vector>
 
-#include "support/fixtures.h"
-#include "support/golden_module.h"
-#include "support/helpers.h"
+#include "support/nn_prelude.h"
 #include "tapegrad/nn/attention/multihead.h"
-#include "tapegrad/tapegrad.h"
-
-using Catch::Matchers::Contains;
-using tg::Tensor;
-using tg_fixtures::Case;
-using tg_test::error_of;
-namespace nn = tg::nn;
 
 namespace {
-
-using Shape = std::vector<std::int64_t>;
 
 nn::MultiheadAttentionOptions options_of(const Case& c) {
   return nn::MultiheadAttentionOptions(c.param1("embed_dim"), c.param1("num_heads"))

@@ -5,23 +5,11 @@
 // gradient checks, RoPE's defining property (q_m . k_n depends only on m - n), the state_dict
 // keys, and one test per bad input. The regions between "// [doc:NAME]" lines are quoted by
 // docs/attention.md.
-#include <catch2/catch.hpp>
 #include <cmath>
-#include <memory>
-#include <string>
-#include <vector>
 
-#include "support/fixtures.h"
-#include "support/golden_module.h"
-#include "support/helpers.h"
+#include "support/nn_prelude.h"
 #include "tapegrad/nn/attention/positional.h"
-#include "tapegrad/tapegrad.h"
 
-using Catch::Matchers::Contains;
-using tg::Tensor;
-using tg_fixtures::Case;
-using tg_test::error_of;
-namespace nn = tg::nn;
 namespace F = tg::nn::functional;
 
 namespace {

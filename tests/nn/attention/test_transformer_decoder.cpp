@@ -3,30 +3,15 @@
 // transformer.txt, from make_transformer_fixtures.py), gradient checks through the decoder layer,
 // PyTorch's keys and defaults, the causal mask, clone, dropout and bad input. The regions between
 // "// [doc:NAME]" and "// [/doc:NAME]" are quoted word for word by docs/attention.md.
-#include <catch2/catch.hpp>
 #include <cmath>
-#include <cstdint>
 #include <limits>
-#include <memory>
-#include <string>
-#include <vector>
 
-#include "support/fixtures.h"
-#include "support/golden_module.h"
-#include "support/helpers.h"
+#include "support/nn_prelude.h"
 #include "tapegrad/nn/transformer_decoder.h"
-#include "tapegrad/tapegrad.h"
 
-using Catch::Matchers::Contains;
-using tg::Tensor;
-using tg_fixtures::Case;
 using namespace tg_golden;  // NOLINT(google-build-using-namespace): the golden runner, test files only
-using tg_test::error_of;
-namespace nn = tg::nn;
 
 namespace {
-
-using Shape = std::vector<std::int64_t>;
 
 nn::TransformerDecoderLayerOptions decoder_layer_options(const Case& c) {
   return nn::TransformerDecoderLayerOptions(c.param1("d_model"), c.param1("nhead"))

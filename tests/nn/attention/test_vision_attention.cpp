@@ -4,23 +4,8 @@
 // (written with nn.AdaptiveAvgPool2d / AdaptiveMaxPool2d as the common PyTorch implementations
 // are), gradient checks through the input and every parameter, the keys, the attention maps'
 // shapes (the guide's example, quoted by docs/attention.md) and one test per bad input.
-#include <catch2/catch.hpp>
-#include <map>
-#include <memory>
-#include <string>
-#include <vector>
-
-#include "support/fixtures.h"
-#include "support/golden_module.h"
-#include "support/helpers.h"
+#include "support/nn_prelude.h"
 #include "tapegrad/nn/attention/vision.h"
-#include "tapegrad/tapegrad.h"
-
-using Catch::Matchers::Contains;
-using tg::Tensor;
-using tg_fixtures::Case;
-using tg_test::error_of;
-namespace nn = tg::nn;
 
 namespace {
 

@@ -17,38 +17,29 @@ class AdagradOptions : public OptionsBase<AdagradOptions> {
  public:
   static constexpr const char* kTypeName = "AdagradOptions";
   static constexpr const char* kWho = "Adagrad";
-  explicit AdagradOptions(double lr = 1e-2) : lr_(lr) {}
-  AdagradOptions& lr(double v) { return assign(lr_, v); }
+  explicit AdagradOptions(double lr = 1e-2) : OptionsBase(lr) {}
   AdagradOptions& lr_decay(double v) { return assign(lr_decay_, v); }
-  AdagradOptions& weight_decay(double v) { return assign(weight_decay_, v); }
   AdagradOptions& initial_accumulator_value(double v) { return assign(initial_accumulator_value_, v); }
   AdagradOptions& eps(double v) { return assign(eps_, v); }
-  AdagradOptions& maximize(bool v) { return assign(maximize_, v); }
-  double lr() const { return lr_; }
   double lr_decay() const { return lr_decay_; }
-  double weight_decay() const { return weight_decay_; }
   double initial_accumulator_value() const { return initial_accumulator_value_; }
   double eps() const { return eps_; }
-  bool maximize() const { return maximize_; }
 
   /// lr, lr_decay, weight_decay, initial_accumulator_value, eps, maximize.
   static constexpr std::array<Field<AdagradOptions>, 6> fields() {
-    return {number_field("lr", &AdagradOptions::lr_, Check::NonNegative, "learning rate"),
+    return {lr_field(),
             number_field("lr_decay", &AdagradOptions::lr_decay_, Check::NonNegative),
-            number_field("weight_decay", &AdagradOptions::weight_decay_, Check::NonNegative),
+            weight_decay_field(),
             number_field("initial_accumulator_value", &AdagradOptions::initial_accumulator_value_, Check::NonNegative),
             number_field("eps", &AdagradOptions::eps_, Check::NonNegative),
-            flag_field("maximize", &AdagradOptions::maximize_)};
+            maximize_field()};
   }
 
  private:
   friend class OptionsBase<AdagradOptions>;
-  double lr_;
   double lr_decay_ = 0;
-  double weight_decay_ = 0;
   double initial_accumulator_value_ = 0;
   double eps_ = 1e-10;
-  bool maximize_ = false;
 };
 
 /// State per parameter: "step" and "sum" (created at a parameter's first step, filled with its

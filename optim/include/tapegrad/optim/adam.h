@@ -19,44 +19,35 @@ namespace tg::optim {
 template <typename Derived>
 class AdamOptionsBase : public OptionsBase<Derived> {
  public:
-  explicit AdamOptionsBase(double lr, double weight_decay) : lr_(lr), weight_decay_(weight_decay) {}
-  Derived& lr(double v) { return this->assign(lr_, v); }
+  explicit AdamOptionsBase(double lr, double weight_decay) : OptionsBase<Derived>(lr, weight_decay) {}
   Derived& betas(double beta1, double beta2) {
     beta1_ = beta1;
     return this->assign(beta2_, beta2);
   }
   Derived& eps(double v) { return this->assign(eps_, v); }
-  Derived& weight_decay(double v) { return this->assign(weight_decay_, v); }
   Derived& amsgrad(bool v) { return this->assign(amsgrad_, v); }
-  Derived& maximize(bool v) { return this->assign(maximize_, v); }
-  double lr() const { return lr_; }
   double beta1() const { return beta1_; }
   double beta2() const { return beta2_; }
   double eps() const { return eps_; }
-  double weight_decay() const { return weight_decay_; }
   bool amsgrad() const { return amsgrad_; }
-  bool maximize() const { return maximize_; }
 
   /// lr, eps, beta1, beta2, weight_decay, amsgrad, maximize (validated in this order).
   static constexpr std::array<Field<Derived>, 7> fields() {
-    return {number_field<Derived>("lr", &AdamOptionsBase::lr_, Check::NonNegative, "learning rate"),
+    return {AdamOptionsBase::lr_field(),
             number_field<Derived>("eps", &AdamOptionsBase::eps_, Check::NonNegative),
             number_field<Derived>("beta1", &AdamOptionsBase::beta1_, Check::UnitOpen),
             number_field<Derived>("beta2", &AdamOptionsBase::beta2_, Check::UnitOpen),
-            number_field<Derived>("weight_decay", &AdamOptionsBase::weight_decay_, Check::NonNegative),
+            AdamOptionsBase::weight_decay_field(),
             flag_field<Derived>("amsgrad", &AdamOptionsBase::amsgrad_),
-            flag_field<Derived>("maximize", &AdamOptionsBase::maximize_)};
+            AdamOptionsBase::maximize_field()};
   }
 
  private:
   friend class OptionsBase<Derived>;
-  double lr_;
   double beta1_ = 0.9;
   double beta2_ = 0.999;
   double eps_ = 1e-8;
-  double weight_decay_;
   bool amsgrad_ = false;
-  bool maximize_ = false;
 };
 
 /// Adam's options: weight decay (an L2 penalty added to the gradient) defaults to 0.

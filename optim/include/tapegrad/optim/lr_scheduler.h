@@ -58,6 +58,10 @@ class LRScheduler {
   void step_to(std::int64_t epoch);
   /// The groups' current learning rates.
   std::vector<double> group_lrs() const;
+  /// group_lrs(), each times factor (the chained form of StepLR, MultiStepLR, ExponentialLR).
+  std::vector<double> scaled_group_lrs(double factor) const;
+  /// base_lrs(), each times factor (their closed forms).
+  std::vector<double> scaled_base_lrs(double factor) const;
   void apply(const std::vector<double>& lrs);
 
   std::string name_;

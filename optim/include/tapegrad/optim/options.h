@@ -51,11 +51,19 @@ void reject_unknown_options(const std::map<std::string, double>& values, const c
 }  // namespace detail
 
 /// CRTP base of SGDOptions, AdamOptions, ...: Derived has `static constexpr const char* kTypeName`
-/// ("AdamOptions"), `kWho` (the optimizer, for messages: "Adam"), a `double lr_` member, a static
-/// `fields()` array, and may hide `check_more()` for checks that involve several options.
+/// ("AdamOptions"), `kWho` (the optimizer, for messages: "Adam"), a static `fields()` array, and
+/// may hide `check_more()` for checks that involve several options. The three options every
+/// optimizer has live here, with their fields for Derived::fields(): lr, weight_decay, maximize.
 template <typename Derived>
 class OptionsBase : public OptimizerOptions, public ChainedOptions<Derived> {
  public:
+  Derived& lr(double v) { return this->assign(lr_, v); }
+  Derived& weight_decay(double v) { return this->assign(weight_decay_, v); }
+  Derived& maximize(bool v) { return this->assign(maximize_, v); }
+  double lr() const { return lr_; }
+  double weight_decay() const { return weight_decay_; }
+  bool maximize() const { return maximize_; }
+
   const char* type_name() const override { return Derived::kTypeName; }
   std::unique_ptr<OptimizerOptions> clone() const override { return std::make_unique<Derived>(self()); }
   void validate() const override {
@@ -84,12 +92,25 @@ class OptionsBase : public OptimizerOptions, public ChainedOptions<Derived> {
     o.validate();
     self_mut() = o;
   }
-  double get_lr() const override { return self().lr_; }
-  void set_lr(double v) override { self_mut().lr_ = v; }
+  double get_lr() const override { return lr_; }
+  void set_lr(double v) override { lr_ = v; }
 
  protected:
+  explicit OptionsBase(double lr, double weight_decay = 0) : lr_(lr), weight_decay_(weight_decay) {}
   /// Checks that involve several options (SGD's nesterov rule); none by default.
   void check_more() const {}
+  /// The fields of the common options, under PyTorch's keys.
+  static constexpr Field<Derived> lr_field() {
+    return number_field<Derived>("lr", &OptionsBase::lr_, Check::NonNegative, "learning rate");
+  }
+  static constexpr Field<Derived> weight_decay_field() {
+    return number_field<Derived>("weight_decay", &OptionsBase::weight_decay_, Check::NonNegative);
+  }
+  static constexpr Field<Derived> maximize_field() { return flag_field<Derived>("maximize", &OptionsBase::maximize_); }
+
+  double lr_;
+  double weight_decay_;
+  bool maximize_ = false;
 
  private:
   const Derived& self() const { return static_cast<const Derived&>(*this); }

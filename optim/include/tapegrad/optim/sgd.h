@@ -19,40 +19,31 @@ class SGDOptions : public OptionsBase<SGDOptions> {
  public:
   static constexpr const char* kTypeName = "SGDOptions";
   static constexpr const char* kWho = "SGD";
-  explicit SGDOptions(double lr) : lr_(lr) {}
-  SGDOptions& lr(double v) { return assign(lr_, v); }
+  explicit SGDOptions(double lr) : OptionsBase(lr) {}
   SGDOptions& momentum(double v) { return assign(momentum_, v); }
   SGDOptions& dampening(double v) { return assign(dampening_, v); }
-  SGDOptions& weight_decay(double v) { return assign(weight_decay_, v); }
   SGDOptions& nesterov(bool v) { return assign(nesterov_, v); }
-  SGDOptions& maximize(bool v) { return assign(maximize_, v); }
-  double lr() const { return lr_; }
   double momentum() const { return momentum_; }
   double dampening() const { return dampening_; }
-  double weight_decay() const { return weight_decay_; }
   bool nesterov() const { return nesterov_; }
-  bool maximize() const { return maximize_; }
 
   /// lr, momentum, dampening, weight_decay, nesterov, maximize (validated in this order).
   static constexpr std::array<Field<SGDOptions>, 6> fields() {
-    return {number_field("lr", &SGDOptions::lr_, Check::NonNegative, "learning rate"),
+    return {lr_field(),
             number_field("momentum", &SGDOptions::momentum_, Check::NonNegative),
             number_field("dampening", &SGDOptions::dampening_, Check::Finite),
-            number_field("weight_decay", &SGDOptions::weight_decay_, Check::NonNegative),
+            weight_decay_field(),
             flag_field("nesterov", &SGDOptions::nesterov_),
-            flag_field("maximize", &SGDOptions::maximize_)};
+            maximize_field()};
   }
   /// Nesterov momentum needs momentum > 0 and zero dampening.
   void check_more() const;
 
  private:
   friend class OptionsBase<SGDOptions>;
-  double lr_;
   double momentum_ = 0;
   double dampening_ = 0;
-  double weight_decay_ = 0;
   bool nesterov_ = false;
-  bool maximize_ = false;
 };
 
 /// State per parameter: "momentum_buffer" (when momentum != 0, from the first step).
