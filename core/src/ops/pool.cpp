@@ -4,6 +4,7 @@
 #include "tapegrad/core/ops/pool.h"
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "kernels/parallel.h"
@@ -136,6 +137,80 @@ ValuesIndices max_over_windows(const PoolInput& in, std::int64_t dh, std::int64_
   return {out, idx};
 }
 
+// 2x2 windows with stride 2 that tile the plane (no padding, no dilation, even H and W), the
+// pooling of most CNNs: every input element lies in exactly one window. Forward reads each pair
+// of rows once and keeps, per window, the position of its max within the window (0..3, one
+// byte: the scan order h then w, first max wins, the first NaN wins and stops, as in the general
+// path); backward writes every input element once (the gradient at that position, 0 elsewhere),
+// with no zero-fill and no scatter. Both loops are branch-free over a row, so they vectorise.
+
+/// One row of outputs from input rows r0 and r1 (loc may be null: no gradient needed).
+template <typename T>
+void max_2x2_row(const T* r0, const T* r1, T* out, std::uint8_t* loc, std::int64_t Wo) {
+  for (std::int64_t ow = 0; ow < Wo; ++ow) {
+    const T v[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
+    T best = v[0];
+    std::uint8_t k = 0;
+    for (std::uint8_t j = 1; j < 4; ++j) {
+      const bool take = best == best && (v[j] > best || v[j] != v[j]);  // NOLINT(misc-redundant-expression)
+      best = take ? v[j] : best;
+      k = take ? j : k;
+    }
+    out[ow] = best;
+    if (loc) loc[ow] = k;
+  }
+}
+
+Tensor max_pool2d_2x2(const Tensor& input, const PoolInput& in, const char* op) {
+  const PoolGeom g = in.g;
+  Tensor out = detail::new_empty(in.out_shape, in.x.dtype(), op);
+  // One byte per window: the position of the max in it. A bool tensor is the byte buffer.
+  const Tensor loc = autograd::needs_grad(input) ? detail::new_empty(in.out_shape, kBool, op) : Tensor();
+  const std::int64_t rows = g.planes * g.Ho;  // output rows, each from two input rows
+  dispatch_floating(in.x.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* xp = in.x.data<T>();
+    T* op_ = out.data<T>();
+    auto* lp = loc.defined() ? static_cast<std::uint8_t*>(loc.data_ptr()) : nullptr;
+    kernels::parallel_for(rows, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(g.W, 1)),
+                          [&](std::int64_t r0, std::int64_t r1) {
+      for (std::int64_t r = r0; r < r1; ++r)
+        max_2x2_row(xp + 2 * r * g.W, xp + (2 * r + 1) * g.W, op_ + r * g.Wo, lp ? lp + r * g.Wo : nullptr, g.Wo);
+    });
+  });
+  if (loc.defined()) {
+    autograd::record(op, out, {&input}, [loc, g, rows, in_shape = input.shape()](BackwardContext& c) {
+      const Tensor gout = detail::as_contiguous(c.grad());
+      Tensor gx = detail::new_empty(in_shape, gout.dtype());
+      dispatch_floating(gout.dtype(), "max_pool2d_backward", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T* gp = gout.data<T>();
+        const auto* lp = static_cast<const std::uint8_t*>(loc.data_ptr());
+        T* xp = gx.data<T>();
+        kernels::parallel_for(rows, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(g.W, 1)),
+                              [&](std::int64_t r0, std::int64_t r1) {
+          for (std::int64_t r = r0; r < r1; ++r) {
+            T* x0 = xp + 2 * r * g.W;
+            T* x1 = x0 + g.W;
+            const T* gr = gp + r * g.Wo;
+            const std::uint8_t* lr = lp + r * g.Wo;
+            for (std::int64_t ow = 0; ow < g.Wo; ++ow) {
+              const T v = gr[ow];
+              const std::uint8_t k = lr[ow];
+              x0[2 * ow] = k == 0 ? v : T(0);
+              x0[2 * ow + 1] = k == 1 ? v : T(0);
+              x1[2 * ow] = k == 2 ? v : T(0);
+              x1[2 * ow + 1] = k == 3 ? v : T(0);
+            }
+          }
+        });
+      });
+      c.set(0, gx);
+    });
+  }
+  return out;
+}
+
 /// Sum over windows divided by divisor(oh, ow); backward spreads g / divisor over each window.
 template <typename Window>
 Tensor average_over_windows(const Tensor& input, const PoolInput& in, Window window, const char* op) {
@@ -232,6 +307,9 @@ Tensor max_pool2d(const Tensor& input, Int2 kernel, std::optional<Int2> stride_o
   const std::int64_t Ho = pooled_size(H, kernel.h, stride.h, padding.h, dilation.h, ceil_mode, op);
   const std::int64_t Wo = pooled_size(W, kernel.w, stride.w, padding.w, dilation.w, ceil_mode, op);
   const PoolInput in = prepare(input, Ho, Wo, op);
+  if (kernel.h == 2 && kernel.w == 2 && stride.h == 2 && stride.w == 2 && padding.h == 0 && padding.w == 0 &&
+      dilation.h == 1 && dilation.w == 1 && 2 * Ho == H && 2 * Wo == W)
+    return max_pool2d_2x2(input, in, op);
   auto window = [=](std::int64_t oh, std::int64_t ow) {
     // Start at the first tap inside the input; padding never wins (it counts as -inf).
     std::int64_t h0 = oh * stride.h - padding.h, w0 = ow * stride.w - padding.w;
