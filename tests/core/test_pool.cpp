@@ -368,18 +368,21 @@ void check_2x2_against_general(const Tensor& x) {
 TEST_CASE("max_pool2d 2x2 stride 2 equals the general sweep: values, ties, NaN, every gradient", "[pool][grad]") {
   tg::manual_seed(21);
   check_2x2_against_general(tg::randn({3, 4, 6, 8}));
+  check_2x2_against_general(tg::randn({2, 3, 4, 38}));             // 19 windows a row: 8 at a time, then 3 one by one
   check_2x2_against_general(tg::randn({2, 4, 10}, tg::kFloat64));  // 3-D input, float64
   // Rounded values: many ties inside windows (the first max in scan order takes the gradient).
   check_2x2_against_general(tg::randint(0, 3, {2, 3, 8, 8}).to(tg::kFloat32));
+  check_2x2_against_general(tg::randint(0, 3, {2, 3, 8, 34}).to(tg::kFloat32));
   check_2x2_against_general(tg::zeros({1, 1, 4, 4}));
   // NaN at every position of a window, and after a larger value: the first NaN wins.
+  // Rows of 18 (9 windows: 8 in the vectorised loop, 1 after it), NaN in the windows 0 and 8.
   for (std::int64_t pos = 0; pos < 4; ++pos) {
-    std::vector<double> v(16, 1.0);
-    v[static_cast<std::size_t>((pos / 2) * 4 + pos % 2)] = std::nan("");
-    v[5] = 9.0;
-    v[7] = std::nan("");
-    v[6] = std::nan("");
-    check_2x2_against_general(tg::from_vector(v, {1, 1, 4, 4}).to(tg::kFloat32));
+    std::vector<double> v(4 * 18, 1.0);
+    for (const std::int64_t w0 : {0, 16}) v[static_cast<std::size_t>((pos / 2) * 18 + w0 + pos % 2)] = std::nan("");
+    v[19] = 9.0;  // and a 9 and more NaN in windows 0 and 1
+    v[20] = std::nan("");
+    v[3] = std::nan("");
+    check_2x2_against_general(tg::from_vector(v, {1, 1, 4, 18}).to(tg::kFloat32));
   }
   // A non-contiguous input (a transposed view).
   check_2x2_against_general(tg::randn({2, 3, 8, 6}).transpose(2, 3));
