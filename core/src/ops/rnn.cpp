@@ -11,6 +11,8 @@
 //   d gx = [dr, dz, dn],  d gh = [dr, dz, dn r].
 #include "tapegrad/core/ops/rnn.h"
 
+#include <utility>
+
 #include "kernels/gemm_blocks.h"
 #include "kernels/parallel.h"
 #include "kernels/vec_math.h"
@@ -84,7 +86,8 @@ Tensor previous_states(const T* h0, const T* hs, StepOrder order, std::int64_t B
 
 /// One batch row of the LSTM step: a = the activated gates [4H], c' and h' from c.
 template <typename T>
-void lstm_row_forward(const T* x, const T* h, const T* c, T* a, T* hout, T* cout, std::int64_t H) {
+void lstm_row_forward(const T* __restrict x, const T* __restrict h, const T* __restrict c, T* __restrict a,
+                      T* __restrict hout, T* __restrict cout, std::int64_t H) {
   for (std::int64_t j = 0; j < H; ++j) a[j] = kernels::sigmoid_impl(x[j] + h[j]);
   for (std::int64_t j = H; j < 2 * H; ++j) a[j] = kernels::sigmoid_impl(x[j] + h[j]);
   for (std::int64_t j = 2 * H; j < 3 * H; ++j) a[j] = kernels::tanh_impl(x[j] + h[j]);
@@ -97,9 +100,11 @@ void lstm_row_forward(const T* x, const T* h, const T* c, T* a, T* hout, T* cout
 }
 
 /// One batch row of the LSTM step's backward: from gh, gc (gradients of h', c'), the gate
-/// gradient d [4H] and dc. dc may be gc itself (each element is read before it is written).
+/// gradient d [4H] and dc. No two pointers of a row kernel overlap (__restrict), so that the
+/// loops vectorise.
 template <typename T>
-void lstm_row_backward(const T* a, const T* c, const T* cn, const T* gh, const T* gc, T* d, T* dc, std::int64_t H) {
+void lstm_row_backward(const T* __restrict a, const T* __restrict c, const T* __restrict cn, const T* __restrict gh,
+                       const T* __restrict gc, T* __restrict d, T* __restrict dc, std::int64_t H) {
   for (std::int64_t j = 0; j < H; ++j) {
     const T i = a[j], f = a[H + j], gg = a[2 * H + j], o = a[3 * H + j];
     const T tc = kernels::tanh_impl(cn[j]);
@@ -114,7 +119,8 @@ void lstm_row_backward(const T* a, const T* c, const T* cn, const T* gh, const T
 
 /// One batch row of the GRU step: a = r, z, n [3H] and h' from h.
 template <typename T>
-void gru_row_forward(const T* x, const T* hh, const T* h, T* a, T* out, std::int64_t H) {
+void gru_row_forward(const T* __restrict x, const T* __restrict hh, const T* __restrict h, T* __restrict a,
+                     T* __restrict out, std::int64_t H) {
   for (std::int64_t j = 0; j < 2 * H; ++j) a[j] = kernels::sigmoid_impl(x[j] + hh[j]);
   for (std::int64_t j = 0; j < H; ++j) a[2 * H + j] = kernels::tanh_impl(x[2 * H + j] + a[j] * hh[2 * H + j]);
   for (std::int64_t j = 0; j < H; ++j) {
@@ -126,7 +132,8 @@ void gru_row_forward(const T* x, const T* hh, const T* h, T* a, T* out, std::int
 /// One batch row of the GRU step's backward: from g (gradient of h'), the gradients of the
 /// input gates dx [3H], of the hidden gates dhg [3H], and dh = g z (the direct path only).
 template <typename T>
-void gru_row_backward(const T* a, const T* hh, const T* h, const T* g, T* dx, T* dhg, T* dh, std::int64_t H) {
+void gru_row_backward(const T* __restrict a, const T* __restrict hh, const T* __restrict h, const T* __restrict g,
+                      T* __restrict dx, T* __restrict dhg, T* __restrict dh, std::int64_t H) {
   for (std::int64_t j = 0; j < H; ++j) {
     const T r = a[j], z = a[H + j], n = a[2 * H + j], gv = g[j];
     const T dn = gv * (T(1) - z) * (T(1) - n * n);
@@ -265,14 +272,17 @@ Tensor lstm_recurrence(const Tensor& xproj, const Tensor& w_hh, const Tensor& h0
       const std::int64_t T = order.T;
       Tensor dx = detail::new_empty({T, B, 4 * H}, g.dtype());
       Tensor dh = detail::new_empty({B, H}, g.dtype()).zero_();  // running gradients of the state
+      // The gradient of c: two buffers, one read and the other written by each step (the row
+      // kernel's pointers must not overlap), swapped after it.
       Tensor dc = detail::new_empty({B, H}, g.dtype()).zero_();
+      Tensor dc_next = detail::new_empty({B, H}, g.dtype());
       Tensor dw = detail::new_empty({4 * H, H}, g.dtype()).zero_();
       dispatch_floating(g.dtype(), "lstm_recurrence_backward", [&](auto tag) {
         using V = typename decltype(tag)::type;
         if (B * H == 0) return;
         const V *pgo = g.data<V>(), *pa = acts.data<V>(), *pw = wv.data<V>(), *hs = ov.data<V>();
         const V* cs = hs + T * B * H;
-        V *pdx = dx.data<V>(), *pdh = dh.data<V>(), *pdc = dc.data<V>();
+        V *pdx = dx.data<V>(), *pdh = dh.data<V>(), *pdc = dc.data<V>(), *pdc_next = dc_next.data<V>();
         for (std::int64_t s = T - 1; s >= 0; --s) {
           const std::int64_t t = order.at(s);
           const V* cp = s == 0 ? c0v.data<V>() : cs + order.at(s - 1) * B * H;
@@ -282,8 +292,10 @@ Tensor lstm_recurrence(const Tensor& xproj, const Tensor& w_hh, const Tensor& h0
               pdh[k + j] += pgo[r * H + j];
               pdc[k + j] += pgo[T * B * H + r * H + j];
             }
-            lstm_row_backward(pa + r * 4 * H, cp + k, cs + r * H, pdh + k, pdc + k, pdx + r * 4 * H, pdc + k, H);
+            lstm_row_backward(pa + r * 4 * H, cp + k, cs + r * H, pdh + k, pdc + k, pdx + r * 4 * H, pdc_next + k, H);
           });
+          std::swap(pdc, pdc_next);
+          std::swap(dc, dc_next);
           if (s > 0 || ctx.needs(2))  // dh_{t-1} = dgates_t w_hh
             kernels::parallel_gemm<V>(CblasNoTrans, CblasNoTrans, B, H, 4 * H, pdx + t * B * 4 * H, 4 * H, pw, H, pdh,
                                       H);
@@ -347,14 +359,17 @@ Tensor gru_recurrence(const Tensor& xproj, const Tensor& w_hh, const Tensor& b_h
       const std::int64_t T = order.T;
       Tensor dx = detail::new_empty({T, B, 3 * H}, g.dtype());
       Tensor dhg = detail::new_empty({T, B, 3 * H}, g.dtype());  // gradients of h W_hh^T + b_hh
-      Tensor dh = detail::new_empty({B, H}, g.dtype()).zero_();  // the running gradient of the state
+      // The running gradient of the state: two buffers, one read and the other written by each
+      // step, swapped after it.
+      Tensor dh = detail::new_empty({B, H}, g.dtype()).zero_();
+      Tensor dh_next = detail::new_empty({B, H}, g.dtype());
       Tensor dw = detail::new_empty({3 * H, H}, g.dtype()).zero_();
       dispatch_floating(g.dtype(), "gru_recurrence_backward", [&](auto tag) {
         using V = typename decltype(tag)::type;
         if (B * H == 0) return;
         const V *pgo = g.data<V>(), *pa = acts.data<V>(), *pgh = ghs.data<V>(), *pw = wv.data<V>();
         const V* hs = ov.data<V>();
-        V *pdx = dx.data<V>(), *pdhg = dhg.data<V>(), *pdh = dh.data<V>();
+        V *pdx = dx.data<V>(), *pdhg = dhg.data<V>(), *pdh = dh.data<V>(), *pdh_next = dh_next.data<V>();
         for (std::int64_t s = T - 1; s >= 0; --s) {
           const std::int64_t t = order.at(s);
           const V* hp = s == 0 ? h0v.data<V>() : hs + order.at(s - 1) * B * H;
@@ -362,11 +377,13 @@ Tensor gru_recurrence(const Tensor& xproj, const Tensor& w_hh, const Tensor& b_h
             const std::int64_t k = b * H, r = t * B + b;
             for (std::int64_t j = 0; j < H; ++j) pdh[k + j] += pgo[r * H + j];
             gru_row_backward(pa + r * 3 * H, pgh + r * 3 * H, hp + k, pdh + k, pdx + r * 3 * H, pdhg + r * 3 * H,
-                             pdh + k, H);
+                             pdh_next + k, H);
           });
           if (s > 0 || ctx.needs(2))  // dh_{t-1} = g z + d(h W_hh^T)_t w_hh
-            kernels::parallel_gemm<V>(CblasNoTrans, CblasNoTrans, B, H, 3 * H, pdhg + t * B * 3 * H, 3 * H, pw, H, pdh,
-                                      H, V(1));
+            kernels::parallel_gemm<V>(CblasNoTrans, CblasNoTrans, B, H, 3 * H, pdhg + t * B * 3 * H, 3 * H, pw, H,
+                                      pdh_next, H, V(1));
+          std::swap(pdh, pdh_next);
+          std::swap(dh, dh_next);
         }
         if (ctx.needs(1) && T > 0) {
           const Tensor prev = previous_states<V>(h0v.data<V>(), hs, order, B, H, g.dtype());
