@@ -3,6 +3,9 @@
 //   for each step t (backwards for the reverse direction):
 //     hproj = h W_hh^T                 one GEMM
 //     h, c  = fused cell(xproj[t], hproj, state)
+// Without lengths the loop is one op (lstm_recurrence / gru_recurrence, one tape entry whose
+// backward computes W_hh's gradient as one GEMM over all steps); with lengths it is recorded
+// step by step, with the state held at padded steps.
 // With lengths, a padded step leaves the state as it was and outputs zeros; the reverse
 // direction therefore starts at each sequence's last real step, as with PyTorch's packed
 // sequences.
@@ -18,6 +21,7 @@
 #include "tapegrad/core/ops/index.h"
 #include "tapegrad/core/ops/reduce.h"
 #include "tapegrad/core/ops/rnn.h"
+#include "tapegrad/core/ops/rnn_layer.h"
 #include "tapegrad/core/ops/shape.h"
 #include "tapegrad/nn/init.h"
 
@@ -62,9 +66,18 @@ DirectionOut run_direction(const Tensor& x, const std::vector<Tensor>& w, Tensor
   // bias sits inside r * (W_hn h + b_hn) and stays with the hidden projection.
   Tensor bias_x = b_ih;
   if (lstm && b_ih.defined()) bias_x = add(b_ih, b_hh);
-  Tensor xproj = matmul(x.reshape({T * B, I}), w_ih.t());
-  if (bias_x.defined()) xproj = add(xproj, bias_x);
-  xproj = xproj.view({T, B, w_ih.size(0)});  // explicit: with B = 0 a -1 could not be inferred
+  const Tensor xproj = linear(x.reshape({T * B, I}), w_ih, bias_x).view({T, B, w_ih.size(0)});
+  if (!pad.defined()) {
+    // The whole recurrence as one tape entry: backward makes one GEMM for w_hh's gradient.
+    const std::int64_t last = reverse ? 0 : T - 1;
+    if (lstm) {
+      const Tensor hc = lstm_recurrence(xproj, w_hh, h, c, reverse);
+      const Tensor output = hc.select(0, 0);
+      return {output, output.select(0, last), hc.select(0, 1).select(0, last)};
+    }
+    const Tensor output = gru_recurrence(xproj, w_hh, b_hh, h, reverse);
+    return {output, output.select(0, last), Tensor()};
+  }
   const Tensor w_hh_t = w_hh.t();
   std::vector<Tensor> outputs(static_cast<std::size_t>(T));
   for (std::int64_t s = 0; s < T; ++s) {

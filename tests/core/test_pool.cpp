@@ -342,3 +342,56 @@ GOLDEN("adaptive_max_pool2d", "output (5,4) on 3x3 (larger than input)", "")
 GOLDEN("adaptive_max_pool2d", "output (1,3) on 4x7", "")
 GOLDEN("adaptive_max_pool2d", "unbatched input (C, H, W)", "")
 // clang-format on
+
+// The 2x2, stride 2 fast path (windows that tile the plane) against the general window sweep,
+// which adaptive_max_pool2d to half the size runs over the same windows with the same rules.
+namespace {
+
+void check_2x2_against_general(const Tensor& x) {
+  const std::int64_t H = x.size(-2), W = x.size(-1);
+  const Tensor xa = x.detach().requires_grad_(), xb = x.detach().requires_grad_();
+  const Tensor fast = tg::max_pool2d(xa, 2), general = tg::adaptive_max_pool2d(xb, {H / 2, W / 2});
+  REQUIRE(shape_of(fast) == shape_of(general));
+  const std::vector<double> vf = values(fast), vg = values(general);
+  for (std::size_t i = 0; i < vf.size(); ++i) {
+    INFO("output " << i);
+    CHECK(((std::isnan(vf[i]) && std::isnan(vg[i])) || vf[i] == vg[i]));
+  }
+  const Tensor w = tg::arange(1, static_cast<double>(fast.numel()) + 1, 1, x.dtype()).reshape(fast.shape().vec());
+  (fast * w).sum().backward();  // d/dfast is w, NaN or not
+  (general * w).sum().backward();
+  CHECK(values(xa.grad()) == values(xb.grad()));
+}
+
+}  // namespace
+
+TEST_CASE("max_pool2d 2x2 stride 2 equals the general sweep: values, ties, NaN, every gradient", "[pool][grad]") {
+  tg::manual_seed(21);
+  check_2x2_against_general(tg::randn({3, 4, 6, 8}));
+  check_2x2_against_general(tg::randn({2, 3, 4, 38}));             // 19 windows a row: 8 at a time, then 3 one by one
+  check_2x2_against_general(tg::randn({2, 4, 10}, tg::kFloat64));  // 3-D input, float64
+  // Rounded values: many ties inside windows (the first max in scan order takes the gradient).
+  check_2x2_against_general(tg::randint(0, 3, {2, 3, 8, 8}).to(tg::kFloat32));
+  check_2x2_against_general(tg::randint(0, 3, {2, 3, 8, 34}).to(tg::kFloat32));
+  check_2x2_against_general(tg::zeros({1, 1, 4, 4}));
+  // NaN at every position of a window, and after a larger value: the first NaN wins.
+  // Rows of 18 (9 windows: 8 in the vectorised loop, 1 after it), NaN in the windows 0 and 8.
+  for (std::int64_t pos = 0; pos < 4; ++pos) {
+    std::vector<double> v(4 * 18, 1.0);
+    for (const std::int64_t w0 : {0, 16}) v[static_cast<std::size_t>((pos / 2) * 18 + w0 + pos % 2)] = std::nan("");
+    v[19] = 9.0;  // and a 9 and more NaN in windows 0 and 1
+    v[20] = std::nan("");
+    v[3] = std::nan("");
+    check_2x2_against_general(tg::from_vector(v, {1, 1, 4, 18}).to(tg::kFloat32));
+  }
+  // A non-contiguous input (a transposed view).
+  check_2x2_against_general(tg::randn({2, 3, 8, 6}).transpose(2, 3));
+}
+
+TEST_CASE("max_pool2d 2x2 stride 2: gradient check, and the general path for odd sizes and ceil_mode", "[pool][grad]") {
+  CHECK(tg::gradcheck([](const Inputs& in) { return tg::max_pool2d(in[0], 2); }, {uniform64({2, 2, 4, 6}, -1, 1, 3)}));
+  // Odd sizes fall back to the general sweep: floor drops the last row, ceil_mode keeps a half window.
+  const Tensor x = tg::arange(0, 25, 1, tg::kFloat32).reshape({1, 1, 5, 5});
+  CHECK(values(tg::max_pool2d(x, 2)) == std::vector<double>{6, 8, 16, 18});
+  CHECK(values(tg::max_pool2d(x, 2, std::nullopt, 0, 1, true)) == std::vector<double>{6, 8, 9, 16, 18, 19, 21, 23, 24});
+}

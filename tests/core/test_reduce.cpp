@@ -325,3 +325,38 @@ TEST_CASE("logsumexp over a dim out of range names logsumexp, not the amax insid
           "[model-ops][bad_input][stats]") {
   CHECK_TG_ERROR(tg::logsumexp(tg::ones({2, 3}), {2}), Contains("logsumexp") && Contains("dim 2"));
 }
+
+// Reductions over a run of middle dims ([outer, R, inner] of a contiguous input) run in place;
+// their values equal the reduction of the permuted copy (the reduced dims moved last), and the
+// fused amax/amin backward equals the composed mask * g / count, ties and NaN included.
+TEST_CASE("reductions over a run of middle dims equal the permuted copy's, and amax's gradient its composition",
+          "[values][grad][reduce]") {
+  tg::manual_seed(8);
+  const Tensor x = tg::randn({3, 5, 4, 6}, tg::kFloat64);
+  const Tensor moved = x.permute({0, 3, 1, 2}).contiguous();  // [3, 6, 5, 4]: dims 1 and 2 last
+  CHECK(all_close(values(x.sum({1, 2})), values(moved.sum({2, 3})), 1e-12, 1e-12));
+  CHECK(all_close(values(x.mean({1, 2})), values(moved.mean({2, 3})), 1e-12, 1e-12));
+  CHECK(values(x.amax({1, 2})) == values(moved.amax({2, 3})));
+  CHECK(values(tg::amin(x, {1}, true)) == values(tg::amin(x.permute({0, 2, 3, 1}).contiguous(), {3}, false)));
+  // Ties (small integers), a NaN slice and a size-1 dim inside the run.
+  Tensor t = tg::randint(0, 3, {2, 4, 1, 3, 5}).to(tg::kFloat64);
+  t.index_put_({0, 1, 0, 2, 3}, std::nan(""));
+  for (const I64& dims : {I64{1, 3}, I64{1, 2, 3}, I64{0}, I64{4}, I64{3, 4}}) {
+    INFO("dims " << dims.size() << " first " << dims[0]);
+    const Tensor a = t.detach().requires_grad_(), b = t.detach().requires_grad_();
+    const Tensor fused = tg::amax(a, dims, true);
+    const Tensor w =
+        tg::arange(1, static_cast<double>(fused.numel()) + 1, 1, tg::kFloat64).reshape(fused.shape().vec());
+    (fused * w).sum().backward();
+    // The composition the fused backward replaces: the gradient split evenly among the ties.
+    const Tensor m = tg::amax(b.detach(), dims, true);
+    const Tensor mask = tg::eq(b, m).to(tg::kFloat64);
+    const Tensor want = mask * w / mask.sum(dims, true);
+    const std::vector<double> got = values(a.grad()), exp = values(want);
+    REQUIRE(got.size() == exp.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      INFO("element " << i);
+      CHECK(((std::isnan(got[i]) && std::isnan(exp[i])) || got[i] == exp[i]));
+    }
+  }
+}

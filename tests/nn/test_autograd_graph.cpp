@@ -21,20 +21,28 @@ std::size_t count_boxes(const std::string& dot) {
 }
 
 /// An LSTM classifier with attention pooling over its T outputs: scores = v^T tanh(W h_t),
-/// weights = softmax over t, pooled = sum_t weights_t h_t, logits = Linear(pooled).
+/// weights = softmax over t, pooled = sum_t weights_t h_t, logits = Linear(pooled). The LSTM
+/// runs as a loop of LSTMCell steps, so the tape repeats one step's nodes T times (nn::LSTM
+/// records its whole recurrence as one node instead).
 struct AttentionClassifier : nn::Module {
   AttentionClassifier() : nn::Module("AttentionClassifier") {
-    lstm = register_module("lstm", std::make_shared<nn::LSTM>(8, 16));
+    cell = register_module("cell", std::make_shared<nn::LSTMCell>(8, 16));
     proj = register_module("proj", std::make_shared<nn::Linear>(16, 16));
     score = register_module("score", std::make_shared<nn::Linear>(nn::LinearOptions(16, 1).bias(false)));
     head = register_module("head", std::make_shared<nn::Linear>(16, 3));
   }
-  Tensor forward(const Tensor& x) override {                                // x [T, B, 8]
-    const Tensor h = lstm->forward(x, std::nullopt).output;                 // [T, B, 16]
+  Tensor forward(const Tensor& x) override {  // x [T, B, 8]
+    std::optional<nn::RNNState> state;
+    std::vector<Tensor> hs;
+    for (std::int64_t t = 0; t < x.size(0); ++t) {
+      state = cell->forward(x.select(0, t), state);
+      hs.push_back(state->h);
+    }
+    const Tensor h = tg::stack(hs, 0);                                      // [T, B, 16]
     const Tensor weights = tg::softmax((*score)(tg::tanh((*proj)(h))), 0);  // [T, B, 1]
     return (*head)((weights * h).sum({0}));                                 // [B, 3]
   }
-  std::shared_ptr<nn::LSTM> lstm;
+  std::shared_ptr<nn::LSTMCell> cell;
   std::shared_ptr<nn::Linear> proj, score, head;
 };
 
@@ -61,7 +69,8 @@ TEST_CASE("to_dot shows output shapes on every node and names leaves", "[autogra
   CHECK_THAT(ag::graph_to_text(a), Contains("no graph") && Contains("leaf"));
 }
 
-TEST_CASE("to_dot of a 30-step LSTM with attention: a few dozen boxes, parameters named", "[autograd][graph][nn]") {
+TEST_CASE("to_dot of a 30-step LSTM cell loop with attention: a few dozen boxes, parameters named",
+          "[autograd][graph][nn]") {
   tg::manual_seed(5);
   AttentionClassifier model;
   const Tensor x = tg::randn({30, 4, 8});
@@ -79,5 +88,5 @@ TEST_CASE("to_dot of a 30-step LSTM with attention: a few dozen boxes, parameter
   CHECK(count_boxes(limited) == 10);
   CHECK_THAT(limited, Contains("more nodes"));
   const std::string text = ag::graph_to_text(loss, {.names = names});
-  CHECK_THAT(text, Contains("lstm.weight_ih_l0 [64, 8]") && Contains("x30"));
+  CHECK_THAT(text, Contains("cell.weight_ih [64, 8]") && Contains("x30"));
 }

@@ -263,13 +263,18 @@ int count_nodes(const Tensor& t, std::string_view name) {
   return count;
 }
 
-void one_fused_cell_per_step() {
+void one_recurrence_per_layer() {
   const std::int64_t T = 50, L = 2;
   nn::LSTM lstm(nn::RNNOptions(8, 16).num_layers(L));
   const Tensor y = lstm.forward(randn({T, 4, 8}), std::nullopt).output;
-  CHECK(count_nodes(y, "lstm_cell") == L * T);     // one fused cell per layer and step
-  CHECK(count_nodes(y, "matmul") == L * (1 + T));  // one input projection per layer, one recurrent GEMM per step
-  CHECK(count_nodes(y, "sigmoid") + count_nodes(y, "tanh") == 0);  // the gates live inside lstm_cell
+  CHECK(count_nodes(y, "linear") == L);           // one input projection per layer
+  CHECK(count_nodes(y, "lstm_recurrence") == L);  // all T steps of a layer: one node
+  CHECK(count_nodes(y, "lstm_cell") + count_nodes(y, "matmul") == 0);
+  // With lengths, padded steps keep the state: the steps are recorded one by one.
+  const Tensor lengths = tensor({T, T - 1, 3, 1}, kInt64);
+  const Tensor z = lstm.forward(randn({T, 4, 8}), std::nullopt, lengths).output;
+  CHECK(count_nodes(z, "lstm_cell") == L * T);  // one fused cell per layer and step
+  CHECK(count_nodes(z, "matmul") == L * T);     // one recurrent GEMM per step
 }
 // [/doc:tape]
 
@@ -427,7 +432,7 @@ TEST_CASE("nn guide: with lengths, h_n is the state at each sequence's last real
 }
 
 TEST_CASE("nn guide: an LSTM records one fused cell and one recurrent GEMM per step", "[nn_guide]") {
-  guide::one_fused_cell_per_step();
+  guide::one_recurrence_per_layer();
 }
 
 TEST_CASE("nn guide: cross_entropy is fused, stable, and divides the mean by the counted targets", "[nn_guide]") {

@@ -8,17 +8,14 @@
 //
 // Threads: OpenBLAS is kept single-threaded and TBB is the only pool (one thread budget, no
 // oversubscription). A large product is cut into row blocks (or column blocks when N > M) and
-// a batch into its matrices; the blocks run as TBB tasks, each a single-threaded GEMM. The cut
-// depends on the shape alone, never on the thread count: OpenBLAS's result for an element can
-// depend on how the matrix is blocked, so a thread-dependent cut (OpenBLAS's own threading
-// included) would give different bits with 1 and 2 threads.
+// a batch into its matrices; the blocks run as TBB tasks, each a single-threaded GEMM, cut by
+// the shape alone (kernels/gemm_blocks.h), so the bits do not depend on the thread count.
 #include "tapegrad/core/ops/linalg.h"
 
 #include <algorithm>
 #include <utility>
 
-#include "kernels/blas.h"
-#include "kernels/parallel.h"
+#include "kernels/gemm_blocks.h"
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/ops.h"
 #include "tensor_detail.h"
@@ -28,62 +25,10 @@ namespace {
 
 using autograd::BackwardContext;
 using autograd::SavedTensor;
-using kernels::gemm;
 
-constexpr double kBlockWork = 16.0 * 1024 * 1024;  // multiply-adds per task, at least
-constexpr std::int64_t kMaxBlocks = 8;
-constexpr std::int64_t kMinBlockExtent = 256;
-constexpr double kParallelWork = 256.0 * 1024;  // below this the whole product runs inline
-
-struct MatLayout {
-  bool ok = false;
-  CBLAS_TRANSPOSE trans = CblasNoTrans;
-  std::int64_t ld = 1;
-};
-
-/// How BLAS can read a rows x cols matrix with strides (sr, sc), if it can.
-MatLayout layout_of(std::int64_t rows, std::int64_t cols, std::int64_t sr, std::int64_t sc) {
-  if ((sc == 1 || cols == 1) && (rows == 1 || sr >= std::max<std::int64_t>(cols, 1)))
-    return {true, CblasNoTrans, rows == 1 ? std::max<std::int64_t>(cols, 1) : sr};
-  if ((sr == 1 || rows == 1) && (cols == 1 || sc >= std::max<std::int64_t>(rows, 1)))
-    return {true, CblasTrans, cols == 1 ? std::max<std::int64_t>(rows, 1) : sc};
-  return {};
-}
-
-/// C_i = op(A_i) op(B_i) + beta C_i for the nb matrices of a batch (operands(i) gives A_i and B_i;
-/// C_i is dense [M, N] at C + i M N), each cut into blocks of rows or columns by its shape alone.
-template <typename T, typename Operands>
-void gemm_blocks(const MatLayout& la, const MatLayout& lb, std::int64_t M, std::int64_t N, std::int64_t K,
-                 std::int64_t nb, T* C, Operands operands, T beta = T(0)) {
-  const double work = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
-  const bool by_rows = M >= N;
-  const std::int64_t extent = by_rows ? M : N;
-  // Each block repacks the other operand, so blocks are few and tall (>= kMinBlockExtent).
-  const std::int64_t blocks =
-      std::clamp<std::int64_t>(static_cast<std::int64_t>(work / kBlockWork), 1,
-                               std::min<std::int64_t>(kMaxBlocks, std::max<std::int64_t>(extent / kMinBlockExtent, 1)));
-  auto run = [&](std::int64_t t0, std::int64_t t1) {
-    for (std::int64_t t = t0; t < t1; ++t) {
-      const std::int64_t i = t / blocks, blk = t % blocks;
-      // Block boundaries on multiples of 16 (the kernels' unrolling), the last one at the end.
-      const std::int64_t lo = blk == 0 ? 0 : (extent * blk / blocks) / 16 * 16;
-      const std::int64_t hi = blk == blocks - 1 ? extent : (extent * (blk + 1) / blocks) / 16 * 16;
-      if (hi <= lo) continue;
-      auto [A, B] = operands(i);
-      T* Ci = C + i * M * N;
-      if (by_rows) {
-        const T* Ab = A + lo * (la.trans == CblasNoTrans ? la.ld : 1);
-        gemm<T>(la.trans, lb.trans, hi - lo, N, K, Ab, la.ld, B, lb.ld, Ci + lo * N, N, beta);
-      } else {
-        const T* Bb = B + lo * (lb.trans == CblasNoTrans ? 1 : lb.ld);
-        gemm<T>(la.trans, lb.trans, M, hi - lo, K, A, la.ld, Bb, lb.ld, Ci + lo, N, beta);
-      }
-    }
-  };
-  const std::int64_t tasks = nb * blocks;
-  if (tasks == 1 || work * static_cast<double>(nb) <= kParallelWork) run(0, tasks);
-  else kernels::parallel_for(tasks, 1, run);
-}
+using kernels::gemm_blocks;
+using kernels::layout_of;
+using kernels::MatLayout;
 
 /// [..., M, K] x [..., K, N] -> [..., M, N] (both at least 2-D, same floating dtype).
 Tensor matmul_nd(const Tensor& a0, const Tensor& b0) {

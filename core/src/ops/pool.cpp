@@ -4,7 +4,10 @@
 #include "tapegrad/core/ops/pool.h"
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "kernels/parallel.h"
 #include "tapegrad/core/autograd.h"
@@ -136,6 +139,136 @@ ValuesIndices max_over_windows(const PoolInput& in, std::int64_t dh, std::int64_
   return {out, idx};
 }
 
+// 2x2 windows with stride 2 that tile the plane (no padding, no dilation, even H and W), the
+// pooling of most CNNs: every input element lies in exactly one window. Forward reads each pair
+// of rows once and keeps, per window, the position of its max within the window (0..3, one
+// byte: the scan order h then w, first max wins, the first NaN wins and stops, as in the general
+// path); backward writes every input element once (the gradient at that position, 0 elsewhere),
+// with no zero-fill and no scatter. Both loops are branch-free over a row, so they vectorise.
+
+/// Windows ow0.. of one row of outputs from input rows r0 and r1 (loc may be null: no gradient
+/// needed), one at a time.
+template <typename T>
+void max_2x2_scalar(const T* r0, const T* r1, T* out, std::uint8_t* loc, std::int64_t ow0, std::int64_t Wo) {
+  for (std::int64_t ow = ow0; ow < Wo; ++ow) {
+    const T v[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
+    T best = v[0];
+    std::uint8_t k = 0;
+    for (std::uint8_t j = 1; j < 4; ++j) {
+      const bool take = best == best && (v[j] > best || v[j] != v[j]);  // NOLINT(misc-redundant-expression)
+      best = take ? v[j] : best;
+      k = take ? j : k;
+    }
+    out[ow] = best;
+    if (loc) loc[ow] = k;
+  }
+}
+
+// float rows, 8 windows at a time with GCC's vector extension (the compiler does not vectorise
+// the loop above): two 8-float loads per input row, split into the even and odd columns.
+typedef float F8 __attribute__((vector_size(32)));         // NOLINT(modernize-use-using)
+typedef std::int32_t I8 __attribute__((vector_size(32)));  // NOLINT(modernize-use-using)
+
+inline F8 load8(const float* p) {
+  F8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <typename T>
+void max_2x2_row(const T* r0, const T* r1, T* out, std::uint8_t* loc, std::int64_t Wo) {
+  std::int64_t ow = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    const I8 even = {0, 2, 4, 6, 8, 10, 12, 14}, odd = {1, 3, 5, 7, 9, 11, 13, 15};
+    for (; ow + 8 <= Wo; ow += 8) {
+      const F8 a0 = load8(r0 + 2 * ow), a1 = load8(r0 + 2 * ow + 8);
+      const F8 b0 = load8(r1 + 2 * ow), b1 = load8(r1 + 2 * ow + 8);
+      const F8 v[4] = {__builtin_shuffle(a0, a1, even), __builtin_shuffle(a0, a1, odd), __builtin_shuffle(b0, b1, even),
+                       __builtin_shuffle(b0, b1, odd)};
+      F8 best = v[0];
+      I8 k = {};
+      for (std::int32_t j = 1; j < 4; ++j) {
+        const I8 take = (best == best) & ((v[j] > best) | (v[j] != v[j]));  // NOLINT(misc-redundant-expression)
+        best = take ? v[j] : best;
+        k = take ? I8{} + j : k;
+      }
+      std::memcpy(out + ow, &best, sizeof best);
+      if (loc)
+        for (int l = 0; l < 8; ++l) loc[ow + l] = static_cast<std::uint8_t>(k[l]);
+    }
+  }
+  max_2x2_scalar(r0, r1, out, loc, ow, Wo);
+}
+
+/// The backward of one row of windows: each of the 2 x 2 Wo input elements gets g at the
+/// window's max and 0 elsewhere.
+template <typename T>
+void max_2x2_backward_row(const T* g, const std::uint8_t* loc, T* x0, T* x1, std::int64_t Wo) {
+  std::int64_t ow = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    const I8 lo = {0, 8, 1, 9, 2, 10, 3, 11}, hi = {4, 12, 5, 13, 6, 14, 7, 15};  // interleave two vectors
+    for (; ow + 8 <= Wo; ow += 8) {
+      const F8 gv = load8(g + ow);
+      I8 k;
+      for (int l = 0; l < 8; ++l) k[l] = loc[ow + l];
+      const F8 zero = {};
+      const F8 e0 = k == 0 ? gv : zero, e1 = k == 1 ? gv : zero, e2 = k == 2 ? gv : zero, e3 = k == 3 ? gv : zero;
+      const F8 o[4] = {__builtin_shuffle(e0, e1, lo), __builtin_shuffle(e0, e1, hi), __builtin_shuffle(e2, e3, lo),
+                       __builtin_shuffle(e2, e3, hi)};
+      std::memcpy(x0 + 2 * ow, &o[0], sizeof(F8));
+      std::memcpy(x0 + 2 * ow + 8, &o[1], sizeof(F8));
+      std::memcpy(x1 + 2 * ow, &o[2], sizeof(F8));
+      std::memcpy(x1 + 2 * ow + 8, &o[3], sizeof(F8));
+    }
+  }
+  for (; ow < Wo; ++ow) {
+    const T v = g[ow];
+    const std::uint8_t k = loc[ow];
+    x0[2 * ow] = k == 0 ? v : T(0);
+    x0[2 * ow + 1] = k == 1 ? v : T(0);
+    x1[2 * ow] = k == 2 ? v : T(0);
+    x1[2 * ow + 1] = k == 3 ? v : T(0);
+  }
+}
+
+Tensor max_pool2d_2x2(const Tensor& input, const PoolInput& in, const char* op) {
+  const PoolGeom g = in.g;
+  Tensor out = detail::new_empty(in.out_shape, in.x.dtype(), op);
+  // One byte per window: the position of the max in it. A bool tensor is the byte buffer.
+  const Tensor loc = autograd::needs_grad(input) ? detail::new_empty(in.out_shape, kBool, op) : Tensor();
+  const std::int64_t rows = g.planes * g.Ho;  // output rows, each from two input rows
+  dispatch_floating(in.x.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* xp = in.x.data<T>();
+    T* op_ = out.data<T>();
+    auto* lp = loc.defined() ? static_cast<std::uint8_t*>(loc.data_ptr()) : nullptr;
+    kernels::parallel_for(rows, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(g.W, 1)),
+                          [&](std::int64_t r0, std::int64_t r1) {
+      for (std::int64_t r = r0; r < r1; ++r)
+        max_2x2_row(xp + 2 * r * g.W, xp + (2 * r + 1) * g.W, op_ + r * g.Wo, lp ? lp + r * g.Wo : nullptr, g.Wo);
+    });
+  });
+  if (loc.defined()) {
+    autograd::record(op, out, {&input}, [loc, g, rows, in_shape = input.shape()](BackwardContext& c) {
+      const Tensor gout = detail::as_contiguous(c.grad());
+      Tensor gx = detail::new_empty(in_shape, gout.dtype());
+      dispatch_floating(gout.dtype(), "max_pool2d_backward", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const T* gp = gout.data<T>();
+        const auto* lp = static_cast<const std::uint8_t*>(loc.data_ptr());
+        T* xp = gx.data<T>();
+        kernels::parallel_for(rows, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(g.W, 1)),
+                              [&](std::int64_t r0, std::int64_t r1) {
+          for (std::int64_t r = r0; r < r1; ++r)
+            max_2x2_backward_row(gp + r * g.Wo, lp + r * g.Wo, xp + 2 * r * g.W, xp + (2 * r + 1) * g.W, g.Wo);
+        });
+      });
+      c.set(0, gx);
+    });
+  }
+  return out;
+}
+
 /// Sum over windows divided by divisor(oh, ow); backward spreads g / divisor over each window.
 template <typename Window>
 Tensor average_over_windows(const Tensor& input, const PoolInput& in, Window window, const char* op) {
@@ -232,6 +365,9 @@ Tensor max_pool2d(const Tensor& input, Int2 kernel, std::optional<Int2> stride_o
   const std::int64_t Ho = pooled_size(H, kernel.h, stride.h, padding.h, dilation.h, ceil_mode, op);
   const std::int64_t Wo = pooled_size(W, kernel.w, stride.w, padding.w, dilation.w, ceil_mode, op);
   const PoolInput in = prepare(input, Ho, Wo, op);
+  if (kernel.h == 2 && kernel.w == 2 && stride.h == 2 && stride.w == 2 && padding.h == 0 && padding.w == 0 &&
+      dilation.h == 1 && dilation.w == 1 && 2 * Ho == H && 2 * Wo == W)
+    return max_pool2d_2x2(input, in, op);
   auto window = [=](std::int64_t oh, std::int64_t ow) {
     // Start at the first tap inside the input; padding never wins (it counts as -inf).
     std::int64_t h0 = oh * stride.h - padding.h, w0 = ow * stride.w - padding.w;

@@ -6,6 +6,7 @@
 // decide which blocks run where, never how they combine. Float sums accumulate in double.
 #include "tapegrad/core/ops/reduce.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -95,6 +96,11 @@ struct ReducePlan {
   bool reduced[kMaxDims] = {};
   std::int64_t kept = 1, count = 1;  // K outputs, R elements each
   bool reduced_leading = true;       // all reduced dims come before all kept dims
+  // [outer, count, inner] when the reduced dims (size-1 dims aside) are one run of dims, with
+  // kept dims only before it (outer elements) and after it (inner): a contiguous input is
+  // then reduced in place, without a copy.
+  bool one_run = true;
+  std::int64_t outer = 1, inner = 1;
 };
 
 ReducePlan plan_reduce(const Tensor& a, IntArrayRef dims, bool keepdim, const char* op) {
@@ -126,6 +132,18 @@ ReducePlan plan_reduce(const Tensor& a, IntArrayRef dims, bool keepdim, const ch
   }
   for (std::int64_t d = 0; d < nd; ++d)
     if (p.reduced[d]) p.perm.push_back(d);
+  int phase = 0;  // 0: before the run of reduced dims, 1: in it, 2: after it
+  for (std::int64_t d = 0; d < nd; ++d) {
+    const std::int64_t s = a.shape().data()[d];
+    if (s == 1) continue;
+    if (p.reduced[d]) {
+      if (phase == 2) p.one_run = false;
+      phase = std::max(phase, 1);
+    } else {
+      if (phase == 1) phase = 2;
+      (phase == 0 ? p.outer : p.inner) *= s;
+    }
+  }
   return p;
 }
 
@@ -142,21 +160,25 @@ Tensor reduce_forward(const Tensor& a, const ReducePlan& p, DType out_dtype) {
       O* o = static_cast<O*>(out.data_ptr());
       const std::int64_t K = p.kept, R = p.count;
       if (K == 0) return;
-      if (a.is_contiguous() && p.reduced_leading && K > 1 && R > 1) {
-        // [R, K] with K contiguous: accumulate whole rows into K accumulators.
+      const std::int64_t I = p.inner;
+      if (a.is_contiguous() && p.one_run && I > 1 && R > 1) {
+        // [outer, R, I] with I contiguous: for each outer index, accumulate the R rows of I
+        // elements into I accumulators, 1024 columns at a time.
         const T* x = static_cast<const T*>(a.data_ptr());
         constexpr std::int64_t kCols = 1024;
-        kernels::parallel_for((K + kCols - 1) / kCols, std::max<std::int64_t>(1, kernels::kGrain / (kCols * R)),
+        const std::int64_t col_chunks = (I + kCols - 1) / kCols;
+        kernels::parallel_for(p.outer * col_chunks, std::max<std::int64_t>(1, kernels::kGrain / (kCols * R)),
                               [&](std::int64_t c0, std::int64_t c1) {
           Acc acc[kCols];
           for (std::int64_t c = c0; c < c1; ++c) {
-            const std::int64_t k0 = c * kCols, nk = std::min(kCols, K - k0);
-            for (std::int64_t k = 0; k < nk; ++k) acc[k] = Op::load(x[k0 + k]);
+            const std::int64_t out0 = c / col_chunks * I, k0 = c % col_chunks * kCols, nk = std::min(kCols, I - k0);
+            const T* base = x + out0 * R + k0;
+            for (std::int64_t k = 0; k < nk; ++k) acc[k] = Op::load(base[k]);
             for (std::int64_t r = 1; r < R; ++r) {
-              const T* row = x + r * K + k0;
+              const T* row = base + r * I;
               for (std::int64_t k = 0; k < nk; ++k) acc[k] = Op::combine(acc[k], Op::load(row[k]));
             }
-            for (std::int64_t k = 0; k < nk; ++k) o[k0 + k] = static_cast<O>(acc[k]);
+            for (std::int64_t k = 0; k < nk; ++k) o[out0 + k0 + k] = static_cast<O>(acc[k]);
           }
         });
         return;
@@ -216,6 +238,38 @@ Tensor mean_impl(const Tensor& a, IntArrayRef dims, bool keepdim) {
   return out;
 }
 
+/// amax/amin backward for a contiguous x whose reduced dims form one run ([outer, R, inner]):
+/// each element equal to its slice's extremum m gets (1 g) / n, every other (0 g) / n, with n
+/// the number of ties, as the composed mask * g / n gives it. Two passes over x (count, write)
+/// instead of the five of the composition.
+Tensor extremum_backward(const Tensor& x, const Tensor& m0, const Tensor& g0, const ReducePlan& p) {
+  const Tensor m = detail::as_contiguous(m0), g = detail::as_contiguous(g0);
+  Tensor gx = detail::new_empty(x.shape(), x.dtype());
+  const std::int64_t R = p.count, I = p.inner;
+  dispatch_floating(x.dtype(), "amax_backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T *xp = x.data<T>(), *mp = m.data<T>(), *gp = g.data<T>();
+    T* out = gx.data<T>();
+    kernels::parallel_for(p.outer, std::max<std::int64_t>(1, kernels::kGrain / std::max<std::int64_t>(R * I, 1)),
+                          [&](std::int64_t o0, std::int64_t o1) {
+      std::vector<double> n(static_cast<std::size_t>(I));  // exact counts, as the composed sum gives
+      for (std::int64_t o = o0; o < o1; ++o) {
+        const T* xs = xp + o * R * I;
+        const T* ms = mp + o * I;
+        const T* gs = gp + o * I;
+        T* dst = out + o * R * I;
+        std::fill(n.begin(), n.end(), 0.0);
+        for (std::int64_t r = 0; r < R; ++r)
+          for (std::int64_t i = 0; i < I; ++i) n[i] += xs[r * I + i] == ms[i] ? 1.0 : 0.0;
+        for (std::int64_t r = 0; r < R; ++r)
+          for (std::int64_t i = 0; i < I; ++i)
+            dst[r * I + i] = (xs[r * I + i] == ms[i] ? T(1) : T(0)) * gs[i] / static_cast<T>(n[i]);
+      }
+    });
+  });
+  return gx;
+}
+
 template <template <typename> class OpT>
 Tensor extremum_impl(const Tensor& a, IntArrayRef dims, bool keepdim, const char* op) {
   TG_CHECK(a.dtype() != kBool, "{}: not defined for bool tensors", op);
@@ -226,6 +280,10 @@ Tensor extremum_impl(const Tensor& a, IntArrayRef dims, bool keepdim, const char
     // The gradient is shared evenly among the elements equal to the extremum.
     autograd::record(op, out, {&a}, [p, sa = SavedTensor::input(a), so = SavedTensor::output(out)](BackwardContext& c) {
       const Tensor& x = c.unpack(sa);
+      if (x.is_contiguous() && p.one_run && is_floating(x.dtype()) && p.count > 0) {
+        c.set(0, extremum_backward(x, c.unpack(so), c.grad(), p));
+        return;
+      }
       const Tensor mask = eq(x, c.unpack(so).reshape(p.keep_shape)).to(x.dtype());
       DimVec rdims;
       for (std::int64_t d = 0; d < x.dim(); ++d)
