@@ -6,6 +6,7 @@
 #include "tapegrad/core/ops/activation.h"
 #include "tapegrad/core/ops/dropout.h"
 #include "tapegrad/core/ops/elementwise.h"
+#include "tapegrad/core/ops/linear_activation.h"
 #include "tapegrad/core/ops/reduce.h"
 
 namespace tg::nn {
@@ -62,8 +63,9 @@ Tensor TransformerEncoderLayer::forward(const Tensor& src, const Tensor& src_mas
     return dropout1->forward(self_attn->forward(x, x, x, src_key_padding_mask, false, src_mask).output);
   };
   auto ff_block = [&](const Tensor& x) {
-    Tensor h = linear1->forward(x);
-    h = options_.activation() == "relu" ? relu(h) : gelu(h);
+    // linear1 and its activation in one node: the activation runs on each block of the GEMM's
+    // output as the block is written (bit-identical to relu(linear1(x)); gelu to rounding).
+    const Tensor h = linear_activation(x, linear1->weight, linear1->bias, options_.activation());
     return dropout2->forward(linear2->forward(dropout->forward(h)));
   };
   Tensor x = src;

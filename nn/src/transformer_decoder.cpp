@@ -9,6 +9,7 @@
 #include "tapegrad/core/ops.h"
 #include "tapegrad/core/ops/activation.h"
 #include "tapegrad/core/ops/index.h"
+#include "tapegrad/core/ops/linear_activation.h"
 #include "tapegrad/nn/init.h"
 
 namespace tg::nn {
@@ -87,8 +88,9 @@ Tensor TransformerDecoderLayer::forward(const Tensor& tgt, const Tensor& memory,
         multihead_attn->forward(x, memory, memory, memory_key_padding_mask, false, memory_mask).output);
   };
   auto ff_block = [&](const Tensor& x) {
-    Tensor h = linear1->forward(x);
-    h = options_.activation() == "relu" ? relu(h) : gelu(h);
+    // linear1 and its activation in one node: the activation runs on each block of the GEMM's
+    // output as the block is written (bit-identical to relu(linear1(x)); gelu to rounding).
+    const Tensor h = linear_activation(x, linear1->weight, linear1->bias, options_.activation());
     return dropout3->forward(linear2->forward(dropout->forward(h)));
   };
   Tensor x = tgt;
