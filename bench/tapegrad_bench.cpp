@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench_common.h"
 #include "tapegrad/tapegrad.h"
 
 #ifndef TAPEGRAD_BENCH_VERSION
@@ -41,12 +42,7 @@
 
 namespace {
 
-using Step = std::function<void()>;
-
-/// Written once per step with one value of the step's result, so the work cannot be elided.
-volatile float g_sink = 0.0f;
-
-void consume(const tg::Tensor& t) { g_sink = t.data<float>()[0]; }
+using namespace tg_bench;
 
 // ---- micro-benchmarks (forward only) ----------------------------------------------------------
 
@@ -130,13 +126,6 @@ Step make_tiny_mlp() {
 
 // ---- issue 3: convolution and pooling (peers in bench/torch_extra.py) ---------------------------
 
-/// A leaf of standard normal samples that requires grad.
-tg::Tensor randn_leaf(tg::IntArrayRef shape) {
-  tg::Tensor t = tg::randn(shape);
-  t.requires_grad_();
-  return t;
-}
-
 /// conv2d of x [64, 32, 32, 32] with weight [64, 32, 3, 3] and bias [64], padding 1 (all three
 /// require grad), then backward of out.sum(). Gradients accumulate across steps, as on the
 /// torch side (nothing zeroes them there either).
@@ -208,26 +197,6 @@ class LstmAttention : public tg::nn::Module {
   std::shared_ptr<tg::nn::Linear> out;
 };
 
-/// One training step of a classifier, as the reference writes it: zero_grad (in place, as torch
-/// 1.13's Optimizer.zero_grad() does by default), cross_entropy, backward, the optimizer's step.
-/// Opt is built from Options(1e-3) over the model's parameters.
-template <typename Opt, typename Options>
-Step make_classifier_step(std::shared_ptr<tg::nn::Module> model, tg::Tensor x, tg::Tensor y) {
-  struct State {
-    std::shared_ptr<tg::nn::Module> model;
-    Opt opt;
-    tg::Tensor x, y;
-  };
-  auto s = std::make_shared<State>(State{model, Opt(model->parameters(), Options(1e-3)), x, y});
-  return [s] {
-    s->opt.zero_grad(/*set_to_none=*/false);
-    tg::Tensor loss = tg::nn::functional::cross_entropy(s->model->forward(s->x), s->y);
-    loss.backward();
-    s->opt.step();
-    consume(loss);
-  };
-}
-
 /// The reference's lstm_attention training step: tokens randint(0, 10000, [32, 64]), classes
 /// randint(0, 5, [32]), Adam(lr=1e-3). lstm_attention_sgd is the same step with SGD(lr=1e-3)
 /// (torch_extra.py has its peer): the difference between the two is the optimizer's share.
@@ -236,7 +205,7 @@ Step make_lstm_attention_with() {
   auto model = std::make_shared<LstmAttention>();
   tg::Tensor x = tg::randint(0, 10000, {32, 64});  // drawn in the reference's order
   tg::Tensor y = tg::randint(0, 5, {32});
-  return make_classifier_step<Opt, Options>(model, x, y);
+  return make_classifier_step<Opt>(model, x, y, Options(1e-3));
 }
 Step make_lstm_attention() { return make_lstm_attention_with<tg::optim::Adam, tg::optim::AdamOptions>(); }
 Step make_lstm_attention_sgd() { return make_lstm_attention_with<tg::optim::SGD, tg::optim::SGDOptions>(); }
@@ -252,7 +221,7 @@ Step make_mlp() {
       std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(512, 10)});
   tg::Tensor x = tg::randn({128, 784});  // drawn in the reference's order
   tg::Tensor y = tg::randint(0, 10, {128});
-  return make_classifier_step<tg::optim::Adam, tg::optim::AdamOptions>(model, x, y);
+  return make_classifier_step<tg::optim::Adam>(model, x, y, tg::optim::AdamOptions(1e-3));
 }
 
 /// nn::LayerNorm(1024) on x randn [4096, 1024] requiring grad: forward, backward of sum().
@@ -321,12 +290,17 @@ const Workload kWorkloads[] = {
     {"tiny_mlp", make_tiny_mlp, 100, 2000},
     {"matmul_1024", make_matmul_1024, 3, 30},
     {"sgemm_1024", make_sgemm_1024, 3, 30},
+    {"sgemm_peak", make_sgemm_peak, 2, 10},
     {"add_16m", make_add_16m, 3, 30},
     {"softmax_4096x1024", make_softmax_4096x1024, 3, 30},
     {"mlp", make_mlp, 5, 50},
     {"lstm_attention", make_lstm_attention, 3, 20},
+    {"transformer", make_transformer, 2, 10},
+    {"cnn_cbam", make_cnn_cbam, 2, 10},
+    {"long_attention", make_long_attention, 1, 5},
     {"layernorm_fwd_bwd", make_layernorm_fwd_bwd, 3, 20},
     // Not in the reference: the torch side is bench/torch_extra.py, with the same counts.
+    {"long_attention_composed", make_long_attention_composed, 1, 5},
     {"lstm_attention_sgd", make_lstm_attention_sgd, 3, 20},
     {"adam_10m", make_adam_10m, 3, 20},
     {"conv2d_fwd_bwd", make_conv2d_fwd_bwd, 2, 10},

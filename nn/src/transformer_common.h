@@ -9,6 +9,7 @@
 #include "tapegrad/core/error.h"
 #include "tapegrad/core/ops/activation.h"
 #include "tapegrad/core/ops/elementwise.h"
+#include "tapegrad/core/ops/linear_activation.h"
 #include "tapegrad/nn/container.h"
 #include "tapegrad/nn/embedding.h"
 #include "tapegrad/nn/linear.h"
@@ -37,10 +38,11 @@ inline void check_padding_mask(const Tensor& m, const char* who, const char* wha
 }
 
 /// The feed-forward block without its outer dropout: linear2(dropout(activation(linear1(x)))).
+/// linear1 and its activation are one node: the activation runs on each block of the GEMM's
+/// output as the block is written (bit-identical to relu(linear1(x)); gelu to rounding).
 inline Tensor feed_forward(Linear& linear1, Dropout& dropout, Linear& linear2, const std::string& activation,
                            const Tensor& x) {
-  Tensor h = linear1.forward(x);
-  h = activation == "relu" ? relu(h) : gelu(h);
+  const Tensor h = linear_activation(x, linear1.weight, linear1.bias, activation);
   return linear2.forward(dropout.forward(h));
 }
 

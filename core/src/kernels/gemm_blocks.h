@@ -50,11 +50,20 @@ inline std::int64_t gemm_block_count(std::int64_t M, std::int64_t N, std::int64_
   return std::clamp<std::int64_t>(static_cast<std::int64_t>(work / kBlockWork), 1, std::min(kMaxBlocks, most));
 }
 
+/// No epilogue: the GEMM's output is left as it is.
+struct NoEpilogue {
+  template <typename T>
+  void operator()(T*, std::int64_t, std::int64_t, std::int64_t) const {}
+};
+
 /// C_i = op(A_i) op(B_i) + beta C_i for the nb matrices of a batch (operands(i) gives A_i and B_i;
 /// C_i is [M, N] at C + i M N with leading dimension ldc), each cut into blocks by its shape alone.
-template <typename T, typename Operands>
+/// epilogue(block, rows, cols, ldc) runs on each block of C right after the task's GEMM wrote it
+/// (linear_activation's ReLU/GELU), while the block is still in cache.
+template <typename T, typename Operands, typename Epilogue = NoEpilogue>
 void gemm_blocks(const MatLayout& la, const MatLayout& lb, std::int64_t M, std::int64_t N, std::int64_t K,
-                 std::int64_t nb, T* C, Operands operands, T beta = T(0), std::int64_t ldc = -1) {
+                 std::int64_t nb, T* C, Operands operands, T beta = T(0), std::int64_t ldc = -1,
+                 Epilogue epilogue = {}) {
   if (ldc < 0) ldc = N;
   const double work = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
   bool by_rows = true;
@@ -72,9 +81,11 @@ void gemm_blocks(const MatLayout& la, const MatLayout& lb, std::int64_t M, std::
       if (by_rows) {
         const T* Ab = A + lo * (la.trans == CblasNoTrans ? la.ld : 1);
         gemm<T>(la.trans, lb.trans, hi - lo, N, K, Ab, la.ld, B, lb.ld, Ci + lo * ldc, ldc, beta);
+        epilogue(Ci + lo * ldc, hi - lo, N, ldc);
       } else {
         const T* Bb = B + lo * (lb.trans == CblasNoTrans ? 1 : lb.ld);
         gemm<T>(la.trans, lb.trans, M, hi - lo, K, A, la.ld, Bb, lb.ld, Ci + lo, ldc, beta);
+        epilogue(Ci + lo, M, hi - lo, ldc);
       }
     }
   };
