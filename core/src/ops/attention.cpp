@@ -95,18 +95,25 @@ void dropout_row(const Problem& pb, const Generator& gen, std::int64_t n, std::i
   }
 }
 
-/// The score tile s [rows, ld] for queries [i0, i0 + rows) and keys [j0, j0 + cols) of entry n:
-/// c Q K^T by one GEMM, then the mask and the causal triangle.
+/// qs [rows, E] = c Q[i0 : i0 + rows]: the scale applied to the queries before the product, as
+/// the composed form does (one pass over [rows, E] instead of one over the score tile).
 template <typename T>
-void score_tile(const Problem& pb, std::int64_t n, const T* Q, const T* K, std::int64_t i0, std::int64_t rows,
-                std::int64_t j0, std::int64_t cols, T* s, std::int64_t ld) {
-  kernels::gemm<T>(CblasNoTrans, CblasTrans, rows, cols, pb.E, Q + i0 * pb.E, pb.E, K + j0 * pb.E, pb.E, s, ld);
-  constexpr T kNegInf = -std::numeric_limits<T>::infinity();
+void scaled_queries(const Problem& pb, const T* Q, std::int64_t i0, std::int64_t rows, T* qs) {
   const T c = static_cast<T>(pb.scale);
+  const T* src = Q + i0 * pb.E;
+  for (std::int64_t x = 0; x < rows * pb.E; ++x) qs[x] = src[x] * c;
+}
+
+/// The score tile s [rows, ld] for queries [i0, i0 + rows) (scaled, in qs) and keys
+/// [j0, j0 + cols) of entry n: one GEMM, then the mask and the causal triangle.
+template <typename T>
+void score_tile(const Problem& pb, std::int64_t n, const T* qs, const T* K, std::int64_t i0, std::int64_t rows,
+                std::int64_t j0, std::int64_t cols, T* s, std::int64_t ld) {
+  kernels::gemm<T>(CblasNoTrans, CblasTrans, rows, cols, pb.E, qs, pb.E, K + j0 * pb.E, pb.E, s, ld);
+  constexpr T kNegInf = -std::numeric_limits<T>::infinity();
   for (std::int64_t r = 0; r < rows; ++r) {
     T* sr = s + r * ld;
     const std::int64_t i = i0 + r;
-    for (std::int64_t col = 0; col < cols; ++col) sr[col] *= c;
     if (pb.mask.kind != 0) {
       const std::int64_t off = pb.mask.offset[static_cast<std::size_t>(n)] + i * pb.mask.stride_i;
       const std::int64_t sj = pb.mask.stride_j;
@@ -124,6 +131,41 @@ void score_tile(const Problem& pb, std::int64_t n, const T* Q, const T* K, std::
   }
 }
 
+/// max of s[0, n), in 8 lanes so that the loop vectorises.
+template <typename T>
+T row_max(const T* s, std::int64_t n) {
+  constexpr T kNegInf = -std::numeric_limits<T>::infinity();
+  T lane[8] = {kNegInf, kNegInf, kNegInf, kNegInf, kNegInf, kNegInf, kNegInf, kNegInf};
+  std::int64_t c = 0;
+  for (; c + 8 <= n; c += 8)
+    for (int l = 0; l < 8; ++l) lane[l] = lane[l] < s[c + l] ? s[c + l] : lane[l];
+  for (; c < n; ++c) lane[0] = lane[0] < s[c] ? s[c] : lane[0];
+  T mx = lane[0];
+  for (int l = 1; l < 8; ++l) mx = mx < lane[l] ? lane[l] : mx;
+  return mx;
+}
+
+/// s[c] = exp(s[c] - shift) (exactly 0 where s[c] = -inf); returns their sum, in 8 lanes.
+template <typename T>
+T exp_row(T* s, std::int64_t n, T shift) {
+  constexpr T kNegInf = -std::numeric_limits<T>::infinity();
+  T lane[8] = {};
+  std::int64_t c = 0;
+  for (; c + 8 <= n; c += 8)
+    for (int l = 0; l < 8; ++l) {
+      const T x = s[c + l];
+      const T e = kernels::exp_impl(x - shift);
+      s[c + l] = x == kNegInf ? T(0) : e;
+      lane[l] += s[c + l];
+    }
+  for (; c < n; ++c) {
+    const T x = s[c];
+    s[c] = x == kNegInf ? T(0) : kernels::exp_impl(x - shift);
+    lane[0] += s[c];
+  }
+  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
 /// The keys a query block [i0, i0 + rows) can see: [0, key_end).
 std::int64_t key_end(const Problem& pb, std::int64_t i0, std::int64_t rows) {
   return pb.causal ? std::min(pb.S, i0 + rows) : pb.S;
@@ -136,6 +178,7 @@ void attention_forward(const Problem& pb, const T* q, const T* k, const T* v, T*
   kernels::parallel_for(pb.N * blocks, 1, [&](std::int64_t t0, std::int64_t t1) {
     std::vector<T> s(static_cast<std::size_t>(kBlockQ * kBlockK)), z(static_cast<std::size_t>(kBlockK));
     std::vector<T> acc(static_cast<std::size_t>(kBlockQ * pb.Ev)), m(kBlockQ), l(kBlockQ);
+    std::vector<T> qs(static_cast<std::size_t>(kBlockQ * pb.E));
     constexpr T kNegInf = -std::numeric_limits<T>::infinity();
     for (std::int64_t t = t0; t < t1; ++t) {
       const std::int64_t n = t / blocks, i0 = (t % blocks) * kBlockQ, rows = std::min(kBlockQ, pb.L - i0);
@@ -146,25 +189,19 @@ void attention_forward(const Problem& pb, const T* q, const T* k, const T* v, T*
       std::fill(m.begin(), m.end(), kNegInf);
       std::fill(l.begin(), l.end(), T(0));
       const std::int64_t kend = key_end(pb, i0, rows);
+      scaled_queries(pb, Q, i0, rows, qs.data());
       for (std::int64_t j0 = 0; j0 < kend; j0 += kBlockK) {
         const std::int64_t cols = std::min(kBlockK, kend - j0);
-        score_tile<T>(pb, n, Q, K, i0, rows, j0, cols, s.data(), kBlockK);
+        score_tile<T>(pb, n, qs.data(), K, i0, rows, j0, cols, s.data(), kBlockK);
         for (std::int64_t r = 0; r < rows; ++r) {
           T* sr = s.data() + r * kBlockK;
-          T mx = kNegInf;
-          for (std::int64_t c = 0; c < cols; ++c) mx = std::max(mx, sr[c]);
-          const T m_new = std::max(m[r], mx);
+          const T m_new = std::max(m[r], row_max(sr, cols));
           if (m_new == kNegInf) {  // every key so far masked: nothing to add
             std::fill(sr, sr + cols, T(0));
             continue;
           }
           const T alpha = m[r] == kNegInf ? T(0) : kernels::exp_impl(m[r] - m_new);
-          T sum = 0;
-          for (std::int64_t c = 0; c < cols; ++c) {
-            const T e = kernels::exp_impl(sr[c] - m_new);
-            sr[c] = sr[c] == kNegInf ? T(0) : e;
-            sum += sr[c];
-          }
+          const T sum = exp_row(sr, cols, m_new);
           if (pb.drop.p > 0) {
             dropout_row<T>(pb, gen, n, i0 + r, j0, cols, z.data());
             for (std::int64_t c = 0; c < cols; ++c) sr[c] *= z[c];
@@ -202,6 +239,7 @@ void attention_backward(const Problem& pb, const T* q, const T* k, const T* v, c
   kernels::parallel_for(pb.N, 1, [&](std::int64_t n0, std::int64_t n1) {
     std::vector<T> p(static_cast<std::size_t>(kBlockQ * kBlockK)), w(p.size()), ds(p.size());
     std::vector<T> z(pb.drop.p > 0 ? p.size() : 0), D(static_cast<std::size_t>(pb.L));
+    std::vector<T> qs(static_cast<std::size_t>(kBlockQ * pb.E));
     constexpr T kNegInf = -std::numeric_limits<T>::infinity();
     const T c = static_cast<T>(pb.scale);
     for (std::int64_t n = n0; n < n1; ++n) {
@@ -228,7 +266,8 @@ void attention_backward(const Problem& pb, const T* q, const T* k, const T* v, c
         const std::int64_t first_block = pb.causal ? std::min(j0 / kBlockQ * kBlockQ, pb.L) : 0;
         for (std::int64_t i0 = first_block; i0 < pb.L; i0 += kBlockQ) {
           const std::int64_t rows = std::min(kBlockQ, pb.L - i0);
-          score_tile<T>(pb, n, Q, K, i0, rows, j0, cols, p.data(), kBlockK);
+          scaled_queries(pb, Q, i0, rows, qs.data());
+          score_tile<T>(pb, n, qs.data(), K, i0, rows, j0, cols, p.data(), kBlockK);
           for (std::int64_t r = 0; r < rows; ++r) {
             T* pr = p.data() + r * kBlockK;
             T* wr = w.data() + r * kBlockK;
@@ -239,10 +278,7 @@ void attention_backward(const Problem& pb, const T* q, const T* k, const T* v, c
               if (pb.drop.p > 0) std::fill(z.data() + r * kBlockK, z.data() + r * kBlockK + cols, T(0));
               continue;
             }
-            for (std::int64_t col = 0; col < cols; ++col) {
-              const T e = kernels::exp_impl(pr[col] - row_lse);
-              pr[col] = pr[col] == kNegInf ? T(0) : e;
-            }
+            exp_row(pr, cols, row_lse);
             if (pb.drop.p > 0) {
               T* zr = z.data() + r * kBlockK;
               dropout_row<T>(pb, gen, n, i0 + r, j0, cols, zr);
