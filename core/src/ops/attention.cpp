@@ -145,24 +145,21 @@ T row_max(const T* s, std::int64_t n) {
   return mx;
 }
 
-/// s[c] = exp(s[c] - shift) (exactly 0 where s[c] = -inf); returns their sum, in 8 lanes.
+/// s[c] = exp(s[c] - shift) (exactly 0 where s[c] = -inf); returns their sum. Two loops: the
+/// first vectorises as softmax's does, the second sums in 8 lanes.
 template <typename T>
 T exp_row(T* s, std::int64_t n, T shift) {
   constexpr T kNegInf = -std::numeric_limits<T>::infinity();
+  for (std::int64_t c = 0; c < n; ++c) {
+    const T x = s[c];
+    const T e = kernels::exp_impl(x - shift);
+    s[c] = x == kNegInf ? T(0) : e;
+  }
   T lane[8] = {};
   std::int64_t c = 0;
   for (; c + 8 <= n; c += 8)
-    for (int l = 0; l < 8; ++l) {
-      const T x = s[c + l];
-      const T e = kernels::exp_impl(x - shift);
-      s[c + l] = x == kNegInf ? T(0) : e;
-      lane[l] += s[c + l];
-    }
-  for (; c < n; ++c) {
-    const T x = s[c];
-    s[c] = x == kNegInf ? T(0) : kernels::exp_impl(x - shift);
-    lane[0] += s[c];
-  }
+    for (int l = 0; l < 8; ++l) lane[l] += s[c + l];
+  for (; c < n; ++c) lane[0] += s[c];
   return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
