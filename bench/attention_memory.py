@@ -62,7 +62,7 @@ def main():
         res = {s: [] for s in sides}
         for _ in range(args.rounds):
             for s in sides:
-                if s != "fused" and args.no_composed and T > args.no_composed:
+                if s == "composed" and args.no_composed and T > args.no_composed:
                     continue
                 if s == "torch":
                     r = run(["/usr/bin/python3", "-c", TORCH_STEP, str(T), str(args.threads), "1", str(args.iters)])

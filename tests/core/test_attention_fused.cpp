@@ -92,7 +92,7 @@ TEST_CASE("fused attention equals the composed one with a float mask broadcast o
   check_both_dtypes(c);
 }
 
-TEST_CASE("fused attention equals the composed one with a key-padding mask [B, 1, 1, S]", "[fused_attention]") {
+TEST_CASE("fused attention equals the composed one with a key-padding mask of shape B, 1, 1, S", "[fused_attention]") {
   Case c;
   std::vector<std::int64_t> pad(static_cast<std::size_t>(c.B * c.S));
   for (std::int64_t b = 0; b < c.B; ++b)
