@@ -7,9 +7,19 @@
 #include <numbers>
 
 #include "kernels/parallel.h"
+#include "random_detail.h"
 #include "tensor_detail.h"
 
 namespace tg {
+
+std::uint64_t detail::reserve_counters(Generator*& gen, std::uint64_t n) {
+  static std::mutex mutex;
+  if (gen != nullptr) return gen->advance(n);
+  gen = &default_generator();
+  std::lock_guard<std::mutex> lock(mutex);
+  return gen->advance(n);
+}
+
 namespace {
 
 Tensor finish(Tensor t, const Options& o) {
@@ -17,15 +27,7 @@ Tensor finish(Tensor t, const Options& o) {
   return t;
 }
 
-/// The generator to draw from, and the first counter of a draw of n values (reserved under
-/// the default generator's lock, so concurrent draws get disjoint counters).
-std::uint64_t reserve(Generator*& gen, std::uint64_t n) {
-  static std::mutex mutex;
-  if (gen != nullptr) return gen->advance(n);
-  gen = &default_generator();
-  std::lock_guard<std::mutex> lock(mutex);
-  return gen->advance(n);
-}
+std::uint64_t reserve(Generator*& gen, std::uint64_t n) { return detail::reserve_counters(gen, n); }
 
 constexpr double kTwoPow53 = 9007199254740992.0;
 

@@ -9,6 +9,7 @@
 //   masks: attn_mask [L, S] or [B*H, L, S] -> [B, H, L, S]; key_padding_mask [B, S] -> [B, 1, 1, S],
 //          each padded with one "may attend" column per appended key (PyTorch's F.pad(mask, (0, 1)))
 //   o, w = scaled_dot_product_attention(q, k, v, mask)       [B, H, L, D], [B, H, L, S']
+//          (without need_weights: o alone, from the fused kernel, no [B, H, L, S'] formed)
 //   output = out_proj(o -> [B, L, H, D] -> [B, L, E])
 //
 // PyTorch orders the B*H rows of a 3-D attn_mask batch-major (row b*H + h), which is what
@@ -210,7 +211,16 @@ MultiheadAttentionOutput MultiheadAttention::forward(const Tensor& query, const 
   if (kpm4.defined()) mask = mask.defined() ? add(additive(mask, q.dtype()), additive(kpm4, q.dtype())) : kpm4;
 
   const double p = is_training() ? options_.dropout() : 0.0;
-  auto [o, w] = functional::scaled_dot_product_attention_with_weights(qh, kh, vh, mask, p);
+  // Without weights (need_weights false, as the Transformer layers ask), the fused kernel: no
+  // [B, H, L, S] matrix is formed.
+  Tensor o, w;
+  if (need_weights) {
+    auto ow = functional::scaled_dot_product_attention_with_weights(qh, kh, vh, mask, p);
+    o = ow.output;
+    w = ow.weights;
+  } else {
+    o = functional::scaled_dot_product_attention(qh, kh, vh, mask, p);
+  }
   Tensor out = out_proj->forward(o.permute({0, 2, 1, 3}).reshape({B, L, E}));
   if (!batched) out = out.squeeze(0);
   else if (!options_.batch_first()) out = out.transpose(0, 1);

@@ -1,4 +1,9 @@
-// Scaled dot-product attention as a composition of core ops. The order of operations is
+// Scaled dot-product attention: without the weights, core's fused kernel
+// (tg::fused_scaled_dot_product_attention, core/src/ops/attention.cpp: tiled, online softmax, no
+// [L, S] matrix); with them, or when the fused kernel cannot serve (see fused_path_applies), a
+// composition of core ops, which is also the fused kernel's test oracle.
+//
+// The composition. The order of operations is
 // PyTorch 1.13's (F.multi_head_attention_forward): q is divided by sqrt(E) before the product,
 // the mask is added to (or, for bool masks, written into) the scores, then softmax, dropout and
 // the product with v. A bool mask and PyTorch's float mask of 0 / -inf give the same scores.
@@ -8,9 +13,11 @@
 
 #include <cmath>
 
+#include "tapegrad/core/autograd.h"
 #include "tapegrad/core/factory.h"
 #include "tapegrad/core/ops.h"
 #include "tapegrad/core/ops/activation.h"
+#include "tapegrad/core/ops/attention.h"
 #include "tapegrad/core/ops/dropout.h"
 #include "tapegrad/core/ops/elementwise.h"
 #include "tapegrad/core/ops/index.h"
@@ -37,6 +44,18 @@ void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, double drop
   TG_CHECK(dropout_p >= 0 && dropout_p < 1, "{}: dropout_p must be in [0, 1), got {}", kOp, dropout_p);
 }
 
+/// The fused kernel (core's attention family) serves every call without weights, except a
+/// floating mask that requires grad (its gradient is [..., L, S], which the fused kernel never
+/// forms), non-float dtypes mixed, and empty sizes: those take the composed path.
+bool fused_path_applies(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) {
+  if (q.dtype() != k.dtype() || q.dtype() != v.dtype()) return false;
+  if (q.size(-1) == 0 || v.size(-1) == 0 || k.size(-2) == 0) return false;
+  return !(mask.defined() && mask.dtype() != kBool && autograd::needs_grad(mask));
+}
+
+/// The batch dims of t [..., X, Y].
+DimVec leading(const Tensor& t) { return DimVec(IntArrayRef(t.shape().data(), static_cast<std::size_t>(t.dim() - 2))); }
+
 }  // namespace
 
 AttentionOutput scaled_dot_product_attention_with_weights(const Tensor& q, const Tensor& k, const Tensor& v,
@@ -60,7 +79,27 @@ AttentionOutput scaled_dot_product_attention_with_weights(const Tensor& q, const
 
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask,
                                     double dropout_p, bool is_causal, Generator* generator) {
-  return scaled_dot_product_attention_with_weights(q, k, v, attn_mask, dropout_p, is_causal, generator).output;
+  check_inputs(q, k, v, dropout_p);
+  if (!fused_path_applies(q, k, v, attn_mask))
+    return scaled_dot_product_attention_with_weights(q, k, v, attn_mask, dropout_p, is_causal, generator).output;
+  // The fused kernel wants the same batch dims on q, k and v: broadcast them as views.
+  DimVec batch = broadcast_shapes(leading(q), leading(k), kOp);
+  batch = broadcast_shapes(batch, leading(v), kOp);
+  auto with_batch = [&](const Tensor& t) {
+    DimVec shape = batch;
+    shape.push_back(t.size(-2));
+    shape.push_back(t.size(-1));
+    return same_values(t.shape(), shape) ? t : t.expand(shape);
+  };
+  const Tensor qb = with_batch(q);
+  if (attn_mask.defined()) {
+    DimVec scores = leading(qb);
+    scores.push_back(q.size(-2));
+    scores.push_back(k.size(-2));
+    check_attention_mask(attn_mask, scores, kOp, "attn_mask");
+  }
+  return fused_scaled_dot_product_attention(qb, with_batch(k), with_batch(v), attn_mask, dropout_p, is_causal,
+                                            std::nullopt, generator);
 }
 
 }  // namespace tg::nn::functional

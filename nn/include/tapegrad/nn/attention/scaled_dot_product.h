@@ -1,6 +1,9 @@
 #pragma once
-/// Scaled dot-product attention, composed from core ops (matmul, masked_fill, softmax, dropout)
-/// so that autograd differentiates it like any other composition:
+/// Scaled dot-product attention. Without the weights (scaled_dot_product_attention), core's fused
+/// kernel computes it (tg::fused_scaled_dot_product_attention: tiled, online softmax, no [L, S]
+/// matrix in memory), except for a floating mask that requires grad; with the weights
+/// (scaled_dot_product_attention_with_weights), a composition of core ops (matmul, masked_fill,
+/// softmax, dropout) that autograd differentiates like any other, and the fused kernel's oracle:
 ///
 ///     weights = softmax(q k^T / sqrt(E) + mask, dim -1)      [..., L, S]
 ///     output  = dropout(weights, dropout_p) v                 [..., L, Ev]
