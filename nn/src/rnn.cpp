@@ -21,7 +21,6 @@
 #include "tapegrad/core/ops/index.h"
 #include "tapegrad/core/ops/reduce.h"
 #include "tapegrad/core/ops/rnn.h"
-#include "tapegrad/core/ops/rnn_layer.h"
 #include "tapegrad/core/ops/shape.h"
 #include "tapegrad/nn/init.h"
 

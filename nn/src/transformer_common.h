@@ -9,7 +9,7 @@
 #include "tapegrad/core/error.h"
 #include "tapegrad/core/ops/activation.h"
 #include "tapegrad/core/ops/elementwise.h"
-#include "tapegrad/core/ops/linear_activation.h"
+#include "tapegrad/core/ops/linalg.h"
 #include "tapegrad/nn/container.h"
 #include "tapegrad/nn/embedding.h"
 #include "tapegrad/nn/linear.h"

@@ -1,11 +1,11 @@
-// linear_activation (tapegrad/core/ops/linear_activation.h): the fused act(x W^T + b) against
+// linear_activation (tapegrad/core/ops/linalg.h): the fused act(x W^T + b) against
 // its composition act(linear(x, W, b)) in forward and every gradient, gradient checks, bit
 // identity with 1 and 2 threads, and bad inputs.
 #include <cstring>
 
 #include "support/prelude.h"
 #include "tapegrad/core/ops/activation.h"
-#include "tapegrad/core/ops/linear_activation.h"
+#include "tapegrad/core/ops/linalg.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "support/prelude.h"
-#include "tapegrad/core/ops/rnn_layer.h"
+#include "tapegrad/core/ops/rnn.h"
 
 namespace {
 

@@ -22,7 +22,6 @@
 #include "ops/pointwise.h"
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/ops.h"
-#include "tapegrad/core/ops/linear_activation.h"
 #include "tensor_detail.h"
 
 namespace tg {

@@ -18,7 +18,6 @@
 #include "kernels/vec_math.h"
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/ops/reduce.h"
-#include "tapegrad/core/ops/rnn_layer.h"
 #include "tensor_detail.h"
 
 namespace tg {

@@ -3,6 +3,7 @@
 /// tapegrad/core/ops/, each with its source file under core/src/ops/; docs/internals.md has the
 /// map). Ops have PyTorch's names and semantics; dims may be negative.
 #include "tapegrad/core/ops/activation.h"
+#include "tapegrad/core/ops/attention.h"
 #include "tapegrad/core/ops/conv.h"
 #include "tapegrad/core/ops/dropout.h"
 #include "tapegrad/core/ops/elementwise.h"
