@@ -49,5 +49,8 @@ Step make_cnn_cbam();
 Step make_long_attention();
 Step make_long_attention_composed();
 Step make_sgemm_peak();
+/// A raw cblas_sgemm of two n x n matrices into a preallocated output, with OpenBLAS's own
+/// threading at --threads threads (restored when the step is destroyed): the machine's rate.
+Step make_raw_sgemm(int n);
 
 }  // namespace tg_bench

@@ -51,26 +51,10 @@ Step make_matmul_1024() {
   return [a, b] { consume(tg::matmul(a, b)); };
 }
 
-/// The bare OpenBLAS rate on matmul_1024's shapes: cblas_sgemm into a preallocated output, no
-/// tensor, no allocation, OpenBLAS's own threading with --threads threads. matmul_1024 is held
-/// to >= 90% of it, measured in the same run. tapegrad keeps OpenBLAS single-threaded (its
-/// matmul splits work over TBB), so the count is set here for this workload only and the
-/// previous one is restored when the step is destroyed.
-Step make_sgemm_1024() {
-  constexpr int n = 1024;
-  struct BlasThreads {
-    int previous = openblas_get_num_threads();
-    explicit BlasThreads(int threads) { openblas_set_num_threads(threads); }
-    ~BlasThreads() { openblas_set_num_threads(previous); }
-  };
-  auto threads = std::make_shared<BlasThreads>(tg::get_num_threads());
-  tg::Tensor a = tg::randn({n, n}), b = tg::randn({n, n}), c = tg::empty({n, n});
-  return [a, b, c, threads] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data<float>(), n, b.data<float>(), n, 0.0f,
-                c.data<float>(), n);
-    consume(c);
-  };
-}
+/// The bare OpenBLAS rate on matmul_1024's shapes (make_raw_sgemm): matmul_1024 is held to >= 90%
+/// of it, measured in the same run. tapegrad keeps OpenBLAS single-threaded (its matmul splits
+/// work over TBB), so the step sets OpenBLAS's thread count for this workload only.
+Step make_sgemm_1024() { return make_raw_sgemm(1024); }
 
 Step make_add_16m() {
   tg::Tensor a = tg::randn({std::int64_t{1} << 24}), b = tg::randn({std::int64_t{1} << 24});

@@ -119,11 +119,7 @@ Step make_long_attention_with(bool composed) {
 Step make_long_attention() { return make_long_attention_with(false); }
 Step make_long_attention_composed() { return make_long_attention_with(true); }
 
-/// The machine's sgemm rate: a raw cblas_sgemm of two 2048 x 2048 matrices into a preallocated
-/// output, with OpenBLAS's own threading at --threads threads (restored afterwards). compare.py
-/// divides a GEMM-bound workload's FLOP rate by 2 * 2048^3 / this step's time.
-Step make_sgemm_peak() {
-  constexpr int n = 2048;
+Step make_raw_sgemm(int n) {
   struct BlasThreads {
     int previous = openblas_get_num_threads();
     explicit BlasThreads(int threads) { openblas_set_num_threads(threads); }
@@ -137,5 +133,10 @@ Step make_sgemm_peak() {
     consume(c);
   };
 }
+
+/// The machine's sgemm rate: a raw cblas_sgemm of two 2048 x 2048 matrices into a preallocated
+/// output, with OpenBLAS's own threading at --threads threads (restored afterwards). compare.py
+/// divides a GEMM-bound workload's FLOP rate by 2 * 2048^3 / this step's time.
+Step make_sgemm_peak() { return make_raw_sgemm(2048); }
 
 }  // namespace tg_bench
