@@ -60,6 +60,7 @@ std::shared_ptr<tg::nn::Sequential> make_model(const Settings& s) {
 
 int train(const Settings& s) {
   const int rank = dist::rank(), world = dist::world_size();
+  // [doc:ddp_setup]
   // Each rank seeds its model differently on purpose: the wrapper makes them rank 0's.
   tg::manual_seed(s.seed + static_cast<std::uint64_t>(rank));
   auto model = make_model(s);
@@ -71,6 +72,7 @@ int train(const Settings& s) {
   // The global batch is s.batch: each rank takes its share of it.
   const std::int64_t local_batch = std::max<std::int64_t>(1, s.batch / world);
   tg::data::DataLoader loader(shard, tg::data::DataLoaderOptions(local_batch));
+  // [/doc:ddp_setup]
   if (rank == 0) {
     std::int64_t params = 0;
     for (const auto& p : model->parameters()) params += p.numel();
@@ -82,6 +84,7 @@ int train(const Settings& s) {
   std::vector<double> step_ms;
   std::int64_t step = 0;
   for (int epoch = 0; epoch < s.epochs && (s.steps == 0 || step < s.steps); ++epoch) {
+    // [doc:ddp_loop]
     shard->set_epoch(epoch);
     double loss_sum = 0;
     std::int64_t steps = 0, examples = 0;
@@ -97,6 +100,7 @@ int train(const Settings& s) {
       ++steps;
       if (s.steps > 0 && ++step >= s.steps) break;
     }
+    // [/doc:ddp_loop]
     const double mine = loss_sum / static_cast<double>(steps);
     fmt::print("epoch {} rank {}: {} examples in {} steps, loss {:.4f}\n", epoch, rank, examples, steps, mine);
     tg::Tensor avg = tg::tensor({mine}, tg::kFloat64);
@@ -142,6 +146,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", s.seed, "seed of the data and the model");
   app.add_option("--checkpoint", s.checkpoint, "rank 0 writes the final checkpoint here");
   CLI11_PARSE(app, argc, argv);
+  // [doc:ddp_main]
   int status = 0;
   // run(): MPI up and down, and a rank that throws ends the whole job with its message.
   dist::run(argc, argv, [&] {
@@ -149,4 +154,5 @@ int main(int argc, char** argv) {
     status = train(s);
   });
   return status;
+  // [/doc:ddp_main]
 }
