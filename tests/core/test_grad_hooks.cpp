@@ -7,6 +7,7 @@
 using namespace tg;
 
 TEST_CASE("post-accumulate hook runs once per backward with the final gradient", "[autograd][grad_hooks]") {
+  // [doc:hook]
   Tensor w = tensor({1.0, 2.0, 3.0}).requires_grad_();
   std::vector<std::vector<double>> seen;
   auto handle = autograd::register_post_accumulate_grad_hook(
@@ -15,6 +16,7 @@ TEST_CASE("post-accumulate hook runs once per backward with the final gradient",
   (w * w + w).sum().backward();
   REQUIRE(seen.size() == 1);
   CHECK(seen[0] == std::vector<double>{3.0, 5.0, 7.0});
+  // [/doc:hook]
   // A second backward accumulates; the hook sees the running sum.
   (w * 2.0).sum().backward();
   REQUIRE(seen.size() == 2);
