@@ -3,11 +3,11 @@
 # examples/ddp_mlp (an MLP 256 -> 512 -> 512 -> 512 -> 10, 0.66 M parameters, 2.6 MB of float32
 # gradients, global batch 64, one thread per process) for 1, 2 and 4 processes, with DDP's
 # buckets and overlap on (bucket_cap_mb 25, allreduce started during backward) and off (one
-# allreduce per parameter, after backward). Runs alternate between configurations, REPEATS times
+# allreduce per parameter, after backward). Runs alternate between configurations, REPEATS (5) times
 # each; prints each run's median and, per configuration, the median of the runs.
 set -euo pipefail
 build=${1:-build/release}
-repeats=${REPEATS:-3}
+repeats=${REPEATS:-5}
 exe=$build/examples/ddp_mlp
 args=(--features 256 --hidden 512 --layers 3 --classes 10 --samples 4096 --batch 64 --epochs 100 --steps 80)
 declare -A runs

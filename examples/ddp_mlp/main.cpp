@@ -40,9 +40,9 @@ struct Settings {
 /// Points of `classes` Gaussian clusters (centres drawn from the seed) with their labels.
 std::shared_ptr<tg::data::TensorDataset> make_data(const Settings& s) {
   tg::Generator gen(s.seed);
-  tg::Tensor centres = tg::randn({s.classes, s.features}, tg::kFloat32, &gen) * 2.0;
+  tg::Tensor centres = tg::randn({s.classes, s.features}, tg::kFloat32, &gen) * 0.5;
   tg::Tensor labels = tg::randint(0, s.classes, {s.samples}, tg::kInt64, &gen);
-  tg::Tensor x = tg::index_select(centres, 0, labels) + tg::randn({s.samples, s.features}, tg::kFloat32, &gen) * 1.5;
+  tg::Tensor x = tg::index_select(centres, 0, labels) + tg::randn({s.samples, s.features}, tg::kFloat32, &gen) * 2.0;
   return std::make_shared<tg::data::TensorDataset>(std::vector<tg::Tensor>{x, labels});
 }
 
