@@ -25,8 +25,13 @@
 /// their buckets are started by wait(), which the user then calls after backward (before the
 /// optimizer step). Calling wait() when everything finished already does nothing; forward()
 /// refuses to run while a backward's averaging is unfinished, so a forgotten wait() is an
-/// error, not silently unaveraged gradients. Every rank must run backward on the same graph
-/// shape only in the sense that each must call backward the same number of times.
+/// error, not silently unaveraged gradients.
+///
+/// Every rank must run the same number of backward passes (each averaging is collective), and
+/// the model must have its final dtype before it is wrapped: the hooks sit on the parameter
+/// tensors that exist at construction. Gradients are averaged by summing with MPI_Iallreduce
+/// and dividing by world_size(); with a fixed process count and bucket layout the additions
+/// happen in the same order every run (bit-reproducible).
 #include <cstdint>
 #include <memory>
 #include <string>
