@@ -8,13 +8,24 @@ set_target_properties(tapegrad_nn PROPERTIES EXPORT_NAME nn)
 set_target_properties(tapegrad_optim PROPERTIES EXPORT_NAME optim)
 set_target_properties(tapegrad_train PROPERTIES EXPORT_NAME train)
 set_target_properties(tapegrad PROPERTIES EXPORT_NAME tapegrad)
+# tapegrad::distributed when it was built (MPI found): the consumer's find_package(tapegrad)
+# then finds MPI too (tapegradConfig.cmake).
+set(tapegrad_installed_libs tapegrad tapegrad_core tapegrad_nn tapegrad_optim tapegrad_train)
+set(tapegrad_include_dirs core/include nn/include optim/include train/include include)
+set(TAPEGRAD_HAS_DISTRIBUTED OFF)
+if(TARGET tapegrad_distributed)
+  set(TAPEGRAD_HAS_DISTRIBUTED ON)
+  set_target_properties(tapegrad_distributed PROPERTIES EXPORT_NAME distributed)
+  list(APPEND tapegrad_installed_libs tapegrad_distributed)
+  list(APPEND tapegrad_include_dirs distributed/include)
+endif()
 
-install(TARGETS tapegrad tapegrad_core tapegrad_nn tapegrad_optim tapegrad_train
+install(TARGETS ${tapegrad_installed_libs}
   EXPORT tapegradTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-foreach(dir core/include nn/include optim/include train/include include)
+foreach(dir ${tapegrad_include_dirs})
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endforeach()
 

@@ -59,6 +59,8 @@ foreach(page IN LISTS pages)
       math(EXPR from "${from} + ${begin_length}")
       math(EXPR length "${to} - ${from}")
       string(SUBSTRING "${source}" ${from} ${length} expected)
+      # An end marker inside a function is indented like the code: its indentation is not shown.
+      string(REGEX REPLACE "\n[ ]+$" "\n" expected "${expected}")
     endif()
     if(NOT shown STREQUAL expected)
       message(SEND_ERROR "${page_name}: the code block for ${what} differs from the file; copy it into the page")

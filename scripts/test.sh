@@ -16,7 +16,7 @@ esac
 
 # ---- Debian packages ---------------------------------------------------------------------
 packages=(cmake ninja-build g++ pkg-config libopenblas-dev libtbb-dev libfmt-dev libcli11-dev catch2 nlohmann-json3-dev
-          python3-numpy python3-torch)
+          python3-numpy python3-torch libopenmpi-dev openmpi-bin)
 
 source scripts/packages.sh
 install_missing_packages test.sh "${packages[@]}"

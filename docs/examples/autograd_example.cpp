@@ -42,7 +42,7 @@ std::string worked_example() {
   check(add->sequence_nr() > mul->sequence_nr() && add->sequence_nr() > tanh->sequence_nr());
   // (Which of a * b and a.tanh() runs first, and so is numbered first, is the compiler's
   // choice: C++ leaves the order of the operands of + open. Either order is topological.)
-  // Both uses of a lead to one AccumulateGrad node, numbered 0: it runs last.
+  // Both uses of a lead to one AccumulateGrad node, numbered 0: it runs after both.
   const auto& acc_a = mul->next_edges()[0].node;
   check(acc_a == tanh->next_edges()[0].node && acc_a->sequence_nr() == 0);
   check(mul->next_edges()[1].shape == tg::DimVec{2});  // b's edge remembers b's shape

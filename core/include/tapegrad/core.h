@@ -6,6 +6,7 @@
 #include "tapegrad/core/error.h"
 #include "tapegrad/core/factory.h"
 #include "tapegrad/core/format.h"
+#include "tapegrad/core/grad_hooks.h"
 #include "tapegrad/core/gradcheck.h"
 #include "tapegrad/core/npy.h"
 #include "tapegrad/core/ops.h"

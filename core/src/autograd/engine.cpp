@@ -42,6 +42,9 @@ std::array<PaddedMutex, kLeafLocks> g_leaf_locks;
 }  // namespace
 
 namespace detail {
+bool any_post_accumulate_hooks();  // autograd/hooks.cpp
+void run_post_accumulate_hooks(const std::shared_ptr<TensorImpl>& leaf);
+
 std::mutex& leaf_mutex(const TensorImpl* leaf) {
   const auto bits = reinterpret_cast<std::uintptr_t>(leaf);
   return g_leaf_locks[((bits >> 4) ^ (bits >> 10)) % kLeafLocks].m;
@@ -118,16 +121,20 @@ AccumulateGrad::AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : Node("accumul
 
 void AccumulateGrad::apply(BackwardContext& ctx) {
   const Tensor& g = ctx.grad();
-  // Several threads' backward calls may reach this leaf at once; they add one at a time.
-  std::lock_guard<std::mutex> lock(detail::leaf_mutex(leaf_.get()));
-  if (!leaf_->grad) {
-    // Keep the incoming gradient when nobody else holds it; otherwise own a copy.
-    const bool sole =
-        g.impl_ptr().use_count() == 1 && g.impl()->storage.use_count() == 1 && g.is_contiguous() && !g.impl()->is_view;
-    leaf_->grad = sole ? g.impl_ptr() : detail::contiguous_copy(g).impl_ptr();
-  } else {
-    Tensor(leaf_->grad).add_(g);
+  {
+    // Several threads' backward calls may reach this leaf at once; they add one at a time.
+    std::lock_guard<std::mutex> lock(detail::leaf_mutex(leaf_.get()));
+    if (!leaf_->grad) {
+      // Keep the incoming gradient when nobody else holds it; otherwise own a copy.
+      const bool sole = g.impl_ptr().use_count() == 1 && g.impl()->storage.use_count() == 1 && g.is_contiguous() &&
+                        !g.impl()->is_view;
+      leaf_->grad = sole ? g.impl_ptr() : detail::contiguous_copy(g).impl_ptr();
+    } else {
+      Tensor(leaf_->grad).add_(g);
+    }
   }
+  if (detail::any_post_accumulate_hooks()) [[unlikely]]
+    detail::run_post_accumulate_hooks(leaf_);
 }
 
 Edge edge_for(const Tensor& input) {
@@ -230,6 +237,7 @@ struct Pending {
   Node* node = nullptr;
   Tensor grad;
   bool owned = false;
+  std::uint32_t consumers = 0;  // for a leaf's accumulator: reached nodes with an edge to it
 };
 
 }  // namespace
@@ -279,10 +287,20 @@ void Engine::run(const Tensor& root, const Tensor& gradient, bool retain_graph) 
   std::sort(pending.begin(), pending.end(),
             [](const Pending& a, const Pending& b) { return a.node->sequence_nr_ > b.node->sequence_nr_; });
   for (std::uint32_t i = 0; i < pending.size(); ++i) index.set(pending[i].node, i);
+  // A leaf's accumulator (sequence number 0, so last in the order) runs as soon as the last
+  // node with an edge to it has run: its gradient is final then, and its post-accumulate hooks
+  // fire while the rest of backward still runs (what lets DistributedDataParallel overlap).
+  // Only the time of the accumulation moves: the additions, and their order, are the same.
+  for (const Pending& p : pending) {
+    for (const Edge& e : p.node->edges_) {
+      if (e.node && e.node->sequence_nr_ == 0) ++pending[index.at(e.node.get())].consumers;
+    }
+  }
 
   pending[index.at(root_node.get())].grad = std::move(grad);
   std::vector<Tensor> input_grads;
   std::vector<BackwardContext::Region> input_regions;
+  std::vector<Pending*> ready_leaves;
   for (Pending& current : pending) {
     Node* n = current.node;
     if (!current.grad.defined()) continue;
@@ -301,8 +319,10 @@ void Engine::run(const Tensor& root, const Tensor& gradient, bool retain_graph) 
     for (std::size_t i = 0; i < n->edges_.size(); ++i) {
       const Edge& e = n->edges_[i];
       Tensor& g = input_grads[i];
-      if (!e.node || !g.defined()) continue;
+      if (!e.node) continue;
       Pending& target = pending[index.at(e.node.get())];
+      if (e.node->sequence_nr_ == 0) ready_leaves.push_back(&target);
+      if (!g.defined()) continue;
       Tensor& buf = target.grad;
       if (input_regions[i]) {
         // A region gradient: added in place into a buffer the engine owns.
@@ -333,6 +353,13 @@ void Engine::run(const Tensor& root, const Tensor& gradient, bool retain_graph) 
       }
     }
     if (!retain_graph) n->release();
+    for (Pending* leaf : ready_leaves) {
+      if (--leaf->consumers != 0 || !leaf->grad.defined()) continue;
+      BackwardContext ctx(*leaf->node, std::move(leaf->grad), input_grads, input_regions);
+      leaf->grad = Tensor();
+      leaf->node->apply(ctx);  // an accumulator has no inputs: nothing to hand on
+    }
+    ready_leaves.clear();
   }
 }
 
