@@ -127,7 +127,7 @@ Step make_raw_sgemm(int n) {
   };
   auto threads = std::make_shared<BlasThreads>(tg::get_num_threads());
   tg::Tensor a = tg::randn({n, n}), b = tg::randn({n, n}), c = tg::empty({n, n});
-  return [a, b, c, threads] {
+  return [a, b, c, threads, n] {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data<float>(), n, b.data<float>(), n, 0.0f,
                 c.data<float>(), n);
     consume(c);
