@@ -175,16 +175,29 @@ inline F8 load8(const float* p) {
   return v;
 }
 
+// Two-vector shuffles with constant indices: GCC spells them __builtin_shuffle, clang (the fuzz
+// build) __builtin_shufflevector.
+#if defined(__clang__)
+#define TG_SHUFFLE8(a, b, i0, i1, i2, i3, i4, i5, i6, i7) __builtin_shufflevector(a, b, i0, i1, i2, i3, i4, i5, i6, i7)
+#else
+#define TG_SHUFFLE8(a, b, i0, i1, i2, i3, i4, i5, i6, i7) __builtin_shuffle(a, b, I8{i0, i1, i2, i3, i4, i5, i6, i7})
+#endif
+/// The even (odd) elements of the 16 in a then b.
+inline F8 even_of(F8 a, F8 b) { return TG_SHUFFLE8(a, b, 0, 2, 4, 6, 8, 10, 12, 14); }
+inline F8 odd_of(F8 a, F8 b) { return TG_SHUFFLE8(a, b, 1, 3, 5, 7, 9, 11, 13, 15); }
+/// a and b interleaved (a0 b0 a1 b1 ...): the first 8 (lo) and the last 8 (hi).
+inline F8 interleave_lo(F8 a, F8 b) { return TG_SHUFFLE8(a, b, 0, 8, 1, 9, 2, 10, 3, 11); }
+inline F8 interleave_hi(F8 a, F8 b) { return TG_SHUFFLE8(a, b, 4, 12, 5, 13, 6, 14, 7, 15); }
+#undef TG_SHUFFLE8
+
 template <typename T>
 void max_2x2_row(const T* r0, const T* r1, T* out, std::uint8_t* loc, std::int64_t Wo) {
   std::int64_t ow = 0;
   if constexpr (std::is_same_v<T, float>) {
-    const I8 even = {0, 2, 4, 6, 8, 10, 12, 14}, odd = {1, 3, 5, 7, 9, 11, 13, 15};
     for (; ow + 8 <= Wo; ow += 8) {
       const F8 a0 = load8(r0 + 2 * ow), a1 = load8(r0 + 2 * ow + 8);
       const F8 b0 = load8(r1 + 2 * ow), b1 = load8(r1 + 2 * ow + 8);
-      const F8 v[4] = {__builtin_shuffle(a0, a1, even), __builtin_shuffle(a0, a1, odd), __builtin_shuffle(b0, b1, even),
-                       __builtin_shuffle(b0, b1, odd)};
+      const F8 v[4] = {even_of(a0, a1), odd_of(a0, a1), even_of(b0, b1), odd_of(b0, b1)};
       F8 best = v[0];
       I8 k = {};
       for (std::int32_t j = 1; j < 4; ++j) {
@@ -206,15 +219,13 @@ template <typename T>
 void max_2x2_backward_row(const T* g, const std::uint8_t* loc, T* x0, T* x1, std::int64_t Wo) {
   std::int64_t ow = 0;
   if constexpr (std::is_same_v<T, float>) {
-    const I8 lo = {0, 8, 1, 9, 2, 10, 3, 11}, hi = {4, 12, 5, 13, 6, 14, 7, 15};  // interleave two vectors
     for (; ow + 8 <= Wo; ow += 8) {
       const F8 gv = load8(g + ow);
       I8 k;
       for (int l = 0; l < 8; ++l) k[l] = loc[ow + l];
       const F8 zero = {};
       const F8 e0 = k == 0 ? gv : zero, e1 = k == 1 ? gv : zero, e2 = k == 2 ? gv : zero, e3 = k == 3 ? gv : zero;
-      const F8 o[4] = {__builtin_shuffle(e0, e1, lo), __builtin_shuffle(e0, e1, hi), __builtin_shuffle(e2, e3, lo),
-                       __builtin_shuffle(e2, e3, hi)};
+      const F8 o[4] = {interleave_lo(e0, e1), interleave_hi(e0, e1), interleave_lo(e2, e3), interleave_hi(e2, e3)};
       std::memcpy(x0 + 2 * ow, &o[0], sizeof(F8));
       std::memcpy(x0 + 2 * ow + 8, &o[1], sizeof(F8));
       std::memcpy(x1 + 2 * ow, &o[2], sizeof(F8));
