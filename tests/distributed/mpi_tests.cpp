@@ -289,8 +289,7 @@ void case_unused() {
   ddp.forward(x).sum().backward();
   if (r != 0) {
     // b got no gradient here: the averaging waits for wait(), and forward says so.
-    check_error([&] { ddp.forward(x); },
-                {"DistributedDataParallel: forward while", "'b.bias' did not", "call wait()"},
+    check_error([&] { ddp.forward(x); }, {"DistributedDataParallel: forward while", "'b.bias' did not", "call wait()"},
                 "forward before wait() with an unused parameter");
   }
   ddp.wait();
