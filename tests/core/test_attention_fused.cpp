@@ -47,7 +47,8 @@ void check_against_oracle(const Case& c, DType dtype) {
   const Tensor fused = tg::fused_scaled_dot_product_attention(q, k, v, mask, c.dropout, c.causal, c.scale, &g1);
   // The composed form divides q by sqrt(E): another scale s is q * s * sqrt(E) there.
   const Tensor qc = c.scale ? q * (*c.scale * std::sqrt(static_cast<double>(c.E))) : q;
-  const Tensor composed = F::scaled_dot_product_attention_with_weights(qc, k, v, mask, c.dropout, c.causal, &g2).output;
+  const Tensor composed =
+      F::scaled_dot_product_attention_with_weights(qc, k, v, mask, c.dropout, c.causal, std::nullopt, &g2).output;
   CHECK(g1.offset() == g2.offset());
   REQUIRE(fused.shape() == composed.shape());
   const double tol = dtype == tg::kFloat32 ? 1e-5 : 1e-12;
@@ -228,13 +229,17 @@ TEST_CASE("fused attention: bad inputs are tg::Errors that name the op and the v
 }
 
 TEST_CASE("fused attention gives the same bits on 1 and 2 threads", "[fused_attention][threads]") {
+  // Six entries: one backward task per entry on both counts. One entry: on 2 threads the
+  // backward splits into key-tile tasks (dK, dV) and query-block tasks (dQ) instead.
+  const std::int64_t BH = GENERATE(std::int64_t{6}, std::int64_t{1});
+  INFO("batch x heads = " << BH);
   const int threads = tg::get_num_threads();
-  auto run = [](int n) {
+  auto run = [BH](int n) {
     tg::set_num_threads(n);
     tg::Generator gen(9);
-    const Tensor q = tg::randn({2, 3, 200, 16}, tg::kFloat32, &gen).requires_grad_();
-    const Tensor k = tg::randn({2, 3, 260, 16}, tg::kFloat32, &gen).requires_grad_();
-    const Tensor v = tg::randn({2, 3, 260, 16}, tg::kFloat32, &gen).requires_grad_();
+    const Tensor q = tg::randn({BH, 1, 200, 16}, tg::kFloat32, &gen).reshape({BH, 200, 16}).requires_grad_();
+    const Tensor k = tg::randn({BH, 260, 16}, tg::kFloat32, &gen).requires_grad_();
+    const Tensor v = tg::randn({BH, 260, 16}, tg::kFloat32, &gen).requires_grad_();
     const Tensor out =
         tg::fused_scaled_dot_product_attention(q, k, v, bool_mask(200, 260, 7), 0.2, true, std::nullopt, &gen);
     (out * out).sum().backward();
@@ -243,8 +248,30 @@ TEST_CASE("fused attention gives the same bits on 1 and 2 threads", "[fused_atte
   };
   const auto one = run(1);
   const auto two = run(2);
+  const auto three = run(3);
   tg::set_num_threads(threads);
-  for (std::size_t i = 0; i < one.size(); ++i) CHECK(one[i] == two[i]);
+  for (std::size_t i = 0; i < one.size(); ++i) {
+    INFO("output 0, gradients of q, k, v 1 to 3: " << i);
+    CHECK(one[i] == two[i]);
+    CHECK(one[i] == three[i]);
+  }
+}
+
+TEST_CASE("fused attention of one long sequence on 2 threads equals the composed one", "[fused_attention][threads]") {
+  // One entry, so the backward takes the split schedule on 2 threads: checked against the oracle
+  // with a mask, causal and dropout, and lengths that end mid-tile.
+  struct RestoreThreads {
+    int n = tg::get_num_threads();
+    ~RestoreThreads() { tg::set_num_threads(n); }
+  } restore;
+  tg::set_num_threads(2);
+  Case c;
+  c.B = 1, c.H = 1, c.L = 333, c.S = 301, c.E = 12, c.Ev = 7;
+  c.mask = bool_mask(c.L, c.S, 40);
+  c.dropout = 0.25;
+  c.causal = GENERATE(false, true);
+  INFO("causal " << c.causal);
+  check_both_dtypes(c);
 }
 
 TEST_CASE("scaled_dot_product_attention and MultiheadAttention without weights take the fused path",

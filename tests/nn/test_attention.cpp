@@ -19,7 +19,9 @@
 
 using namespace tg_golden;  // NOLINT(google-build-using-namespace): the golden runner, test files only
 namespace F = tg::nn::functional;
+using tg_test::all_close;
 using tg_test::all_finite;
+using tg_test::values;
 
 namespace {
 
@@ -148,10 +150,37 @@ TEST_CASE("scaled_dot_product_attention: dropout in training keeps the expectati
   const Tensor q = tg::zeros({1, 2, 2}, tg::kFloat64), k = tg::zeros({1, 4, 2}, tg::kFloat64);
   const Tensor v = tg::ones({1, 4, 1}, tg::kFloat64);
   tg::Generator g1(5), g2(5);
-  const auto a = F::scaled_dot_product_attention_with_weights(q, k, v, {}, 0.5, false, &g1);
-  const auto b = F::scaled_dot_product_attention_with_weights(q, k, v, {}, 0.5, false, &g2);
+  const auto a = F::scaled_dot_product_attention_with_weights(q, k, v, {}, 0.5, false, std::nullopt, &g1);
+  const auto b = F::scaled_dot_product_attention_with_weights(q, k, v, {}, 0.5, false, std::nullopt, &g2);
   CHECK(a.weights.to_vector<double>() == b.weights.to_vector<double>());
   for (double w : a.weights.to_vector<double>()) CHECK((w == 0.0 || w == Approx(0.5)));  // 0.25 scaled by 2
+}
+
+TEST_CASE("scaled_dot_product_attention with a scale equals the default form with q rescaled, fused and composed",
+          "[attention]") {
+  // scale s replaces 1 / sqrt(E): softmax(q k^T s) = softmax((q s sqrt(E)) k^T / sqrt(E)).
+  const Tensor q = uniform64({2, 3, 4}, 41), k = uniform64({2, 5, 4}, 42), v = uniform64({2, 5, 3}, 43);
+  const double s = 0.8;
+  const Tensor rescaled = q * (s * 2.0);  // sqrt(E) = 2
+  const Tensor reference = F::scaled_dot_product_attention_with_weights(rescaled, k, v).output;
+  const Tensor fused = F::scaled_dot_product_attention(q, k, v, {}, 0.0, false, s);
+  const Tensor composed = F::scaled_dot_product_attention_with_weights(q, k, v, {}, 0.0, false, s).output;
+  CHECK(fused.grad_fn_name().find("FusedScaledDotProductAttention") != std::string::npos);
+  CHECK(all_close(values(fused), values(reference), 1e-13, 1e-13));
+  CHECK(all_close(values(composed), values(reference), 1e-13, 1e-13));
+  CHECK_FALSE(all_close(values(F::scaled_dot_product_attention(q, k, v)), values(reference), 1e-3, 1e-3));
+  CHECK(tg::gradcheck(
+      [&](const std::vector<Tensor>& x) { return F::scaled_dot_product_attention(x[0], x[1], x[2], {}, 0.0, true, s); },
+      {q, k, v}));
+  CHECK(tg::gradcheck(
+      [&](const std::vector<Tensor>& x) {
+    return F::scaled_dot_product_attention_with_weights(x[0], x[1], x[2], {}, 0.0, false, -1.5).output;
+      },
+      {q, k, v}));
+  CHECK_THAT(error_of([&] { F::scaled_dot_product_attention(q, k, v, {}, 0.0, false, INFINITY); }),
+             Contains("scaled_dot_product_attention") && Contains("scale must be finite, got inf"));
+  CHECK_THAT(error_of([&] { F::scaled_dot_product_attention_with_weights(q, k, v, {}, 0.0, false, NAN); }),
+             Contains("scale must be finite, got nan"));
 }
 
 // ---- module system ---------------------------------------------------------------------------------

@@ -24,10 +24,12 @@
 // which the backward gets p_ij = 0, hence no gradient from that row (tapegrad's rule, as in the
 // composed masked_softmax; PyTorch 1.13 gives NaN).
 //
-// Parallelism and determinism: the forward runs (entry, query block) pairs in parallel; the
-// backward runs entries in parallel, each entry's tiles in a fixed order on one thread, so dK and
-// dV (summed over query blocks) and dQ (summed over key tiles) have no write conflicts and the
-// same rounding whatever the thread count.
+// Parallelism and determinism: the forward runs (entry, query block) pairs in parallel. The
+// backward runs entries in parallel when there are at least as many as threads, each entry's
+// tiles in a fixed order on one thread; with fewer entries (one long sequence) it runs (entry,
+// key tile) tasks for dK and dV, then (entry, query block) tasks for dQ, recomputing each score
+// tile in both. Every gradient block is summed by one task over the same tiles in the same
+// order in both schedules: no write conflicts, and the same bits whatever the thread count.
 //
 // Dropout: element (n, i, j) of the [..., L, S] weights is kept when uniform(counter base +
 // (n L + i) S + j) >= p, the uniform exactly as tg::rand makes it from the generator's bits,
@@ -229,83 +231,162 @@ void attention_forward(const Problem& pb, const T* q, const T* k, const T* v, T*
   });
 }
 
+/// One entry's operands and gradients in the backward.
+template <typename T>
+struct EntryGrads {
+  const T *Q, *K, *V, *G, *D;
+  T *dQ, *dK, *dV;
+};
+
+/// The tiles one backward task works on: p, w = p z, z and ds for one (query block, key tile).
+template <typename T>
+struct BackwardTiles {
+  std::vector<T> p, w, z, ds, qs;
+  explicit BackwardTiles(const Problem& pb)
+      : p(static_cast<std::size_t>(kBlockQ * kBlockK)),
+        w(p.size()),
+        z(pb.drop.p > 0 ? p.size() : 0),
+        ds(p.size()),
+        qs(static_cast<std::size_t>(kBlockQ * pb.E)) {}
+};
+
+/// For queries [i0, i0 + rows) and keys [j0, j0 + cols) of entry n: p (recomputed from the
+/// scores and lse), w = p z and ds = c p (dw z - D) with dw = G_i V_j^T. Every task that needs
+/// a tile computes it with this one function, so the tile has the same bits wherever it is made.
+template <typename T>
+void backward_tile(const Problem& pb, const Generator& gen, std::int64_t n, const EntryGrads<T>& e, const T* LSE,
+                   std::int64_t i0, std::int64_t rows, std::int64_t j0, std::int64_t cols, BackwardTiles<T>& t) {
+  constexpr T kNegInf = -std::numeric_limits<T>::infinity();
+  const T c = static_cast<T>(pb.scale);
+  scaled_queries(pb, e.Q, i0, rows, t.qs.data());
+  score_tile<T>(pb, n, t.qs.data(), e.K, i0, rows, j0, cols, t.p.data(), kBlockK);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    T* pr = t.p.data() + r * kBlockK;
+    T* wr = t.w.data() + r * kBlockK;
+    const T row_lse = LSE[i0 + r];
+    if (row_lse == kNegInf) {  // a fully masked row: no gradient
+      std::fill(pr, pr + cols, T(0));
+      std::fill(wr, wr + cols, T(0));
+      if (pb.drop.p > 0) std::fill(t.z.data() + r * kBlockK, t.z.data() + r * kBlockK + cols, T(0));
+      continue;
+    }
+    exp_row(pr, cols, row_lse);
+    if (pb.drop.p > 0) {
+      T* zr = t.z.data() + r * kBlockK;
+      dropout_row<T>(pb, gen, n, i0 + r, j0, cols, zr);
+      for (std::int64_t col = 0; col < cols; ++col) wr[col] = pr[col] * zr[col];
+    } else {
+      std::copy(pr, pr + cols, wr);
+    }
+  }
+  // dW = G_i V_j^T, then dS = c P (dW Z - D) in place
+  kernels::gemm<T>(CblasNoTrans, CblasTrans, rows, cols, pb.Ev, e.G + i0 * pb.Ev, pb.Ev, e.V + j0 * pb.Ev, pb.Ev,
+                   t.ds.data(), kBlockK);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const T* pr = t.p.data() + r * kBlockK;
+    T* dsr = t.ds.data() + r * kBlockK;
+    const T Di = e.D[i0 + r];
+    if (pb.drop.p > 0) {
+      const T* zr = t.z.data() + r * kBlockK;
+      for (std::int64_t col = 0; col < cols; ++col) dsr[col] = c * pr[col] * (dsr[col] * zr[col] - Di);
+    } else {
+      for (std::int64_t col = 0; col < cols; ++col) dsr[col] = c * pr[col] * (dsr[col] - Di);
+    }
+  }
+}
+
+/// The first query block that sees a key of the tile starting at j0 (causal: queries i >= j0).
+std::int64_t first_query_block(const Problem& pb, std::int64_t j0) {
+  return pb.causal ? std::min(j0 / kBlockQ * kBlockQ, pb.L) : 0;
+}
+
+/// dV_j += W^T G_i and dK_j += c dS^T Q_i (c is already in ds).
+template <typename T>
+void add_key_grads(const Problem& pb, const EntryGrads<T>& e, std::int64_t i0, std::int64_t rows, std::int64_t j0,
+                   std::int64_t cols, const BackwardTiles<T>& t) {
+  kernels::gemm<T>(CblasTrans, CblasNoTrans, cols, pb.Ev, rows, t.w.data(), kBlockK, e.G + i0 * pb.Ev, pb.Ev,
+                   e.dV + j0 * pb.Ev, pb.Ev, T(1));
+  kernels::gemm<T>(CblasTrans, CblasNoTrans, cols, pb.E, rows, t.ds.data(), kBlockK, e.Q + i0 * pb.E, pb.E,
+                   e.dK + j0 * pb.E, pb.E, T(1));
+}
+
+/// dQ_i += c dS K_j.
+template <typename T>
+void add_query_grads(const Problem& pb, const EntryGrads<T>& e, std::int64_t i0, std::int64_t rows, std::int64_t j0,
+                     std::int64_t cols, const BackwardTiles<T>& t) {
+  kernels::gemm<T>(CblasNoTrans, CblasNoTrans, rows, pb.E, cols, t.ds.data(), kBlockK, e.K + j0 * pb.E, pb.E,
+                   e.dQ + i0 * pb.E, pb.E, T(1));
+}
+
 template <typename T>
 void attention_backward(const Problem& pb, const T* q, const T* k, const T* v, const T* out, const T* lse, const T* g,
                         T* dq, T* dk, T* dv) {
   const Generator gen(pb.drop.seed);
-  kernels::parallel_for(pb.N, 1, [&](std::int64_t n0, std::int64_t n1) {
-    std::vector<T> p(static_cast<std::size_t>(kBlockQ * kBlockK)), w(p.size()), ds(p.size());
-    std::vector<T> z(pb.drop.p > 0 ? p.size() : 0), D(static_cast<std::size_t>(pb.L));
-    std::vector<T> qs(static_cast<std::size_t>(kBlockQ * pb.E));
-    constexpr T kNegInf = -std::numeric_limits<T>::infinity();
-    const T c = static_cast<T>(pb.scale);
-    for (std::int64_t n = n0; n < n1; ++n) {
-      const T* Q = q + n * pb.L * pb.E;
-      const T* K = k + n * pb.S * pb.E;
-      const T* V = v + n * pb.S * pb.Ev;
-      const T* G = g + n * pb.L * pb.Ev;
-      const T* O = out + n * pb.L * pb.Ev;
-      const T* LSE = lse + n * pb.L;
-      T* dQ = dq + n * pb.L * pb.E;
-      T* dK = dk + n * pb.S * pb.E;
-      T* dV = dv + n * pb.S * pb.Ev;
-      std::fill(dQ, dQ + pb.L * pb.E, T(0));
-      std::fill(dK, dK + pb.S * pb.E, T(0));
-      std::fill(dV, dV + pb.S * pb.Ev, T(0));
-      for (std::int64_t i = 0; i < pb.L; ++i) {
-        T d = 0;
-        for (std::int64_t e = 0; e < pb.Ev; ++e) d += G[i * pb.Ev + e] * O[i * pb.Ev + e];
-        D[static_cast<std::size_t>(i)] = d;
-      }
-      for (std::int64_t j0 = 0; j0 < pb.S; j0 += kBlockK) {
-        const std::int64_t cols = std::min(kBlockK, pb.S - j0);
-        // Causal: only queries i >= j0 see a key of this tile.
-        const std::int64_t first_block = pb.causal ? std::min(j0 / kBlockQ * kBlockQ, pb.L) : 0;
-        for (std::int64_t i0 = first_block; i0 < pb.L; i0 += kBlockQ) {
-          const std::int64_t rows = std::min(kBlockQ, pb.L - i0);
-          scaled_queries(pb, Q, i0, rows, qs.data());
-          score_tile<T>(pb, n, qs.data(), K, i0, rows, j0, cols, p.data(), kBlockK);
-          for (std::int64_t r = 0; r < rows; ++r) {
-            T* pr = p.data() + r * kBlockK;
-            T* wr = w.data() + r * kBlockK;
-            const T row_lse = LSE[i0 + r];
-            if (row_lse == kNegInf) {  // a fully masked row: no gradient
-              std::fill(pr, pr + cols, T(0));
-              std::fill(wr, wr + cols, T(0));
-              if (pb.drop.p > 0) std::fill(z.data() + r * kBlockK, z.data() + r * kBlockK + cols, T(0));
-              continue;
-            }
-            exp_row(pr, cols, row_lse);
-            if (pb.drop.p > 0) {
-              T* zr = z.data() + r * kBlockK;
-              dropout_row<T>(pb, gen, n, i0 + r, j0, cols, zr);
-              for (std::int64_t col = 0; col < cols; ++col) wr[col] = pr[col] * zr[col];
-            } else {
-              std::copy(pr, pr + cols, wr);
-            }
+  // D_i = g_i . o_i for every row of every entry.
+  std::vector<T> D(static_cast<std::size_t>(pb.N * pb.L));
+  kernels::parallel_for(pb.N * pb.L, 256, [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t i = r0; i < r1; ++i) {
+      T d = 0;
+      for (std::int64_t x = 0; x < pb.Ev; ++x) d += g[i * pb.Ev + x] * out[i * pb.Ev + x];
+      D[static_cast<std::size_t>(i)] = d;
+    }
+  });
+  auto entry = [&](std::int64_t n) {
+    return EntryGrads<T>{q + n * pb.L * pb.E, k + n * pb.S * pb.E,  v + n * pb.S * pb.Ev, g + n * pb.L * pb.Ev,
+                         D.data() + n * pb.L, dq + n * pb.L * pb.E, dk + n * pb.S * pb.E, dv + n * pb.S * pb.Ev};
+  };
+  const std::int64_t tiles = (pb.S + kBlockK - 1) / kBlockK, blocks = (pb.L + kBlockQ - 1) / kBlockQ;
+  if (pb.N >= get_num_threads()) {
+    // Enough entries for every thread: one task per entry, each tile made once and used for
+    // dQ, dK and dV together.
+    kernels::parallel_for(pb.N, 1, [&](std::int64_t n0, std::int64_t n1) {
+      BackwardTiles<T> t(pb);
+      for (std::int64_t n = n0; n < n1; ++n) {
+        const EntryGrads<T> e = entry(n);
+        std::fill(e.dQ, e.dQ + pb.L * pb.E, T(0));
+        std::fill(e.dK, e.dK + pb.S * pb.E, T(0));
+        std::fill(e.dV, e.dV + pb.S * pb.Ev, T(0));
+        for (std::int64_t j0 = 0; j0 < pb.S; j0 += kBlockK) {
+          const std::int64_t cols = std::min(kBlockK, pb.S - j0);
+          for (std::int64_t i0 = first_query_block(pb, j0); i0 < pb.L; i0 += kBlockQ) {
+            const std::int64_t rows = std::min(kBlockQ, pb.L - i0);
+            backward_tile(pb, gen, n, e, lse + n * pb.L, i0, rows, j0, cols, t);
+            add_key_grads(pb, e, i0, rows, j0, cols, t);
+            add_query_grads(pb, e, i0, rows, j0, cols, t);
           }
-          // dV_j += W^T G_i;  dW = G_i V_j^T
-          kernels::gemm<T>(CblasTrans, CblasNoTrans, cols, pb.Ev, rows, w.data(), kBlockK, G + i0 * pb.Ev, pb.Ev,
-                           dV + j0 * pb.Ev, pb.Ev, T(1));
-          kernels::gemm<T>(CblasNoTrans, CblasTrans, rows, cols, pb.Ev, G + i0 * pb.Ev, pb.Ev, V + j0 * pb.Ev, pb.Ev,
-                           ds.data(), kBlockK);
-          for (std::int64_t r = 0; r < rows; ++r) {
-            const T* pr = p.data() + r * kBlockK;
-            T* dsr = ds.data() + r * kBlockK;
-            const T Di = D[static_cast<std::size_t>(i0 + r)];
-            if (pb.drop.p > 0) {
-              const T* zr = z.data() + r * kBlockK;
-              for (std::int64_t col = 0; col < cols; ++col) dsr[col] = c * pr[col] * (dsr[col] * zr[col] - Di);
-            } else {
-              for (std::int64_t col = 0; col < cols; ++col) dsr[col] = c * pr[col] * (dsr[col] - Di);
-            }
-          }
-          // dQ_i += c dS K_j;  dK_j += c dS^T Q_i  (c is already in ds)
-          kernels::gemm<T>(CblasNoTrans, CblasNoTrans, rows, pb.E, cols, ds.data(), kBlockK, K + j0 * pb.E, pb.E,
-                           dQ + i0 * pb.E, pb.E, T(1));
-          kernels::gemm<T>(CblasTrans, CblasNoTrans, cols, pb.E, rows, ds.data(), kBlockK, Q + i0 * pb.E, pb.E,
-                           dK + j0 * pb.E, pb.E, T(1));
         }
+      }
+    });
+    return;
+  }
+  // Fewer entries than threads (one long sequence, one head): the key tiles are tasks of their
+  // own for dK and dV, and then the query blocks for dQ, each tile made twice. Each gradient block
+  // is still summed by one task over the same tiles in the same order as above, so the bits do not
+  // depend on which schedule ran.
+  kernels::parallel_for(pb.N * tiles, 1, [&](std::int64_t t0, std::int64_t t1) {
+    BackwardTiles<T> t(pb);
+    for (std::int64_t task = t0; task < t1; ++task) {
+      const std::int64_t n = task / tiles, j0 = (task % tiles) * kBlockK, cols = std::min(kBlockK, pb.S - j0);
+      const EntryGrads<T> e = entry(n);
+      std::fill(e.dK + j0 * pb.E, e.dK + (j0 + cols) * pb.E, T(0));
+      std::fill(e.dV + j0 * pb.Ev, e.dV + (j0 + cols) * pb.Ev, T(0));
+      for (std::int64_t i0 = first_query_block(pb, j0); i0 < pb.L; i0 += kBlockQ) {
+        const std::int64_t rows = std::min(kBlockQ, pb.L - i0);
+        backward_tile(pb, gen, n, e, lse + n * pb.L, i0, rows, j0, cols, t);
+        add_key_grads(pb, e, i0, rows, j0, cols, t);
+      }
+    }
+  });
+  kernels::parallel_for(pb.N * blocks, 1, [&](std::int64_t t0, std::int64_t t1) {
+    BackwardTiles<T> t(pb);
+    for (std::int64_t task = t0; task < t1; ++task) {
+      const std::int64_t n = task / blocks, i0 = (task % blocks) * kBlockQ, rows = std::min(kBlockQ, pb.L - i0);
+      const EntryGrads<T> e = entry(n);
+      std::fill(e.dQ + i0 * pb.E, e.dQ + (i0 + rows) * pb.E, T(0));
+      for (std::int64_t j0 = 0; j0 < pb.S && first_query_block(pb, j0) <= i0; j0 += kBlockK) {
+        const std::int64_t cols = std::min(kBlockK, pb.S - j0);
+        backward_tile(pb, gen, n, e, lse + n * pb.L, i0, rows, j0, cols, t);
+        add_query_grads(pb, e, i0, rows, j0, cols, t);
       }
     }
   });

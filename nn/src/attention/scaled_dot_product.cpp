@@ -29,7 +29,7 @@ namespace {
 
 constexpr const char* kOp = "scaled_dot_product_attention";
 
-void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, double dropout_p) {
+void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, double dropout_p, std::optional<double> scale) {
   TG_CHECK(q.dim() >= 2 && k.dim() >= 2 && v.dim() >= 2,
            "{}: q, k and v need at least 2 dims [..., L, E], got shapes {}, {} and {}", kOp, q.shape(), k.shape(),
            v.shape());
@@ -42,6 +42,7 @@ void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, double drop
   TG_CHECK(k.size(-2) == v.size(-2), "{}: k and v need the same sequence length S in dim -2, got {} ({}) and {} ({})",
            kOp, k.size(-2), k.shape(), v.size(-2), v.shape());
   TG_CHECK(dropout_p >= 0 && dropout_p < 1, "{}: dropout_p must be in [0, 1), got {}", kOp, dropout_p);
+  TG_CHECK(!scale || std::isfinite(*scale), "{}: scale must be finite, got {}", kOp, scale.value_or(0));
 }
 
 /// The fused kernel (core's attention family) serves every call without weights, except a
@@ -60,11 +61,12 @@ DimVec leading(const Tensor& t) { return DimVec(IntArrayRef(t.shape().data(), st
 
 AttentionOutput scaled_dot_product_attention_with_weights(const Tensor& q, const Tensor& k, const Tensor& v,
                                                           const Tensor& attn_mask, double dropout_p, bool is_causal,
-                                                          Generator* generator) {
-  check_inputs(q, k, v, dropout_p);
+                                                          std::optional<double> scale, Generator* generator) {
+  check_inputs(q, k, v, dropout_p, scale);
   const std::int64_t L = q.size(-2), S = k.size(-2);
-  const double scale = std::sqrt(static_cast<double>(q.size(-1)));
-  Tensor scores = matmul(div(q, scale), k.transpose(-2, -1));  // [..., L, S]
+  // The scale goes on q ([..., L, E]) rather than on the scores ([..., L, S]).
+  const Tensor qs = scale ? mul(q, *scale) : div(q, std::sqrt(static_cast<double>(q.size(-1))));
+  Tensor scores = matmul(qs, k.transpose(-2, -1));  // [..., L, S]
   Tensor mask = attn_mask;
   if (mask.defined()) check_attention_mask(mask, scores.shape(), kOp, "attn_mask");
   if (is_causal) {
@@ -78,10 +80,11 @@ AttentionOutput scaled_dot_product_attention_with_weights(const Tensor& q, const
 }
 
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask,
-                                    double dropout_p, bool is_causal, Generator* generator) {
-  check_inputs(q, k, v, dropout_p);
+                                    double dropout_p, bool is_causal, std::optional<double> scale,
+                                    Generator* generator) {
+  check_inputs(q, k, v, dropout_p, scale);
   if (!fused_path_applies(q, k, v, attn_mask))
-    return scaled_dot_product_attention_with_weights(q, k, v, attn_mask, dropout_p, is_causal, generator).output;
+    return scaled_dot_product_attention_with_weights(q, k, v, attn_mask, dropout_p, is_causal, scale, generator).output;
   // The fused kernel wants the same batch dims on q, k and v: broadcast them as views.
   DimVec batch = broadcast_shapes(leading(q), leading(k), kOp);
   batch = broadcast_shapes(batch, leading(v), kOp);
@@ -98,8 +101,8 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
     scores.push_back(k.size(-2));
     check_attention_mask(attn_mask, scores, kOp, "attn_mask");
   }
-  return fused_scaled_dot_product_attention(qb, with_batch(k), with_batch(v), attn_mask, dropout_p, is_causal,
-                                            std::nullopt, generator);
+  return fused_scaled_dot_product_attention(qb, with_batch(k), with_batch(v), attn_mask, dropout_p, is_causal, scale,
+                                            generator);
 }
 
 }  // namespace tg::nn::functional

@@ -5,7 +5,8 @@
 /// (scaled_dot_product_attention_with_weights), a composition of core ops (matmul, masked_fill,
 /// softmax, dropout) that autograd differentiates like any other, and the fused kernel's oracle:
 ///
-///     weights = softmax(q k^T / sqrt(E) + mask, dim -1)      [..., L, S]
+///     weights = softmax(q k^T * scale + mask, dim -1)        [..., L, S], scale = 1 / sqrt(E)
+///                                                             unless given
 ///     output  = dropout(weights, dropout_p) v                 [..., L, Ev]
 ///
 /// Masks follow nn.MultiheadAttention's convention (PyTorch 1.13): a bool mask is true where a
@@ -18,6 +19,7 @@
 /// PyTorch 1.13, whose nn.MultiheadAttention gives NaN there (see attention/mask.h and
 /// docs/attention.md). MultiheadAttention and the Transformer layers inherit it.
 #include <cstdint>
+#include <optional>
 
 #include "tapegrad/core/random.h"
 #include "tapegrad/core/tensor.h"
@@ -34,13 +36,17 @@ struct AttentionOutput {
 /// attn_mask (optional): bool (true = masked out) or floating (added), broadcastable to
 /// [..., L, S] without enlarging it. dropout_p in [0, 1): dropout on the weights (always applied
 /// when > 0, as in PyTorch's functional form; modules pass 0 in evaluation). is_causal masks
-/// key j > query i (top-left aligned when L != S); with attn_mask too, both apply.
+/// key j > query i (top-left aligned when L != S); with attn_mask too, both apply. scale
+/// (finite) replaces 1 / sqrt(E), as PyTorch 2.1's `scale=` does.
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask = {},
-                                    double dropout_p = 0.0, bool is_causal = false, Generator* generator = nullptr);
+                                    double dropout_p = 0.0, bool is_causal = false,
+                                    std::optional<double> scale = std::nullopt, Generator* generator = nullptr);
 
 /// The same, returning the attention weights [..., L, S] too.
 AttentionOutput scaled_dot_product_attention_with_weights(const Tensor& q, const Tensor& k, const Tensor& v,
                                                           const Tensor& attn_mask = {}, double dropout_p = 0.0,
-                                                          bool is_causal = false, Generator* generator = nullptr);
+                                                          bool is_causal = false,
+                                                          std::optional<double> scale = std::nullopt,
+                                                          Generator* generator = nullptr);
 
 }  // namespace tg::nn::functional
