@@ -14,6 +14,7 @@
 
 #include "kernels/blas.h"
 #include "kernels/parallel.h"
+#include "kernels/scratch.h"
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/factory.h"
 #include "tapegrad/core/ops.h"
@@ -93,7 +94,7 @@ template <typename T>
 void conv_forward(const T* x, const T* w, const T* b, T* out, const ConvGeom& g) {
   const std::int64_t K = g.K(), P = g.P(), Og = g.Og(), Cg = g.Cg();
   kernels::parallel_for(g.N, 1, [&](std::int64_t n0, std::int64_t n1) {
-    std::vector<T> cols(g.is_pointwise() ? 0 : static_cast<std::size_t>(K * P));
+    const kernels::Scratch<T> cols(g.is_pointwise() ? 0 : K * P);
     for (std::int64_t n = n0; n < n1; ++n)
       for (std::int64_t gr = 0; gr < g.groups; ++gr) {
         const T* xg = x + (n * g.C + gr * Cg) * g.H * g.W;
@@ -121,9 +122,10 @@ void conv_backward(const T* x, const T* w, const T* gout, T* gx, T* gw, const Co
       std::max<std::int64_t>(1, std::min<std::int64_t>(g.N, 16));  // by the shape, not the threads
   const std::int64_t per_chunk = (g.N + chunks - 1) / chunks;
   const std::int64_t wsize = g.O * K;
-  std::vector<T> partial(gw != nullptr ? static_cast<std::size_t>(chunks * wsize) : 0, T(0));
+  // Each chunk's first GEMM overwrites its partial sum (beta = 0); a chunk past the batch is zeroed.
+  const kernels::Scratch<T> partial(gw != nullptr ? chunks * wsize : 0);
   kernels::parallel_for(chunks, 1, [&](std::int64_t c0, std::int64_t c1) {
-    std::vector<T> cols(static_cast<std::size_t>(K * P));
+    const kernels::Scratch<T> cols(K * P);
     for (std::int64_t ch = c0; ch < c1; ++ch) {
       T* pw = gw != nullptr ? partial.data() + ch * wsize : nullptr;
       bool first = true;
@@ -153,14 +155,16 @@ void conv_backward(const T* x, const T* w, const T* gout, T* gx, T* gw, const Co
         }
         first = false;
       }
+      if (pw != nullptr && first) std::fill(pw, pw + wsize, T(0));
     }
   });
   if (gw != nullptr) {
     // Add the chunks' partial sums in chunk order.
     kernels::parallel_for(wsize, 4096, [&](std::int64_t i0, std::int64_t i1) {
       for (std::int64_t i = i0; i < i1; ++i) {
-        T s = partial[static_cast<std::size_t>(i)];
-        for (std::int64_t ch = 1; ch < chunks; ++ch) s += partial[static_cast<std::size_t>(ch * wsize + i)];
+        const T* part = partial.data();
+        T s = part[i];
+        for (std::int64_t ch = 1; ch < chunks; ++ch) s += part[ch * wsize + i];
         gw[i] = s;
       }
     });
