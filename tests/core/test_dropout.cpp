@@ -59,3 +59,43 @@ TEST_CASE("dropout p=0.3 with a fixed generator: gradient is the mask scaled by 
   CHECK(kept > 0);
   CHECK(kept < 20);
 }
+
+TEST_CASE("dropout drops exactly the elements whose tg::rand uniform from the same generator state is below p",
+          "[model-ops][values][dropout]") {
+  // The kernel compares the integer behind the uniform with ceil(p 2^24) (2^53 in float64); it
+  // must drop what rand < p drops, also for p on an element's own uniform and half a step of the
+  // uniform's grid (2^-24) either side of it.
+  for (const tg::DType dt : {tg::kFloat32, tg::kFloat64}) {
+    tg::Generator g0(77);
+    const std::vector<double> u = values(tg::rand({4096}, dt, &g0));
+    std::vector<double> ps = {0.1, 0.25, 1.0 / 3, 0.5, 0.9, 1e-7, 1 - 1e-7};
+    for (std::size_t j = 0; j < u.size(); j += 256)
+      for (const double d : {-0x1p-25, -0x1p-54, 0.0, 0x1p-54, 0x1p-25}) ps.push_back(u[j] + d);
+    for (const double p : ps) {
+      if (!(p > 0 && p < 1)) continue;
+      const double pt = dt == tg::kFloat32 ? static_cast<double>(static_cast<float>(p)) : p;  // as rand < p compares
+      tg::Generator g(77);
+      const std::vector<double> y = values(tg::dropout(tg::ones({4096}, dt), p, true, &g));
+      int mismatches = 0;
+      for (std::size_t i = 0; i < u.size(); ++i) mismatches += (y[i] == 0.0) != (u[i] < pt) ? 1 : 0;
+      INFO(tg::dtype_name(dt) << " p = " << p);
+      CHECK(mismatches == 0);
+    }
+  }
+}
+
+TEST_CASE("dropout and its gradient are bit-identical with 1 and 2 threads", "[dropout][determinism][threads]") {
+  const int default_threads = tg::get_num_threads();
+  auto run = [](int threads) {
+    tg::set_num_threads(threads);
+    tg::Generator gen(5);
+    const Tensor x = tg::randn({1 << 18}, {}, &gen).requires_grad_();
+    const Tensor y = tg::dropout(x, 0.2, true, &gen);
+    (y * y).sum().backward();
+    return std::vector<std::vector<double>>{values(y), values(x.grad())};
+  };
+  const auto one = run(1), two = run(2);
+  tg::set_num_threads(default_threads);
+  CHECK(one[0] == two[0]);
+  CHECK(one[1] == two[1]);
+}

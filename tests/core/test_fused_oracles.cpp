@@ -92,6 +92,63 @@ TEST_CASE("fused layer_norm: gradient check of the kernel itself", "[norm][fused
       {uniform64({2, 2, 3}, -2, 2, 8)}));
 }
 
+TEST_CASE("fused layer_norm: the one-pass statistics are exact for rows far from zero", "[norm][fused]") {
+  // Rows of 1e8 + uniform(-1, 1), and one whose first element is 1e3 further: the kernel sums
+  // x - x[0] and its square, so the offset costs no precision (a plain sum of squares would lose
+  // all of var = 1/3 in the 1e16 of the squares).
+  std::vector<double> v = values(uniform64({3, 1003}, -1, 1, 9));
+  for (double& e : v) e += 1e8;
+  v[1003] += 1e3;
+  const Tensor x = tg::from_vector(v, {3, 1003}).requires_grad_();
+  const Tensor w = uniform64({1003}, 0.5, 1.5, 10), b = uniform64({1003}, -1, 1, 11);
+  const Tensor fused = tg::layer_norm(x, {1003}, w, b, 1e-5);
+  const Tensor centred = x - tg::from_vector(std::vector<double>(3, 1e8), {3, 1});  // exact: |x - 1e8| <= 1001
+  const Tensor composed = composed_layer_norm(centred, 1, w, b, 1e-5);
+  // The mean is kept as a double near 1e8 (spacing 1.5e-8), hence the tolerances.
+  CHECK(all_close(values(fused), values(composed), 1e-7, 1e-7));
+  const auto gf = grads(fused, {x, w, b}), gc = grads(composed, {x, w, b});
+  for (std::size_t i = 0; i < 3; ++i) CHECK(all_close(gf[i], gc[i], 1e-6, 1e-6));
+}
+
+TEST_CASE("fused layer_norm: an upstream gradient broadcast over the rows gives the gradients of a copied one",
+          "[norm][fused]") {
+  // sum over dim 0 hands back an expand with stride 0 over the rows, which the kernel reads as
+  // one row; multiplying by the same values made contiguous hands back a full gradient.
+  const Tensor x = uniform64({3, 4, 5}, -2, 2, 12), w = uniform64({4, 5}, 0.5, 1.5, 13),
+               b = uniform64({4, 5}, -1, 1, 14);
+  const Tensor up = uniform64({4, 5}, -1, 1, 15).detach();
+  auto y = [&] { return tg::layer_norm(x, {4, 5}, w, b, 1e-5); };  // a new graph for each backward
+  const auto g_broadcast = grads((y().sum({0}) * up).sum(), {x, w, b});
+  const auto g_full = grads((y() * up.expand({3, 4, 5}).contiguous()).sum(), {x, w, b});
+  for (std::size_t i = 0; i < 3; ++i) CHECK(g_broadcast[i] == g_full[i]);
+  const auto g_sum = grads(y().sum(), {x, w, b});  // an expand of a scalar
+  const auto g_ones = grads((y() * tg::ones({3, 4, 5}, tg::kFloat64)).sum(), {x, w, b});
+  for (std::size_t i = 0; i < 3; ++i) CHECK(g_sum[i] == g_ones[i]);
+}
+
+TEST_CASE("fused layer_norm: forward and every gradient are bit-identical with 1 and 2 threads",
+          "[norm][fused][determinism][threads]") {
+  const int default_threads = tg::get_num_threads();
+  // 300 rows: five blocks of 64 rows for the weight and bias gradients, the last one partial;
+  // 1003 columns: the lanes of 8 and a tail of 3.
+  auto run = [](int threads) {
+    tg::set_num_threads(threads);
+    tg::Generator gen(17);
+    const Tensor x = tg::randn({300, 1003}, {}, &gen).requires_grad_();
+    const Tensor w = (tg::rand({1003}, {}, &gen) + 0.5).detach().requires_grad_();
+    const Tensor b = tg::randn({1003}, {}, &gen).requires_grad_();
+    const Tensor y = tg::layer_norm(x, {1003}, w, b, 1e-5);
+    (y * tg::randn({300, 1003}, {}, &gen)).sum().backward();
+    return std::vector<std::vector<double>>{values(y), values(x.grad()), values(w.grad()), values(b.grad())};
+  };
+  const auto one = run(1), two = run(2);
+  tg::set_num_threads(default_threads);
+  for (std::size_t i = 0; i < one.size(); ++i) {
+    INFO("result " << i);
+    CHECK(one[i] == two[i]);
+  }
+}
+
 TEST_CASE("fused LSTM cell step equals its composition, forward and every gradient", "[rnn][fused]") {
   check_cell_oracle(tg::lstm_cell_fused, composed_lstm_cell, cell_inputs(3, 4, 2, 11));
 }
