@@ -35,6 +35,12 @@ using autograd::SavedTensor;
 
 constexpr std::int64_t kRowsPerBlock = 64;
 
+// Without AVX (the sanitizer presets build without -march=native) GCC warns that passing 32-byte
+// vectors by value has another ABI than with AVX: these helpers are internal and inlined, no ABI
+// is crossed.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
 // One 32-byte vector of T, the lanes of the backward's row sums.
 template <typename T>
 struct Lanes;
