@@ -3,6 +3,7 @@
 //
 //   tapegrad_attention_memory fused 4096            # [1, 4, 4096, 64] fwd+bwd, 1 thread
 //   tapegrad_attention_memory composed 2048 --threads 2 --iters 5
+//   tapegrad_attention_memory fused 4096 --heads 1 --threads 2   # one head: the split backward
 //
 // One process per (path, T), so that peak RSS is the step's own: q, k, v [1, 4, T, 64] requiring
 // grad, out = attention(q, k, v) with scale 1/8 as ../shared/bench's long_attention writes it,
@@ -32,7 +33,8 @@ double peak_rss_mb() {
 }
 
 int usage() {
-  std::fprintf(stderr, "usage: tapegrad_attention_memory fused|composed T [--threads N] [--iters N] [--warmup N]\n");
+  std::fprintf(
+      stderr, "usage: tapegrad_attention_memory fused|composed T [--threads N] [--iters N] [--warmup N] [--heads H]\n");
   return 2;
 }
 
@@ -43,21 +45,22 @@ int main(int argc, char** argv) {
   const std::string_view path = argv[1];
   if (path != "fused" && path != "composed") return usage();
   const std::int64_t T = std::atoll(argv[2]);
-  int threads = 1, iters = 3, warmup = 1;
+  int threads = 1, iters = 3, warmup = 1, heads = 4;
   for (int i = 3; i + 1 < argc; i += 2) {
     const std::string_view flag = argv[i];
     const int value = std::atoi(argv[i + 1]);
     if (flag == "--threads") threads = value;
     else if (flag == "--iters") iters = value;
     else if (flag == "--warmup") warmup = value;
+    else if (flag == "--heads") heads = value;
     else return usage();
   }
-  if (T < 1 || threads < 1 || iters < 1 || warmup < 0) return usage();
+  if (T < 1 || threads < 1 || iters < 1 || warmup < 0 || heads < 1) return usage();
   tg::set_num_threads(threads);
   tg::manual_seed(0);
-  const tg::Tensor q = tg::randn({1, 4, T, 64}).requires_grad_();
-  const tg::Tensor k = tg::randn({1, 4, T, 64}).requires_grad_();
-  const tg::Tensor v = tg::randn({1, 4, T, 64}).requires_grad_();
+  const tg::Tensor q = tg::randn({1, heads, T, 64}).requires_grad_();
+  const tg::Tensor k = tg::randn({1, heads, T, 64}).requires_grad_();
+  const tg::Tensor v = tg::randn({1, heads, T, 64}).requires_grad_();
   volatile float sink = 0;
   auto step = [&] {
     for (const tg::Tensor* t : {&q, &k, &v}) t->zero_grad(true);
@@ -77,9 +80,9 @@ int main(int argc, char** argv) {
   static_cast<void>(sink);
   std::sort(ms.begin(), ms.end());
   std::printf(
-      "{\"workload\": \"long_attention_%s_T%lld\", \"framework\": \"tapegrad\", \"threads\": %d, \"median_ms\": %.3f, "
-      "\"min_ms\": %.3f, \"max_ms\": %.3f, \"peak_rss_mb\": %.1f}\n",
-      std::string(path).c_str(), static_cast<long long>(T), threads, ms[ms.size() / 2], ms.front(), ms.back(),
-      peak_rss_mb());
+      "{\"workload\": \"long_attention_%s_T%lld%s\", \"framework\": \"tapegrad\", \"threads\": %d, "
+      "\"median_ms\": %.3f, \"min_ms\": %.3f, \"max_ms\": %.3f, \"peak_rss_mb\": %.1f}\n",
+      std::string(path).c_str(), static_cast<long long>(T), heads == 4 ? "" : ("_H" + std::to_string(heads)).c_str(),
+      threads, ms[ms.size() / 2], ms.front(), ms.back(), peak_rss_mb());
   return 0;
 }
