@@ -22,13 +22,13 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "common/run.h"  // the flags, checkpoints and checks every example shares
+#include "common/reverse.h"  // the task: ReverseDataset
+#include "common/run.h"      // the flags, checkpoints and checks every example shares
 #include <tapegrad/tapegrad.h>
 
 namespace F = tg::nn::functional;
@@ -49,16 +49,16 @@ struct Settings : example::RunFlags {  // --epochs --threads --seed --out --resu
 
 // ---- the task -------------------------------------------------------------------------------
 
-// Vocabulary: 0 padding, 1 <bos>, 2 <eos>, 3..14 the symbols a..l.
-constexpr std::int64_t kPad = 0, kBos = 1, kEos = 2;
+// Vocabulary (common/reverse.h): 0 padding, 1 <bos>, 2 <eos>, 3..14 the symbols a..l.
+using example::kBos, example::kEos, example::kPad, example::ReverseDataset;
 constexpr std::int64_t kSymbols = 12;
-constexpr std::int64_t kVocab = 3 + kSymbols;
+constexpr std::int64_t kVocab = example::kFirstSymbol + kSymbols;
 
 std::string token_name(std::int64_t token) {
   if (token == kPad) return "_";
   if (token == kBos) return "<bos>";
   if (token == kEos) return "<eos>";
-  return std::string(1, static_cast<char>('a' + token - 3));
+  return std::string(1, static_cast<char>('a' + token - example::kFirstSymbol));
 }
 
 std::string text_of(const std::vector<std::int64_t>& tokens) {
@@ -66,39 +66,6 @@ std::string text_of(const std::vector<std::int64_t>& tokens) {
   for (const auto t : tokens) s += token_name(t);
   return s;
 }
-
-/// Random strings and their reversals, made up front from a std::mt19937_64 seeded with the run's
-/// seed (get() only reads: it runs on the loader's background thread). Each example is
-/// {source [L+1] = string <eos>, decoder input [L+1] = <bos> reversed, target [L+1] = reversed <eos>}.
-class ReverseDataset : public tg::data::Dataset {
- public:
-  ReverseDataset(std::int64_t size, const Settings& s, std::uint64_t stream) {
-    std::mt19937_64 rng(s.seed * 1000003 + stream);
-    const auto uniform = [&](std::int64_t n) {
-      return static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(n));
-    };
-    for (std::int64_t i = 0; i < size; ++i) {
-      std::vector<std::int64_t> str(static_cast<std::size_t>(s.min_len + uniform(s.max_len - s.min_len + 1)));
-      for (auto& t : str) t = 3 + uniform(kSymbols);
-      strings_.push_back(std::move(str));
-    }
-  }
-  std::int64_t size() const override { return static_cast<std::int64_t>(strings_.size()); }
-  tg::data::Example get(std::int64_t i) const override {
-    const auto& str = strings(i);
-    std::vector<std::int64_t> reversed(str.rbegin(), str.rend());
-    std::vector<std::int64_t> source = str, input = {kBos}, target = reversed;
-    source.push_back(kEos);
-    input.insert(input.end(), reversed.begin(), reversed.end());
-    target.push_back(kEos);
-    const std::int64_t n = static_cast<std::int64_t>(source.size());
-    return {tg::from_vector(source, {n}), tg::from_vector(input, {n}), tg::from_vector(target, {n})};
-  }
-  const std::vector<std::int64_t>& strings(std::int64_t i) const { return strings_[static_cast<std::size_t>(i)]; }
-
- private:
-  std::vector<std::vector<std::int64_t>> strings_;
-};
 
 // ---- the model ------------------------------------------------------------------------------
 
@@ -229,7 +196,7 @@ Evaluation evaluate(Seq2Seq& model, tg::data::DataLoader& loader, const ReverseD
         for (std::int64_t k = lengths[static_cast<std::size_t>(b)]; k < S; ++k)
           e.on_padding =
               std::max(e.on_padding, static_cast<double>(weights[static_cast<std::size_t>((b * steps + t) * S + k)]));
-      const auto& str = data.strings(batch.indices[static_cast<std::size_t>(b)]);
+      const auto& str = data.sequence(batch.indices[static_cast<std::size_t>(b)]);
       const std::vector<std::int64_t> want(str.rbegin(), str.rend());
       const auto& got = d.tokens[static_cast<std::size_t>(b)];
       exact += got == want;
@@ -253,7 +220,7 @@ bool show_alignment(Seq2Seq& model, const ReverseDataset& data, std::int64_t ind
   model.eval();
   const Decoded d = greedy_decode(model, batch, max_len + 1);
   model.train();
-  const auto& str = data.strings(index);
+  const auto& str = data.sequence(index);
   const auto& got = d.tokens[0];
   // Rows: the decoded symbols and the <eos> step (when it was reached); columns: the input tokens.
   const std::int64_t rows = std::min<std::int64_t>(d.weights.size(1), static_cast<std::int64_t>(got.size()) + 1);
@@ -368,8 +335,8 @@ int main(int argc, char** argv) try {
   for (const auto& png : {curves_png, alignment_png}) fs::remove(png);
 
   tg::manual_seed(s.seed);
-  auto train_data = std::make_shared<ReverseDataset>(s.train_size, s, 1);
-  auto test_data = std::make_shared<ReverseDataset>(s.test_size, s, 2);
+  auto train_data = std::make_shared<ReverseDataset>(s.train_size, kSymbols, s.min_len, s.max_len, s.seed, 1);
+  auto test_data = std::make_shared<ReverseDataset>(s.test_size, kSymbols, s.min_len, s.max_len, s.seed, 2);
   const auto collate = tg::data::pad_collate(kPad, {0, 1, 2});
   tg::data::DataLoader train_loader(
       train_data, tg::data::DataLoaderOptions(s.batch_size).shuffle(true).seed(s.seed).collate(collate));
@@ -408,7 +375,7 @@ int main(int argc, char** argv) try {
   // The longest of the first test strings shows the anti-diagonal best.
   std::int64_t pick = 0;
   for (std::int64_t i = 1; i < std::min<std::int64_t>(20, test_data->size()); ++i)
-    if (test_data->strings(i).size() > test_data->strings(pick).size()) pick = i;
+    if (test_data->sequence(i).size() > test_data->sequence(pick).size()) pick = i;
   const bool drew_alignment = show_alignment(model, *test_data, pick, s.max_len, alignment_png);
   const bool drew_curves =
       tg::plot_curves(csv, curves_png, "epoch", {"train_loss", "test_loss", "test_exact_match"},

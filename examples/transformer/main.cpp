@@ -27,13 +27,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "common/run.h"  // the flags, checkpoints and checks every example shares
+#include "common/reverse.h"  // the task: ReverseDataset
+#include "common/run.h"      // the flags, checkpoints and checks every example shares
 #include <tapegrad/tapegrad.h>
 
 namespace F = tg::nn::functional;
@@ -59,14 +59,15 @@ struct Settings : example::RunFlags {  // --epochs --threads --seed --out --resu
 
 // ---- the task -------------------------------------------------------------------------------
 
-constexpr std::int64_t kPad = 0, kBos = 1, kEos = 2, kFirstDigit = 3;
-constexpr std::int64_t kVocab = kFirstDigit + 10;
+// Vocabulary (common/reverse.h): 0 padding, 1 BOS, 2 EOS, 3..12 the digits 0..9.
+using example::kBos, example::kEos, example::kPad, example::ReverseDataset;
+constexpr std::int64_t kVocab = example::kFirstSymbol + 10;
 
 std::string token_name(std::int64_t token) {
   if (token == kPad) return "_";
   if (token == kBos) return "^";
   if (token == kEos) return "$";
-  return std::string(1, static_cast<char>('0' + token - kFirstDigit));
+  return std::string(1, static_cast<char>('0' + token - example::kFirstSymbol));
 }
 
 std::string text_of(const std::vector<std::int64_t>& tokens) {
@@ -74,42 +75,6 @@ std::string text_of(const std::vector<std::int64_t>& tokens) {
   for (const auto t : tokens) s += token_name(t);
   return s;
 }
-
-/// The generated strings: each example is {src [L+1], tgt_in [L+1], tgt_out [L+1]} (int64). Made
-/// up front from a std::mt19937_64 seeded with the run's seed, so get() only reads (it runs on the
-/// loader's background thread).
-class ReverseDataset : public tg::data::Dataset {
- public:
-  ReverseDataset(std::int64_t size, const Settings& s, std::uint64_t stream) {
-    std::mt19937_64 rng(s.seed * 1000003 + stream);
-    const auto uniform = [&](std::int64_t n) {
-      return static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(n));
-    };
-    for (std::int64_t i = 0; i < size; ++i) {
-      std::vector<std::int64_t> digits(static_cast<std::size_t>(s.min_len + uniform(s.max_len - s.min_len + 1)));
-      for (auto& d : digits) d = kFirstDigit + uniform(10);
-      digits_.push_back(std::move(digits));
-    }
-  }
-  std::int64_t size() const override { return static_cast<std::int64_t>(digits_.size()); }
-  const std::vector<std::int64_t>& digits(std::int64_t i) const { return digits_[static_cast<std::size_t>(i)]; }
-  /// The answer: the digits reversed, then EOS.
-  std::vector<std::int64_t> target(std::int64_t i) const {
-    std::vector<std::int64_t> t(digits(i).rbegin(), digits(i).rend());
-    t.push_back(kEos);
-    return t;
-  }
-  tg::data::Example get(std::int64_t i) const override {
-    std::vector<std::int64_t> src = digits(i), out = target(i), in{kBos};
-    src.push_back(kEos);
-    in.insert(in.end(), out.begin(), out.end() - 1);
-    const auto n = static_cast<std::int64_t>(src.size());
-    return {tg::from_vector(src, {n}), tg::from_vector(in, {n}), tg::from_vector(out, {n})};
-  }
-
- private:
-  std::vector<std::vector<std::int64_t>> digits_;
-};
 
 // ---- the model ------------------------------------------------------------------------------
 
@@ -233,7 +198,7 @@ void show_examples(Seq2SeqTransformer& model, const ReverseDataset& data, std::i
   model.train();
   fmt::print("\ngreedy decoding of {} test strings ($ = end of sequence)\n", count);
   for (std::int64_t b = 0; b < count; ++b) {
-    const auto& digits = data.digits(b);
+    const auto& digits = data.sequence(b);
     const auto want = data.target(b);
     std::vector<std::int64_t> got(predicted.begin() + b * T,
                                   predicted.begin() + b * T + static_cast<std::int64_t>(want.size()));
@@ -394,8 +359,8 @@ int main(int argc, char** argv) try {
   for (const auto& png : {curves_png, attention_png}) fs::remove(png);
 
   tg::manual_seed(s.seed);
-  auto train_data = std::make_shared<ReverseDataset>(s.train_size, s, 1);
-  auto test_data = std::make_shared<ReverseDataset>(s.test_size, s, 2);
+  auto train_data = std::make_shared<ReverseDataset>(s.train_size, 10, s.min_len, s.max_len, s.seed, 1);
+  auto test_data = std::make_shared<ReverseDataset>(s.test_size, 10, s.min_len, s.max_len, s.seed, 2);
   const tg::data::Collate collate = tg::data::pad_collate(kPad, {0, 1, 2});
   tg::data::DataLoader train_loader(
       train_data, tg::data::DataLoaderOptions(s.batch_size).shuffle(true).seed(s.seed).collate(collate));

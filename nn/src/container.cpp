@@ -18,32 +18,14 @@ Sequential::Sequential(const std::vector<std::pair<std::string, std::shared_ptr<
   for (const auto& [name, m] : named_modules) register_module(name, m);
 }
 
-void Sequential::push_back(std::shared_ptr<Module> module) {
-  register_module(std::to_string(size()), std::move(module));
-}
-
 Tensor Sequential::forward(const Tensor& input) {
   Tensor x = input;
   for (const auto& [name, m] : named_children()) x = (*m)(x);
   return x;
 }
 
-std::shared_ptr<Module> Sequential::operator[](std::size_t i) const {
-  TG_CHECK(i < size(), "Sequential: index {} is out of range for {} modules", i, size());
-  return named_children()[i].second;
-}
-
 ModuleList::ModuleList(std::initializer_list<std::shared_ptr<Module>> modules) : ModuleList() {
   for (const auto& m : modules) push_back(m);
-}
-
-void ModuleList::push_back(std::shared_ptr<Module> module) {
-  register_module(std::to_string(size()), std::move(module));
-}
-
-std::shared_ptr<Module> ModuleList::operator[](std::size_t i) const {
-  TG_CHECK(i < size(), "ModuleList: index {} is out of range for {} modules", i, size());
-  return named_children()[i].second;
 }
 
 void ModuleDict::insert(const std::string& key, std::shared_ptr<Module> module) {

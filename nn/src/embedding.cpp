@@ -11,7 +11,7 @@
 
 namespace tg::nn {
 
-Embedding::Embedding(EmbeddingOptions options) : Cloneable("Embedding"), options_(options) {
+Embedding::Embedding(EmbeddingOptions options) : WithOptions("Embedding", options) {
   TG_CHECK(options_.num_embeddings() > 0, "Embedding: num_embeddings must be positive, got {}",
            options_.num_embeddings());
   TG_CHECK(options_.embedding_dim() > 0, "Embedding: embedding_dim must be positive, got {}", options_.embedding_dim());

@@ -10,7 +10,7 @@
 
 namespace tg::nn {
 
-Linear::Linear(LinearOptions options) : Cloneable("Linear"), options_(options) {
+Linear::Linear(LinearOptions options) : WithOptions("Linear", options) {
   TG_CHECK(options_.in_features() > 0, "Linear: in_features must be positive, got {}", options_.in_features());
   TG_CHECK(options_.out_features() > 0, "Linear: out_features must be positive, got {}", options_.out_features());
   reset();
@@ -36,7 +36,7 @@ Tensor Linear::forward(const Tensor& input) {
   return functional::linear(input, weight, bias);
 }
 
-Bilinear::Bilinear(BilinearOptions options) : Cloneable("Bilinear"), options_(options) {
+Bilinear::Bilinear(BilinearOptions options) : WithOptions("Bilinear", options) {
   TG_CHECK(options_.in1_features() > 0 && options_.in2_features() > 0 && options_.out_features() > 0,
            "Bilinear: feature sizes must be positive, got in1={}, in2={}, out={}", options_.in1_features(),
            options_.in2_features(), options_.out_features());

@@ -9,7 +9,7 @@
 
 namespace tg::nn {
 
-LayerNorm::LayerNorm(LayerNormOptions options) : Cloneable("LayerNorm"), options_(std::move(options)) {
+LayerNorm::LayerNorm(LayerNormOptions options) : WithOptions("LayerNorm", std::move(options)) {
   TG_CHECK(!options_.normalized_shape().empty(), "LayerNorm: normalized_shape must not be empty");
   for (auto s : options_.normalized_shape())
     TG_CHECK(s > 0, "LayerNorm: normalized_shape {} has a non-positive size", IntArrayRef(options_.normalized_shape()));
@@ -47,12 +47,12 @@ void check_batch_norm_options(const BatchNormOptions& o, const char* name) {
 }
 }  // namespace
 
-BatchNorm1d::BatchNorm1d(BatchNormOptions options) : Cloneable("BatchNorm1d"), options_(options) {
+BatchNorm1d::BatchNorm1d(BatchNormOptions options) : WithOptions("BatchNorm1d", options) {
   check_batch_norm_options(options_, "BatchNorm1d");
   reset();
 }
 
-BatchNorm2d::BatchNorm2d(BatchNormOptions options) : Cloneable("BatchNorm2d"), options_(options) {
+BatchNorm2d::BatchNorm2d(BatchNormOptions options) : WithOptions("BatchNorm2d", options) {
   check_batch_norm_options(options_, "BatchNorm2d");
   reset();
 }

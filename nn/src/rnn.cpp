@@ -221,21 +221,25 @@ std::shared_ptr<Module> GRU::clone() const { return clone_as(*this); }
 
 // ---- cells ---------------------------------------------------------------------------------------
 
-LSTMCell::LSTMCell(std::int64_t input_size, std::int64_t hidden_size, bool bias)
-    : Cloneable("LSTMCell"), input_size_(input_size), hidden_size_(hidden_size), bias_(bias) {
-  check_options(RNNOptions(input_size, hidden_size), "LSTMCell");
-  reset();
+RNNCellBase::RNNCellBase(std::string type_name, std::int64_t input_size, std::int64_t hidden_size, bool bias,
+                         std::int64_t gates)
+    : Module(std::move(type_name)), input_size_(input_size), hidden_size_(hidden_size), bias_(bias), gates_(gates) {
+  check_options(RNNOptions(input_size, hidden_size), this->type_name());
+  RNNCellBase::reset();
 }
 
-void LSTMCell::reset() {
-  const std::int64_t H = hidden_size_;
-  weight_ih = register_parameter("weight_ih", empty({4 * H, input_size_}));
-  weight_hh = register_parameter("weight_hh", empty({4 * H, H}));
-  bias_ih = bias_ ? register_parameter("bias_ih", empty({4 * H})) : Tensor();
-  bias_hh = bias_ ? register_parameter("bias_hh", empty({4 * H})) : Tensor();
+void RNNCellBase::reset() {
+  const std::int64_t H = hidden_size_, G = gates_;
+  weight_ih = register_parameter("weight_ih", empty({G * H, input_size_}));
+  weight_hh = register_parameter("weight_hh", empty({G * H, H}));
+  bias_ih = bias_ ? register_parameter("bias_ih", empty({G * H})) : Tensor();
+  bias_hh = bias_ ? register_parameter("bias_hh", empty({G * H})) : Tensor();
   const double bound = 1.0 / std::sqrt(static_cast<double>(H));
   for (const Tensor& p : parameters(false)) init::uniform_(p, -bound, bound);
 }
+
+std::shared_ptr<Module> LSTMCell::clone() const { return clone_as(*this); }
+std::shared_ptr<Module> GRUCell::clone() const { return clone_as(*this); }
 
 RNNState LSTMCell::forward(const Tensor& input, const std::optional<RNNState>& state) {
   TG_CHECK((input.dim() == 1 || input.dim() == 2) && input.size(-1) == input_size_,
@@ -258,22 +262,6 @@ RNNState LSTMCell::forward(const Tensor& input, const std::optional<RNNState>& s
   RNNState out{hc.select(0, 0), hc.select(0, 1)};
   if (unbatched) out = {out.h.squeeze(0), out.c.squeeze(0)};
   return out;
-}
-
-GRUCell::GRUCell(std::int64_t input_size, std::int64_t hidden_size, bool bias)
-    : Cloneable("GRUCell"), input_size_(input_size), hidden_size_(hidden_size), bias_(bias) {
-  check_options(RNNOptions(input_size, hidden_size), "GRUCell");
-  reset();
-}
-
-void GRUCell::reset() {
-  const std::int64_t H = hidden_size_;
-  weight_ih = register_parameter("weight_ih", empty({3 * H, input_size_}));
-  weight_hh = register_parameter("weight_hh", empty({3 * H, H}));
-  bias_ih = bias_ ? register_parameter("bias_ih", empty({3 * H})) : Tensor();
-  bias_hh = bias_ ? register_parameter("bias_hh", empty({3 * H})) : Tensor();
-  const double bound = 1.0 / std::sqrt(static_cast<double>(H));
-  for (const Tensor& p : parameters(false)) init::uniform_(p, -bound, bound);
 }
 
 Tensor GRUCell::forward(const Tensor& input, const Tensor& h_in) {

@@ -22,7 +22,7 @@ void check_padding_mask(const Tensor& m, const char* name) {
 }  // namespace
 
 TransformerEncoderLayer::TransformerEncoderLayer(TransformerEncoderLayerOptions options)
-    : Cloneable(kLayer), options_(std::move(options)) {
+    : WithOptions(kLayer, std::move(options)) {
   detail::check_layer_options(options_, kLayer);
   reset();
 }
@@ -60,23 +60,10 @@ Tensor TransformerEncoderLayer::forward(const Tensor& src, const Tensor& src_mas
   return detail::residual(x, *norm2, norm_first, ff_block);
 }
 
+template class TransformerStack<TransformerEncoder, TransformerEncoderLayer, TransformerEncoderOptions>;
+
 TransformerEncoder::TransformerEncoder(TransformerEncoderOptions options)
-    : Cloneable(kEncoder), options_(std::move(options)) {
-  detail::check_stack(options_.encoder_layer(), options_.num_layers(), kEncoder, "encoder_layer");
-  reset();
-}
-
-void TransformerEncoder::reset() {
-  // Clones of the prototypes, so that clone() of the encoder (which runs reset() again on the
-  // copy) never shares a layer or the norm with the original.
-  layers = register_module("layers", detail::layer_clones(*options_.encoder_layer(), options_.num_layers()));
-  norm = detail::norm_clone(options_.norm());
-  if (norm) register_module("norm", norm);
-}
-
-std::shared_ptr<TransformerEncoderLayer> TransformerEncoder::layer(std::size_t i) const {
-  return layers->at<TransformerEncoderLayer>(i);
-}
+    : TransformerStack(kEncoder, std::move(options), "encoder_layer") {}
 
 Tensor TransformerEncoder::forward(const Tensor& src, const Tensor& mask, const Tensor& src_key_padding_mask) {
   check_padding_mask(src_key_padding_mask, kEncoder);

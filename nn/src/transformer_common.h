@@ -1,7 +1,7 @@
 #pragma once
 // What the encoder (transformer.cpp) and the decoder (transformer_decoder.cpp) share: the checks
 // of a layer's options, the feed-forward block, the residual connection with its LayerNorm (pre-
-// or post-norm), and the cloned layers and norm of a stack. Internal to nn/src.
+// or post-norm), and TransformerStack's constructor and reset(). Internal to nn/src.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -14,6 +14,7 @@
 #include "tapegrad/nn/embedding.h"
 #include "tapegrad/nn/linear.h"
 #include "tapegrad/nn/normalization.h"
+#include "tapegrad/nn/transformer.h"
 
 namespace tg::nn::detail {
 
@@ -52,24 +53,32 @@ Tensor residual(const Tensor& x, LayerNorm& norm, bool norm_first, Block&& block
   return norm_first ? add(x, block(norm.forward(x))) : norm.forward(add(x, block(x)));
 }
 
-/// The checks of a stack's options: a prototype layer (what names the option) and a positive num_layers.
-template <class Layer>
-void check_stack(const std::shared_ptr<Layer>& layer, std::int64_t num_layers, const char* who, const char* what) {
-  TG_CHECK(layer != nullptr, "{}: {} must not be null", who, what);
-  TG_CHECK(num_layers > 0, "{}: num_layers must be positive, got {}", who, num_layers);
-}
-
-/// num_layers clones of the prototype layer: clone() of a stack (which runs reset() again on the
-/// copy) never shares a layer with the original.
-inline std::shared_ptr<ModuleList> layer_clones(const Module& layer, std::int64_t num_layers) {
-  auto layers = std::make_shared<ModuleList>();
-  for (std::int64_t i = 0; i < num_layers; ++i) layers->push_back(layer.clone());
-  return layers;
-}
-
-/// A clone of the final norm, or null without one.
-inline std::shared_ptr<LayerNorm> norm_clone(const std::shared_ptr<LayerNorm>& norm) {
-  return norm ? std::dynamic_pointer_cast<LayerNorm>(norm->clone()) : nullptr;
-}
-
 }  // namespace tg::nn::detail
+
+namespace tg::nn {
+
+// The stack of TransformerEncoder and TransformerDecoder, instantiated for each in its .cpp.
+
+template <class Derived, class Layer, class Options>
+TransformerStack<Derived, Layer, Options>::TransformerStack(const char* type_name, Options options,
+                                                            const char* layer_option)
+    : WithOptions<Derived, Options>(type_name, std::move(options)) {
+  const Options& o = this->options_;
+  TG_CHECK(o.prototype() != nullptr, "{}: {} must not be null", type_name, layer_option);
+  TG_CHECK(o.num_layers() > 0, "{}: num_layers must be positive, got {}", type_name, o.num_layers());
+  TransformerStack::reset();
+}
+
+template <class Derived, class Layer, class Options>
+void TransformerStack<Derived, Layer, Options>::reset() {
+  // Clones of the prototypes, so that clone() of the stack (which runs reset() again on the copy)
+  // never shares a layer or the norm with the original.
+  const Options& o = this->options_;
+  auto clones = std::make_shared<ModuleList>();
+  for (std::int64_t i = 0; i < o.num_layers(); ++i) clones->push_back(o.prototype()->clone());
+  layers = this->register_module("layers", clones);
+  norm = o.norm() ? std::dynamic_pointer_cast<LayerNorm>(o.norm()->clone()) : nullptr;
+  if (norm) this->register_module("norm", norm);
+}
+
+}  // namespace tg::nn

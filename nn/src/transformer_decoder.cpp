@@ -49,7 +49,7 @@ std::shared_ptr<Stack> stack_of(const std::shared_ptr<Stack>& custom, const Tran
 // ---- TransformerDecoderLayer -----------------------------------------------------------------------
 
 TransformerDecoderLayer::TransformerDecoderLayer(TransformerDecoderLayerOptions options)
-    : Cloneable(kLayer), options_(std::move(options)) {
+    : WithOptions(kLayer, std::move(options)) {
   detail::check_layer_options(options_, kLayer);
   reset();
 }
@@ -109,22 +109,10 @@ Tensor TransformerDecoderLayer::forward(const Tensor& tgt, const Tensor& memory,
 
 // ---- TransformerDecoder ----------------------------------------------------------------------------
 
+template class TransformerStack<TransformerDecoder, TransformerDecoderLayer, TransformerDecoderOptions>;
+
 TransformerDecoder::TransformerDecoder(TransformerDecoderOptions options)
-    : Cloneable(kDecoder), options_(std::move(options)) {
-  detail::check_stack(options_.decoder_layer(), options_.num_layers(), kDecoder, "decoder_layer");
-  reset();
-}
-
-void TransformerDecoder::reset() {
-  // Clones of the prototypes, so that clone() never shares a layer or the norm with the original.
-  layers = register_module("layers", detail::layer_clones(*options_.decoder_layer(), options_.num_layers()));
-  norm = detail::norm_clone(options_.norm());
-  if (norm) register_module("norm", norm);
-}
-
-std::shared_ptr<TransformerDecoderLayer> TransformerDecoder::layer(std::size_t i) const {
-  return layers->at<TransformerDecoderLayer>(i);
-}
+    : TransformerStack(kDecoder, std::move(options), "decoder_layer") {}
 
 Tensor TransformerDecoder::forward(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask,
                                    const Tensor& memory_mask, const Tensor& tgt_key_padding_mask,
@@ -138,7 +126,7 @@ Tensor TransformerDecoder::forward(const Tensor& tgt, const Tensor& memory, cons
 
 // ---- Transformer -----------------------------------------------------------------------------------
 
-Transformer::Transformer(TransformerOptions options) : Cloneable(kTransformer), options_(std::move(options)) {
+Transformer::Transformer(TransformerOptions options) : WithOptions(kTransformer, std::move(options)) {
   const auto& o = options_;
   TG_CHECK(o.d_model() > 0, "{}: d_model must be positive, got {}", kTransformer, o.d_model());
   TG_CHECK(o.nhead() > 0, "{}: nhead must be positive, got {}", kTransformer, o.nhead());

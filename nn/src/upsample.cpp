@@ -35,7 +35,7 @@ Tensor functional::interpolate(const Tensor& input, const InterpolateOptions& op
   return upsample_bilinear2d(input, size, options.align_corners().value_or(false), options.scale_factor());
 }
 
-Upsample::Upsample(UpsampleOptions options) : Cloneable("Upsample"), options_(std::move(options)) {
+Upsample::Upsample(UpsampleOptions options) : WithOptions("Upsample", std::move(options)) {
   check_options(options_, "Upsample");
 }
 

@@ -111,24 +111,20 @@ void adam_update(const Tensor& param, const Tensor& grad, ParamState& state, con
 
 }  // namespace
 
-// ---- Adam ---------------------------------------------------------------------------------------
+// ---- Adam and AdamW ---------------------------------------------------------------------------
 
-void Adam::update(const Tensor& param, const Tensor& grad, ParamState& state, const OptimizerOptions& options) {
-  adam_update(param, grad, state, hyper_of(static_cast<const AdamOptions&>(options), false));
+template <typename Options>
+void AdamBase<Options>::update(const Tensor& param, const Tensor& grad, ParamState& state,
+                               const OptimizerOptions& options) {
+  adam_update(param, grad, state, hyper_of(static_cast<const Options&>(options), Options::kDecoupled));
 }
 
-std::vector<std::string> Adam::required_state(const OptimizerOptions& options) const {
-  return adam_state_keys(static_cast<const AdamOptions&>(options).amsgrad());
+template <typename Options>
+std::vector<std::string> AdamBase<Options>::required_state(const OptimizerOptions& options) const {
+  return adam_state_keys(static_cast<const Options&>(options).amsgrad());
 }
 
-// ---- AdamW --------------------------------------------------------------------------------------
-
-void AdamW::update(const Tensor& param, const Tensor& grad, ParamState& state, const OptimizerOptions& options) {
-  adam_update(param, grad, state, hyper_of(static_cast<const AdamWOptions&>(options), true));
-}
-
-std::vector<std::string> AdamW::required_state(const OptimizerOptions& options) const {
-  return adam_state_keys(static_cast<const AdamWOptions&>(options).amsgrad());
-}
+template class AdamBase<AdamOptions>;
+template class AdamBase<AdamWOptions>;
 
 }  // namespace tg::optim

@@ -2,7 +2,6 @@
 // that do not depend on the thread count, and one tape per thread.
 // Also gradcheck itself, and the errors of backward, requires_grad_ and in-place writes
 // into saved tensors, each naming the node and the bad input.
-#include <cstring>
 #include <fstream>
 #include <thread>
 #if defined(__SANITIZE_ADDRESS__)
@@ -29,12 +28,6 @@ std::int64_t held_bytes() {
   statm >> pages >> resident;
   return resident * 4096;
 #endif
-}
-
-bool bit_identical(const Tensor& a, const Tensor& b) {
-  if (!same_values(a.shape(), b.shape()) || a.dtype() != b.dtype()) return false;
-  const Tensor x = a.contiguous(), y = b.contiguous();
-  return std::memcmp(x.data_ptr(), y.data_ptr(), static_cast<std::size_t>(x.numel()) * itemsize(x.dtype())) == 0;
 }
 
 /// A 2-layer tanh MLP with its parameters as plain leaf tensors.
@@ -267,9 +260,7 @@ TEST_CASE("memory of a graph is released after backward without retain_graph", "
 }
 
 TEST_CASE("results are bit-identical with 1 and 2 threads", "[autograd][determinism][threads]") {
-  const int default_threads = get_num_threads();
-  auto run = [](int threads) {
-    set_num_threads(threads);
+  check_same_bits_on_1_and_2_threads([] {
     manual_seed(42);
     std::vector<Tensor> out;
     const Tensor big = randn({1 << 22});  // the random draws themselves
@@ -290,15 +281,7 @@ TEST_CASE("results are bit-identical with 1 and 2 threads", "[autograd][determin
     out.push_back(train(m, x, y, 5));
     for (const Tensor& p : m.params()) out.push_back(p.detach());
     return out;
-  };
-  const std::vector<Tensor> one = run(1);
-  const std::vector<Tensor> two = run(2);
-  set_num_threads(default_threads);
-  REQUIRE(one.size() == two.size());
-  for (std::size_t i = 0; i < one.size(); ++i) {
-    INFO("result " << i);
-    CHECK(bit_identical(one[i], two[i]));
-  }
+  });
 }
 
 TEST_CASE("two threads training two models at once get exactly the sequential results", "[autograd][threads]") {
@@ -314,11 +297,11 @@ TEST_CASE("two threads training two models at once get exactly the sequential re
   std::thread tb([&] { loss_b2 = train(b2, x, y, 50); });
   ta.join();
   tb.join();
-  CHECK(bit_identical(loss_a, loss_a2));
-  CHECK(bit_identical(loss_b, loss_b2));
+  CHECK(same_bits(loss_a, loss_a2));
+  CHECK(same_bits(loss_b, loss_b2));
   for (std::size_t i = 0; i < a.params().size(); ++i) {
-    CHECK(bit_identical(a.params()[i], a2.params()[i]));
-    CHECK(bit_identical(b.params()[i], b2.params()[i]));
+    CHECK(same_bits(a.params()[i], a2.params()[i]));
+    CHECK(same_bits(b.params()[i], b2.params()[i]));
   }
   CHECK(loss_a.item() < nn::functional::mse_loss(Mlp(11).forward(x), y).item());  // it did train
 }

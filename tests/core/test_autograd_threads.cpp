@@ -6,7 +6,6 @@
 // std::barrier / std::latch (a spinning barrier hung under TSan).
 #include <barrier>
 #include <cmath>
-#include <functional>
 #include <latch>
 #include <mutex>
 #include <shared_mutex>
@@ -38,15 +37,6 @@ void on_threads(F body) {
 Tensor small_ints(IntArrayRef shape, int lo, int hi, std::uint64_t seed) {
   Generator gen(seed);
   return randint(lo, hi + 1, shape, kFloat64, &gen);
-}
-
-std::string thread_msg_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no tg::Error)";
 }
 
 }  // namespace
@@ -183,7 +173,7 @@ TEST_CASE("the version counter counts every in-place write made from several thr
   });
   CHECK(t.version() == v0 + kThreads * kWrites);
   CHECK(t.to_vector<double>() == std::vector<double>(kThreads * 8, kWrites));
-  const std::string msg = thread_msg_of([&] { loss.backward(); });
+  const std::string msg = tg_test::error_of([&] { loss.backward(); });
   CHECK_THAT(msg, Catch::Contains("modified by the in-place op 'add_'"));
   CHECK_THAT(msg, Catch::Contains("(version " + std::to_string(v0 + kThreads * kWrites) + ", expected " +
                                   std::to_string(v0) + ")"));

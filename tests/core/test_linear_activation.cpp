@@ -1,19 +1,11 @@
 // linear_activation (tapegrad/core/ops/linalg.h): the fused act(x W^T + b) against
 // its composition act(linear(x, W, b)) in forward and every gradient, gradient checks, bit
 // identity with 1 and 2 threads, and bad inputs.
-#include <cstring>
-
 #include "support/prelude.h"
 #include "tapegrad/core/ops/activation.h"
 #include "tapegrad/core/ops/linalg.h"
 
 namespace {
-
-bool bit_identical(const Tensor& a, const Tensor& b) {
-  if (!same_values(a.shape(), b.shape()) || a.dtype() != b.dtype()) return false;
-  const Tensor x = a.contiguous(), y = b.contiguous();
-  return std::memcmp(x.data_ptr(), y.data_ptr(), static_cast<std::size_t>(x.numel()) * itemsize(x.dtype())) == 0;
-}
 
 Tensor composed(const Tensor& x, const Tensor& w, const Tensor& b, std::string_view act) {
   const Tensor y = tg::linear(x, w, b);
@@ -58,7 +50,7 @@ TEST_CASE("linear_activation relu is bit-identical to relu(linear(...)), forward
     CHECK(got[0].shape().vec() == std::vector<std::int64_t>{4, 33, 72});
     for (std::size_t i = 0; i < got.size(); ++i) {
       INFO("result " << i);
-      CHECK(bit_identical(got[i], want[i]));
+      CHECK(same_bits(got[i], want[i]));
     }
   }
 }
@@ -87,10 +79,10 @@ TEST_CASE("linear_activation: one node, and the composition's values for large p
   const Tensor x = leaf(tg::randn({600, 256})), w = leaf(tg::randn({1024, 256})), b = leaf(tg::randn({1024}));
   const Tensor y = tg::linear_activation(x, w, b, "relu");
   CHECK(y.grad_fn_name() == "LinearActivationBackward");
-  CHECK(bit_identical(y, tg::relu(tg::linear(x, w, b))));
+  CHECK(same_bits(y, tg::relu(tg::linear(x, w, b))));
   // Wider than tall: the product is cut into column blocks, each task's epilogue a strip.
   const Tensor xs = tg::randn({40, 256}), ws = tg::randn({4096, 256});
-  CHECK(bit_identical(tg::linear_activation(xs, ws, Tensor(), "relu"), tg::relu(tg::linear(xs, ws))));
+  CHECK(same_bits(tg::linear_activation(xs, ws, Tensor(), "relu"), tg::relu(tg::linear(xs, ws))));
   CHECK(all_close(values(tg::linear_activation(xs, ws, Tensor(), "gelu")), values(tg::gelu(tg::linear(xs, ws))), 1e-5,
                   1e-5));
 }
@@ -109,9 +101,7 @@ TEST_CASE("linear_activation: gradient checks for relu and gelu, with and withou
 }
 
 TEST_CASE("linear_activation: results are bit-identical with 1 and 2 threads", "[linear_activation][threads]") {
-  const int default_threads = tg::get_num_threads();
-  auto run = [](int threads) {
-    tg::set_num_threads(threads);
+  check_same_bits_on_1_and_2_threads([] {
     tg::manual_seed(6);
     std::vector<Tensor> out;
     for (const char* act : {"relu", "gelu"}) {
@@ -122,14 +112,7 @@ TEST_CASE("linear_activation: results are bit-identical with 1 and 2 threads", "
       out.insert(out.end(), r.begin(), r.end());
     }
     return out;
-  };
-  const std::vector<Tensor> one = run(1), two = run(2);
-  tg::set_num_threads(default_threads);
-  REQUIRE(one.size() == two.size());
-  for (std::size_t i = 0; i < one.size(); ++i) {
-    INFO("result " << i);
-    CHECK(bit_identical(one[i], two[i]));
-  }
+  });
 }
 
 TEST_CASE("linear_activation: empty inputs and K = 0", "[linear_activation]") {

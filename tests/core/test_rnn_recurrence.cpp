@@ -3,8 +3,6 @@
 // step by step): forward and every gradient, both directions; a gradient check of each; the same
 // bits on 1 and 2 threads; the errors of bad shapes. Also the column-split products that the
 // recurrences rely on ([32, 256] x [256, 1024]).
-#include <cstring>
-
 #include "support/prelude.h"
 #include "tapegrad/core/ops/rnn.h"
 
@@ -46,12 +44,6 @@ std::vector<std::vector<double>> grads_of(const Tensor& out, const std::vector<T
   std::vector<std::vector<double>> g;
   for (const Tensor& l : leaves) g.push_back(values(l.grad()));
   return g;
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  if (!tg::same_values(a.shape(), b.shape()) || a.dtype() != b.dtype()) return false;
-  const Tensor x = a.contiguous(), y = b.contiguous();
-  return std::memcmp(x.data_ptr(), y.data_ptr(), static_cast<std::size_t>(x.numel()) * tg::itemsize(x.dtype())) == 0;
 }
 
 /// LSTM inputs: xproj [T, B, 4H] in (-2, 2), w_hh [4H, H] in (-0.5, 0.5), h0, c0 [B, H] in (-1, 1).
@@ -130,9 +122,7 @@ TEST_CASE("gru_recurrence: gradient check, both directions", "[rnn][fused][grad]
 
 TEST_CASE("the recurrences and thin wide products give the same bits on 1 and 2 threads",
           "[rnn][fused][determinism][threads]") {
-  const int before = tg::get_num_threads();
-  auto run = [](int threads) {
-    tg::set_num_threads(threads);
+  check_same_bits_on_1_and_2_threads([] {
     tg::manual_seed(11);
     std::vector<Tensor> out;
     const Tensor a = tg::randn({32, 256}), b = tg::randn({256, 1024});
@@ -151,14 +141,7 @@ TEST_CASE("the recurrences and thin wide products give the same bits on 1 and 2 
     out.push_back(hg.detach());
     for (const Tensor& t : {xg, wg, bg}) out.push_back(t.grad());
     return out;
-  };
-  const std::vector<Tensor> one = run(1), two = run(2);
-  tg::set_num_threads(before);
-  REQUIRE(one.size() == two.size());
-  for (std::size_t i = 0; i < one.size(); ++i) {
-    INFO("result " << i);
-    CHECK(same_bits(one[i], two[i]));
-  }
+  });
 }
 
 TEST_CASE("a thin wide product cut into column blocks equals the float64 product", "[linalg][rnn]") {

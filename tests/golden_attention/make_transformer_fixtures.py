@@ -23,10 +23,10 @@ Keys of the tensors of a case:
     memory_key_padding_mask, src_key_padding_mask
                         masks: an `index` tensor of 0/1 is a bool mask (1 = may not attend), a
                           `tensor` is a float mask added to the scores
-    output, weights     the outputs (weights: MultiheadAttention's attention weights)
-    gout, gweights      fixed random upstream gradients
-    grad.<x>            the gradient of L = (output*gout).sum() [+ (weights*gweights).sum()]
-                          with respect to each float input and every parameter
+    output, weights, gout, gweights, grad.<x>
+                        as in make_attention_fixtures.py: the outputs, fixed random upstream
+                          gradients, and the gradients of L with respect to each float input
+                          and every parameter
 
 Params of a case: the module options (embed_dim, num_heads, kdim, vdim, bias, add_bias_kv,
 add_zero_attn, batch_first; d_model, nhead, dim_feedforward, gelu, layer_norm_eps, norm_first,
@@ -53,6 +53,11 @@ import fixture_writer as fw  # noqa: E402  (the shared fixture format)
 from fixture_writer import randn  # noqa: E402
 from mha_cases import bool_mask, padding, randomize  # noqa: E402
 import mha_cases  # noqa: E402
+
+
+# The sizes of the decoder-layer, decoder and Transformer cases: d_model, nhead, dim_feedforward,
+# batch, target and source lengths.
+D, H, FF, B, T, S = 8, 2, 16, 2, 4, 5
 
 
 def writer(family):
@@ -160,7 +165,6 @@ def decoder_masks(kinds, B, T, S, unbatched=False):
 @fw.family("transformer_decoder_layer")
 def make_decoder_layer():
     w = writer("transformer_decoder_layer")
-    D, H, FF, B, T, S = 8, 2, 16, 2, 4, 5
     # (name, gelu, norm_first, batch_first, (tgt_mask, memory_mask, padding), eps, unbatched)
     cases = [
         ("relu, post-norm, sequence first, no masks", False, False, False, (None, None, False), 1e-5, False),
@@ -195,7 +199,6 @@ def make_decoder_layer():
 @fw.family("transformer_decoder")
 def make_decoder():
     w = writer("transformer_decoder")
-    D, H, FF, B, T, S = 8, 2, 16, 2, 4, 5
     # (name, gelu, norm_first, batch_first, final norm, (tgt_mask, memory_mask, padding))
     cases = [
         ("2 layers, final norm, sequence first, causal tgt_mask", False, False, False, True, ("causal", None, False)),
@@ -224,7 +227,6 @@ def make_decoder():
 @fw.family("transformer")
 def make_transformer():
     w = writer("transformer")
-    D, H, FF, B, S, T = 8, 2, 16, 2, 5, 4
     # (name, gelu, norm_first, batch_first, src_mask, (tgt_mask, memory_mask, padding))
     cases = [
         ("2 + 2 layers, post-norm, sequence first, causal tgt_mask", False, False, False, False,

@@ -63,12 +63,6 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-/// Same dtype, same shape and the same bytes (so NaN payloads and -0 count).
-inline bool same_bits(const tg::Tensor& a, const tg::Tensor& b) {
-  if (a.dtype() != b.dtype() || !(a.shape() == b.shape())) return false;
-  const tg::Tensor ca = a.contiguous(), cb = b.contiguous();
-  const std::size_t n = static_cast<std::size_t>(ca.numel()) * tg::itemsize(ca.dtype());
-  return n == 0 || std::memcmp(ca.data_ptr(), cb.data_ptr(), n) == 0;
-}
+using tg_test::same_bits;  // for the tests that name it tg_io_test::same_bits
 
 }  // namespace tg_io_test

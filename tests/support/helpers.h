@@ -1,10 +1,12 @@
 #pragma once
 // The helpers every test file shares: the message of a tg::Error (error_of, CHECK_TG_ERROR),
-// deterministic float64 inputs for gradient checks and element-wise comparison of tensors with
-// expected numbers. tests/helpers.h forwards here.
+// deterministic float64 inputs for gradient checks, element-wise comparison of tensors with
+// expected numbers, and bit-exact comparison (same_bits, the same results on 1 and 2 threads).
+// tests/helpers.h forwards here.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <string>
 #include <vector>
@@ -87,6 +89,31 @@ inline bool all_close(const std::vector<double>& got, const std::vector<double>&
     }
   }
   return true;
+}
+
+/// Same dtype, same shape and the same bytes (so NaN payloads and -0 count).
+inline bool same_bits(const tg::Tensor& a, const tg::Tensor& b) {
+  if (a.dtype() != b.dtype() || !(a.shape() == b.shape())) return false;
+  const tg::Tensor ca = a.contiguous(), cb = b.contiguous();
+  const std::size_t n = static_cast<std::size_t>(ca.numel()) * tg::itemsize(ca.dtype());
+  return n == 0 || std::memcmp(ca.data_ptr(), cb.data_ptr(), n) == 0;
+}
+
+/// Runs compute (which returns the tensors to compare) with 1 thread, then with 2, and checks that
+/// each tensor has the same bits both times; restores the thread count.
+template <typename Compute>
+void check_same_bits_on_1_and_2_threads(Compute&& compute) {
+  const int before = tg::get_num_threads();
+  tg::set_num_threads(1);
+  const std::vector<tg::Tensor> one = compute();
+  tg::set_num_threads(2);
+  const std::vector<tg::Tensor> two = compute();
+  tg::set_num_threads(before);
+  REQUIRE(one.size() == two.size());
+  for (std::size_t i = 0; i < one.size(); ++i) {
+    INFO("result " << i);
+    CHECK(same_bits(one[i], two[i]));
+  }
 }
 
 }  // namespace tg_test

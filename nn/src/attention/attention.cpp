@@ -29,7 +29,7 @@ void check_dropout(const char* who, double p) {
 
 // ---- Attention ------------------------------------------------------------------------------------
 
-Attention::Attention(AttentionOptions options) : Cloneable("Attention"), options_(std::move(options)) {
+Attention::Attention(AttentionOptions options) : WithOptions("Attention", std::move(options)) {
   check_dropout("Attention", options_.dropout());
   const std::string& n = options_.score().name();
   if (!options_.score().object() && (n == "general" || n == "additive"))
@@ -61,7 +61,7 @@ functional::AttentionOutput Attention::forward(const Tensor& query, const Tensor
 
 // ---- AttentionPooling -----------------------------------------------------------------------------
 
-AttentionPooling::AttentionPooling(AttentionPoolingOptions options) : Cloneable("AttentionPooling"), options_(options) {
+AttentionPooling::AttentionPooling(AttentionPoolingOptions options) : WithOptions("AttentionPooling", options) {
   TG_CHECK(options_.hidden() > 0, "AttentionPooling: hidden must be positive, got {}", options_.hidden());
   TG_CHECK(options_.mlp_hidden() > 0, "AttentionPooling: mlp_hidden must be positive, got {}", options_.mlp_hidden());
   reset();
@@ -129,7 +129,7 @@ AttentionPoolingOutput AttentionPooling::forward_with_lengths(const Tensor& h, c
 
 // ---- SelfAttention ------------------------------------------------------------------------------
 
-SelfAttention::SelfAttention(SelfAttentionOptions options) : Cloneable("SelfAttention"), options_(std::move(options)) {
+SelfAttention::SelfAttention(SelfAttentionOptions options) : WithOptions("SelfAttention", std::move(options)) {
   const auto& o = options_;
   TG_CHECK(o.embed_dim() > 0, "SelfAttention: embed_dim must be positive, got {}", o.embed_dim());
   TG_CHECK(o.num_heads() > 0, "SelfAttention: num_heads must be positive, got {}", o.num_heads());

@@ -7,7 +7,7 @@
 
 namespace tg::nn {
 
-FeatureGate::FeatureGate(FeatureGateOptions options) : Cloneable("FeatureGate"), options_(options) {
+FeatureGate::FeatureGate(FeatureGateOptions options) : WithOptions("FeatureGate", options) {
   TG_CHECK(options_.features() > 0, "FeatureGate: features must be positive, got {}", options_.features());
   reset();
 }

@@ -59,7 +59,7 @@ Tensor split_heads(const Tensor& x, std::int64_t H) {
 
 }  // namespace
 
-MultiheadAttention::MultiheadAttention(MultiheadAttentionOptions options) : Cloneable(kName), options_(options) {
+MultiheadAttention::MultiheadAttention(MultiheadAttentionOptions options) : WithOptions(kName, options) {
   const auto& o = options_;
   TG_CHECK(o.embed_dim() > 0, "{}: embed_dim must be positive, got {}", kName, o.embed_dim());
   TG_CHECK(o.num_heads() > 0, "{}: num_heads must be positive, got {}", kName, o.num_heads());

@@ -55,6 +55,25 @@ Tensor add_positions(const char* who, const Tensor& x, const Tensor& table, std:
 
 }  // namespace
 
+// ---- the additive encodings ------------------------------------------------------------------------
+
+template <class Derived, class Options>
+AdditivePositionalEncoding<Derived, Options>::AdditivePositionalEncoding(const char* type_name, Options options)
+    : WithOptions<Derived, Options>(type_name, std::move(options)) {
+  const Options& o = this->options_;
+  check_sizes(type_name, o.d_model(), o.max_len(), o.dropout());
+}
+
+template <class Derived, class Options>
+Tensor AdditivePositionalEncoding<Derived, Options>::forward(const Tensor& x, std::int64_t start) {
+  const Options& o = this->options_;
+  const Tensor out = add_positions(this->type_name().c_str(), x, table(), start, o.batch_first());
+  return dropout(out, o.dropout(), this->is_training());
+}
+
+template class AdditivePositionalEncoding<SinusoidalPositionalEncoding, SinusoidalPositionalEncodingOptions>;
+template class AdditivePositionalEncoding<LearnedPositionalEncoding, LearnedPositionalEncodingOptions>;
+
 // ---- sinusoidal ------------------------------------------------------------------------------------
 
 Tensor sinusoidal_table(std::int64_t max_len, std::int64_t d_model, double base) {
@@ -75,8 +94,7 @@ Tensor sinusoidal_table(std::int64_t max_len, std::int64_t d_model, double base)
 }
 
 SinusoidalPositionalEncoding::SinusoidalPositionalEncoding(SinusoidalPositionalEncodingOptions options)
-    : Cloneable("SinusoidalPositionalEncoding"), options_(options) {
-  check_sizes("SinusoidalPositionalEncoding", options_.d_model(), options_.max_len(), options_.dropout());
+    : AdditivePositionalEncoding("SinusoidalPositionalEncoding", options) {
   TG_CHECK(options_.base() > 0, "SinusoidalPositionalEncoding: base must be positive, got {}", options_.base());
   reset();
 }
@@ -85,27 +103,16 @@ void SinusoidalPositionalEncoding::reset() {
   pe = register_buffer("pe", sinusoidal_table(options_.max_len(), options_.d_model(), options_.base()).to(kFloat32));
 }
 
-Tensor SinusoidalPositionalEncoding::forward(const Tensor& x, std::int64_t start) {
-  const Tensor out = add_positions("SinusoidalPositionalEncoding", x, pe, start, options_.batch_first());
-  return dropout(out, options_.dropout(), is_training());
-}
-
 // ---- learned ---------------------------------------------------------------------------------------
 
 LearnedPositionalEncoding::LearnedPositionalEncoding(LearnedPositionalEncodingOptions options)
-    : Cloneable("LearnedPositionalEncoding"), options_(options) {
-  check_sizes("LearnedPositionalEncoding", options_.d_model(), options_.max_len(), options_.dropout());
+    : AdditivePositionalEncoding("LearnedPositionalEncoding", options) {
   reset();
 }
 
 void LearnedPositionalEncoding::reset() {
   weight = register_parameter("weight", empty({options_.max_len(), options_.d_model()}));
   init::normal_(weight, 0.0, 1.0);
-}
-
-Tensor LearnedPositionalEncoding::forward(const Tensor& x, std::int64_t start) {
-  const Tensor out = add_positions("LearnedPositionalEncoding", x, weight, start, options_.batch_first());
-  return dropout(out, options_.dropout(), is_training());
 }
 
 // ---- rotary ----------------------------------------------------------------------------------------
@@ -156,7 +163,7 @@ Tensor apply_rotary_embedding(const Tensor& x, const Tensor& cos, const Tensor& 
 
 }  // namespace functional
 
-RotaryEmbedding::RotaryEmbedding(RotaryEmbeddingOptions options) : Cloneable("RotaryEmbedding"), options_(options) {
+RotaryEmbedding::RotaryEmbedding(RotaryEmbeddingOptions options) : WithOptions("RotaryEmbedding", options) {
   const auto& o = options_;
   TG_CHECK(o.dim() > 0 && o.dim() % 2 == 0,
            "RotaryEmbedding: dim must be even and positive (features rotate in pairs), got {}", o.dim());

@@ -61,7 +61,7 @@ std::shared_ptr<Sequential> bottleneck(std::int64_t channels, std::int64_t reduc
 
 // ---- SEBlock ---------------------------------------------------------------------------------------
 
-SEBlock::SEBlock(SEBlockOptions options) : Cloneable("SEBlock"), options_(options) {
+SEBlock::SEBlock(SEBlockOptions options) : WithOptions("SEBlock", options) {
   check_channels_and_reduction("SEBlock", options_.channels(), options_.reduction());
   reset();
 }
@@ -82,7 +82,7 @@ VisionAttentionOutput SEBlock::forward_with_attention(const Tensor& x) {
 
 // ---- ChannelAttention ------------------------------------------------------------------------------
 
-ChannelAttention::ChannelAttention(ChannelAttentionOptions options) : Cloneable("ChannelAttention"), options_(options) {
+ChannelAttention::ChannelAttention(ChannelAttentionOptions options) : WithOptions("ChannelAttention", options) {
   check_channels_and_reduction("ChannelAttention", options_.channels(), options_.reduction());
   reset();
 }
@@ -102,7 +102,7 @@ VisionAttentionOutput ChannelAttention::forward_with_attention(const Tensor& x) 
 
 // ---- SpatialAttention ------------------------------------------------------------------------------
 
-SpatialAttention::SpatialAttention(SpatialAttentionOptions options) : Cloneable("SpatialAttention"), options_(options) {
+SpatialAttention::SpatialAttention(SpatialAttentionOptions options) : WithOptions("SpatialAttention", options) {
   check_kernel("SpatialAttention", options_.kernel_size());
   reset();
 }
@@ -121,7 +121,7 @@ VisionAttentionOutput SpatialAttention::forward_with_attention(const Tensor& x) 
 
 // ---- CBAM ------------------------------------------------------------------------------------------
 
-CBAM::CBAM(CBAMOptions options) : Cloneable("CBAM"), options_(options) {
+CBAM::CBAM(CBAMOptions options) : WithOptions("CBAM", options) {
   check_channels_and_reduction("CBAM", options_.channels(), options_.reduction());
   check_kernel("CBAM", options_.kernel_size());
   reset();

@@ -16,16 +16,23 @@ namespace {
 
 Tensor uniform(tg::IntArrayRef shape, std::uint64_t seed) { return tg_test::uniform64(shape, -1.0, 1.0, seed); }
 
+/// The cases of positional_encoding.txt for one module ("sinusoidal" or "learned").
+std::vector<Case> positional_cases(const std::string& module) {
+  std::vector<Case> cases;
+  for (const Case& c : tg_fixtures::load("golden_attention", "positional_encoding"))
+    if (c.text("module") == module) cases.push_back(c);
+  return cases;
+}
+
 }  // namespace
 
 // ---- golden tests ------------------------------------------------------------------------------------
 
 TEST_CASE("SinusoidalPositionalEncoding matches the reference table and output, batch_first both ways and odd d_model",
           "[attention][positional]") {
-  std::size_t sinusoidal = 0;
-  for (const Case& c : tg_fixtures::load("golden_attention", "positional_encoding")) {
-    if (c.text("module") != "sinusoidal") continue;
-    ++sinusoidal;
+  const std::vector<Case> cases = positional_cases("sinusoidal");
+  CHECK(cases.size() == 4);
+  for (const Case& c : cases) {
     const std::int64_t d = c.param1("d_model"), max_len = c.param1("max_len"), start = c.param1("start");
     // The table itself, in float64, before PyTorch's copy is loaded over the buffer.
     tg_golden::check_close(c, "state.pe", nn::sinusoidal_table(max_len, d));
@@ -35,22 +42,19 @@ TEST_CASE("SinusoidalPositionalEncoding matches the reference table and output, 
     CHECK(tg_test::all_close(tg_test::values(m.pe), tg_test::values(nn::sinusoidal_table(max_len, d)), 1e-7, 1e-7));
     tg_golden::run_case(c, m, [&](const Tensor& x) { return tg_golden::Outputs{{"output", m.forward(x, start)}}; });
   }
-  CHECK(sinusoidal == 4);
 }
 
 TEST_CASE("LearnedPositionalEncoding matches the reference: output and the gradients of the input and the table",
           "[attention][positional]") {
-  std::size_t learned = 0;
-  for (const Case& c : tg_fixtures::load("golden_attention", "positional_encoding")) {
-    if (c.text("module") != "learned") continue;
-    ++learned;
+  const std::vector<Case> cases = positional_cases("learned");
+  CHECK(cases.size() == 2);
+  for (const Case& c : cases) {
     nn::LearnedPositionalEncoding m(nn::LearnedPositionalEncodingOptions(c.param1("max_len"), c.param1("d_model"))
                                         .batch_first(c.flag("batch_first")));
     tg_golden::run_case(c, m, [&](const Tensor& x) {
       return tg_golden::Outputs{{"output", m.forward(x, c.param1("start"))}};
     });
   }
-  CHECK(learned == 2);
 }
 
 TEST_CASE("RoPE matches the complex-rotation reference: tables, module output with offsets, input gradient",

@@ -2,6 +2,7 @@
 /// Activation modules: thin shells over the functions of core/activation.h and core/ops.h.
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "tapegrad/core/ops.h"
 #include "tapegrad/core/ops/activation.h"
@@ -66,24 +67,33 @@ class SiLU : public Cloneable<SiLU> {
 /// 0 for 0-, 1- and 3-d inputs and 1 otherwise (give the dim to say what you mean).
 std::int64_t implicit_softmax_dim(std::int64_t ndim);
 
-/// softmax(x, dim); without a dim, the implicit one (implicit_softmax_dim).
-class Softmax : public Cloneable<Softmax> {
- public:
-  explicit Softmax(std::optional<std::int64_t> dim = std::nullopt) : Cloneable("Softmax"), dim_(dim) {}
-  Tensor forward(const Tensor& x) override { return softmax(x, dim_.value_or(implicit_softmax_dim(x.dim()))); }
+namespace detail {
+/// What Softmax and LogSoftmax share: the dim they normalise along, given or implicit.
+template <typename Derived>
+class SoftmaxDim : public Cloneable<Derived> {
+ protected:
+  SoftmaxDim(std::string type_name, std::optional<std::int64_t> dim)
+      : Cloneable<Derived>(std::move(type_name)), dim_(dim) {}
+  /// The dim for x: the one given, else implicit_softmax_dim(x.dim()).
+  std::int64_t dim_for(const Tensor& x) const { return dim_.value_or(implicit_softmax_dim(x.dim())); }
 
  private:
   std::optional<std::int64_t> dim_;
 };
+}  // namespace detail
+
+/// softmax(x, dim); without a dim, the implicit one (implicit_softmax_dim).
+class Softmax : public detail::SoftmaxDim<Softmax> {
+ public:
+  explicit Softmax(std::optional<std::int64_t> dim = std::nullopt) : SoftmaxDim("Softmax", dim) {}
+  Tensor forward(const Tensor& x) override { return softmax(x, dim_for(x)); }
+};
 
 /// log_softmax(x, dim); without a dim, the implicit one (implicit_softmax_dim).
-class LogSoftmax : public Cloneable<LogSoftmax> {
+class LogSoftmax : public detail::SoftmaxDim<LogSoftmax> {
  public:
-  explicit LogSoftmax(std::optional<std::int64_t> dim = std::nullopt) : Cloneable("LogSoftmax"), dim_(dim) {}
-  Tensor forward(const Tensor& x) override { return log_softmax(x, dim_.value_or(implicit_softmax_dim(x.dim()))); }
-
- private:
-  std::optional<std::int64_t> dim_;
+  explicit LogSoftmax(std::optional<std::int64_t> dim = std::nullopt) : SoftmaxDim("LogSoftmax", dim) {}
+  Tensor forward(const Tensor& x) override { return log_softmax(x, dim_for(x)); }
 };
 
 }  // namespace tg::nn

@@ -36,14 +36,12 @@ struct ConvOptions : public ChainedOptions<ConvOptions> {
 
 /// What Conv1d and Conv2d share: their options and parameters (bias undefined without one).
 template <typename Derived>
-class ConvNd : public Cloneable<Derived> {
+class ConvNd : public WithOptions<Derived, ConvOptions> {
  public:
-  const ConvOptions& options() const { return options_; }
   Tensor weight, bias;
 
  protected:
-  ConvNd(const char* type_name, ConvOptions options) : Cloneable<Derived>(type_name), options_(options) {}
-  ConvOptions options_;
+  ConvNd(const char* type_name, ConvOptions options) : WithOptions<Derived, ConvOptions>(type_name, options) {}
 };
 
 /// 2-d convolution: [N, C, H, W] -> [N, O, Ho, Wo]; weight [O, C / groups, kH, kW], bias [O],
@@ -64,64 +62,67 @@ class Conv1d : public ConvNd<Conv1d> {
   Tensor forward(const Tensor& input) override;
 };
 
-class MaxPool2d : public Cloneable<MaxPool2d> {
+namespace detail {
+/// What MaxPool2d and AvgPool2d share: the window (kernel_size; stride, the kernel's when absent;
+/// padding) and ceil_mode.
+template <typename Derived>
+class Pool2dWindow : public Cloneable<Derived> {
+ protected:
+  Pool2dWindow(const char* type_name, Int2 kernel_size, std::optional<Int2> stride, Int2 padding, bool ceil_mode)
+      : Cloneable<Derived>(type_name), kernel_(kernel_size), stride_(stride), padding_(padding), ceil_(ceil_mode) {}
+  Int2 kernel_;
+  std::optional<Int2> stride_;
+  Int2 padding_;
+  bool ceil_;
+};
+}  // namespace detail
+
+class MaxPool2d : public detail::Pool2dWindow<MaxPool2d> {
  public:
   explicit MaxPool2d(Int2 kernel_size, std::optional<Int2> stride = std::nullopt, Int2 padding = 0, Int2 dilation = 1,
                      bool ceil_mode = false)
-      : Cloneable("MaxPool2d"),
-        kernel_(kernel_size),
-        stride_(stride),
-        padding_(padding),
-        dilation_(dilation),
-        ceil_(ceil_mode) {}
+      : Pool2dWindow("MaxPool2d", kernel_size, stride, padding, ceil_mode), dilation_(dilation) {}
   Tensor forward(const Tensor& input) override {
     return max_pool2d(input, kernel_, stride_, padding_, dilation_, ceil_);
   }
 
  private:
-  Int2 kernel_;
-  std::optional<Int2> stride_;
-  Int2 padding_, dilation_;
-  bool ceil_;
+  Int2 dilation_;
 };
 
-class AvgPool2d : public Cloneable<AvgPool2d> {
+class AvgPool2d : public detail::Pool2dWindow<AvgPool2d> {
  public:
   explicit AvgPool2d(Int2 kernel_size, std::optional<Int2> stride = std::nullopt, Int2 padding = 0,
                      bool ceil_mode = false, bool count_include_pad = true)
-      : Cloneable("AvgPool2d"),
-        kernel_(kernel_size),
-        stride_(stride),
-        padding_(padding),
-        ceil_(ceil_mode),
-        count_include_pad_(count_include_pad) {}
+      : Pool2dWindow("AvgPool2d", kernel_size, stride, padding, ceil_mode), count_include_pad_(count_include_pad) {}
   Tensor forward(const Tensor& input) override {
     return avg_pool2d(input, kernel_, stride_, padding_, ceil_, count_include_pad_);
   }
 
  private:
-  Int2 kernel_;
-  std::optional<Int2> stride_;
-  Int2 padding_;
-  bool ceil_, count_include_pad_;
+  bool count_include_pad_;
 };
 
-class AdaptiveAvgPool2d : public Cloneable<AdaptiveAvgPool2d> {
+namespace detail {
+/// What AdaptiveAvgPool2d and AdaptiveMaxPool2d share: the output size.
+template <typename Derived>
+class AdaptivePool2d : public Cloneable<Derived> {
+ protected:
+  AdaptivePool2d(const char* type_name, Int2 output_size) : Cloneable<Derived>(type_name), size_(output_size) {}
+  Int2 size_;
+};
+}  // namespace detail
+
+class AdaptiveAvgPool2d : public detail::AdaptivePool2d<AdaptiveAvgPool2d> {
  public:
-  explicit AdaptiveAvgPool2d(Int2 output_size) : Cloneable("AdaptiveAvgPool2d"), size_(output_size) {}
+  explicit AdaptiveAvgPool2d(Int2 output_size) : AdaptivePool2d("AdaptiveAvgPool2d", output_size) {}
   Tensor forward(const Tensor& input) override { return adaptive_avg_pool2d(input, size_); }
-
- private:
-  Int2 size_;
 };
 
-class AdaptiveMaxPool2d : public Cloneable<AdaptiveMaxPool2d> {
+class AdaptiveMaxPool2d : public detail::AdaptivePool2d<AdaptiveMaxPool2d> {
  public:
-  explicit AdaptiveMaxPool2d(Int2 output_size) : Cloneable("AdaptiveMaxPool2d"), size_(output_size) {}
+  explicit AdaptiveMaxPool2d(Int2 output_size) : AdaptivePool2d("AdaptiveMaxPool2d", output_size) {}
   Tensor forward(const Tensor& input) override { return adaptive_max_pool2d(input, size_); }
-
- private:
-  Int2 size_;
 };
 
 }  // namespace tg::nn

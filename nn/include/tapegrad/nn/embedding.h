@@ -25,18 +25,14 @@ struct EmbeddingOptions : public ChainedOptions<EmbeddingOptions> {
 
 /// A lookup table: int64 indices [...] -> [..., embedding_dim]. Weights start N(0, 1), the
 /// padding row at zero; the padding row gets no gradient.
-class Embedding : public Cloneable<Embedding> {
+class Embedding : public WithOptions<Embedding, EmbeddingOptions> {
  public:
   explicit Embedding(EmbeddingOptions options);
   Embedding(std::int64_t num_embeddings, std::int64_t embedding_dim)
       : Embedding(EmbeddingOptions(num_embeddings, embedding_dim)) {}
   void reset() override;
   Tensor forward(const Tensor& indices) override;
-  const EmbeddingOptions& options() const { return options_; }
   Tensor weight;
-
- private:
-  EmbeddingOptions options_;
 };
 
 /// Inverted dropout in training mode (zero with probability p, scale the rest by 1 / (1 - p));

@@ -20,17 +20,13 @@ struct LinearOptions : public ChainedOptions<LinearOptions> {
 
 /// y = x W^T + b: [..., in] -> [..., out]. weight [out, in] and bias [out] start uniform in
 /// +-1/sqrt(in), as in PyTorch.
-class Linear : public Cloneable<Linear> {
+class Linear : public WithOptions<Linear, LinearOptions> {
  public:
   explicit Linear(LinearOptions options);
   Linear(std::int64_t in_features, std::int64_t out_features) : Linear(LinearOptions(in_features, out_features)) {}
   void reset() override;
   Tensor forward(const Tensor& input) override;
-  const LinearOptions& options() const { return options_; }
   Tensor weight, bias;
-
- private:
-  LinearOptions options_;
 };
 
 struct BilinearOptions : public ChainedOptions<BilinearOptions> {
@@ -47,16 +43,12 @@ struct BilinearOptions : public ChainedOptions<BilinearOptions> {
 };
 
 /// y_k = x1^T W_k x2 + b_k: ([..., in1], [..., in2]) -> [..., out]; weight [out, in1, in2].
-class Bilinear : public Cloneable<Bilinear> {
+class Bilinear : public WithOptions<Bilinear, BilinearOptions> {
  public:
   explicit Bilinear(BilinearOptions options);
   void reset() override;
   Tensor forward(const Tensor& x1, const Tensor& x2);
-  const BilinearOptions& options() const { return options_; }
   Tensor weight, bias;
-
- private:
-  BilinearOptions options_;
 };
 
 /// Returns its input.

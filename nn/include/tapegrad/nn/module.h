@@ -159,6 +159,20 @@ class Cloneable : public Module {
   std::shared_ptr<Module> clone() const override { return clone_as(static_cast<const Derived&>(*this)); }
 };
 
+/// Base of a module built from an options struct (Linear from LinearOptions, ...): Cloneable's
+/// clone(), and the options, kept as given (the module's constructor checks them; reset() builds
+/// from them) and read back through options().
+template <typename Derived, typename Options>
+class WithOptions : public Cloneable<Derived> {
+ public:
+  const Options& options() const { return options_; }
+
+ protected:
+  WithOptions(std::string type_name, Options options)
+      : Cloneable<Derived>(std::move(type_name)), options_(std::move(options)) {}
+  Options options_;
+};
+
 /// A printable table of the layers of module for an input of input_shape: each submodule's
 /// dotted name, type, output shape and parameter count, then the totals. Runs one forward
 /// pass on zeros without recording.

@@ -23,16 +23,12 @@ struct LayerNormOptions : public ChainedOptions<LayerNormOptions> {
 };
 
 /// Normalises over the last dims (normalized_shape), then scales and shifts (weight 1, bias 0).
-class LayerNorm : public Cloneable<LayerNorm> {
+class LayerNorm : public WithOptions<LayerNorm, LayerNormOptions> {
  public:
   explicit LayerNorm(LayerNormOptions options);
   void reset() override;
   Tensor forward(const Tensor& input) override;
-  const LayerNormOptions& options() const { return options_; }
   Tensor weight, bias;
-
- private:
-  LayerNormOptions options_;
 };
 
 struct BatchNormOptions : public ChainedOptions<BatchNormOptions> {
@@ -66,27 +62,19 @@ class BatchNormCore {
 };
 
 /// Batch normalisation of [N, C] or [N, C, L], over every dim but C.
-class BatchNorm1d : public Cloneable<BatchNorm1d>, public BatchNormCore {
+class BatchNorm1d : public WithOptions<BatchNorm1d, BatchNormOptions>, public BatchNormCore {
  public:
   explicit BatchNorm1d(BatchNormOptions options);
   void reset() override { reset_state(*this, options_); }
   Tensor forward(const Tensor& input) override { return run(*this, options_, input, {2, 3}); }
-  const BatchNormOptions& options() const { return options_; }
-
- private:
-  BatchNormOptions options_;
 };
 
 /// Batch normalisation of [N, C, H, W], over every dim but C.
-class BatchNorm2d : public Cloneable<BatchNorm2d>, public BatchNormCore {
+class BatchNorm2d : public WithOptions<BatchNorm2d, BatchNormOptions>, public BatchNormCore {
  public:
   explicit BatchNorm2d(BatchNormOptions options);
   void reset() override { reset_state(*this, options_); }
   Tensor forward(const Tensor& input) override { return run(*this, options_, input, {4}); }
-  const BatchNormOptions& options() const { return options_; }
-
- private:
-  BatchNormOptions options_;
 };
 
 }  // namespace tg::nn

@@ -110,32 +110,41 @@ class GRU : public RNNBase {
   std::shared_ptr<Module> clone() const override;
 };
 
-/// One LSTM step: x [B, I] (or [I]), state (h, c) [B, H] (zeros when absent) -> (h', c').
-class LSTMCell : public Cloneable<LSTMCell> {
+/// What LSTMCell and GRUCell share: their sizes and parameters, for G gates weight_ih [G H, I],
+/// weight_hh [G H, H], bias_ih and bias_hh [G H] (undefined without bias), all uniform in
+/// +-1/sqrt(H) as in PyTorch.
+class RNNCellBase : public Module {
  public:
-  LSTMCell(std::int64_t input_size, std::int64_t hidden_size, bool bias = true);
   void reset() override;
-  RNNState forward(const Tensor& input, const std::optional<RNNState>& state);
-  Tensor forward(const Tensor& input) override { return forward(input, std::nullopt).h; }
   Tensor weight_ih, weight_hh, bias_ih, bias_hh;
 
- private:
+ protected:
+  RNNCellBase(std::string type_name, std::int64_t input_size, std::int64_t hidden_size, bool bias, std::int64_t gates);
   std::int64_t input_size_, hidden_size_;
   bool bias_;
+
+ private:
+  std::int64_t gates_;
+};
+
+/// One LSTM step: x [B, I] (or [I]), state (h, c) [B, H] (zeros when absent) -> (h', c').
+class LSTMCell : public RNNCellBase {
+ public:
+  LSTMCell(std::int64_t input_size, std::int64_t hidden_size, bool bias = true)
+      : RNNCellBase("LSTMCell", input_size, hidden_size, bias, 4) {}
+  RNNState forward(const Tensor& input, const std::optional<RNNState>& state);
+  Tensor forward(const Tensor& input) override { return forward(input, std::nullopt).h; }
+  std::shared_ptr<Module> clone() const override;
 };
 
 /// One GRU step: x [B, I] (or [I]), h [B, H] (zeros when absent) -> h'.
-class GRUCell : public Cloneable<GRUCell> {
+class GRUCell : public RNNCellBase {
  public:
-  GRUCell(std::int64_t input_size, std::int64_t hidden_size, bool bias = true);
-  void reset() override;
+  GRUCell(std::int64_t input_size, std::int64_t hidden_size, bool bias = true)
+      : RNNCellBase("GRUCell", input_size, hidden_size, bias, 3) {}
   Tensor forward(const Tensor& input, const Tensor& h);
   Tensor forward(const Tensor& input) override { return forward(input, Tensor()); }
-  Tensor weight_ih, weight_hh, bias_ih, bias_hh;
-
- private:
-  std::int64_t input_size_, hidden_size_;
-  bool bias_;
+  std::shared_ptr<Module> clone() const override;
 };
 
 }  // namespace tg::nn

@@ -16,10 +16,13 @@
 namespace tg::nn {
 
 /// The options of TransformerEncoderLayer and TransformerDecoderLayer (PyTorch's names and
-/// defaults); Derived is the options type that the setters return.
+/// defaults), which Transformer's options share; Derived is the options type that the setters
+/// return.
 template <class Derived>
 struct TransformerLayerOptions : public ChainedOptions<Derived> {
   TransformerLayerOptions(std::int64_t d_model, std::int64_t nhead) : d_model_(d_model), nhead_(nhead) {}
+  Derived& d_model(std::int64_t n) { return this->assign(d_model_, n); }
+  Derived& nhead(std::int64_t n) { return this->assign(nhead_, n); }
   Derived& dim_feedforward(std::int64_t n) { return this->assign(dim_feedforward_, n); }
   /// Dropout after each block, inside the feed-forward block, and on the attention weights.
   Derived& dropout(double p) { return this->assign(dropout_, p); }
@@ -56,7 +59,7 @@ struct TransformerEncoderLayerOptions : public TransformerLayerOptions<Transform
 ///   pre-norm:  x = x + dropout1(self_attn(norm1(x))); x = x + dropout2(ff(norm2(x)))
 ///   ff(x) = linear2(dropout(activation(linear1(x))))
 /// src [L, B, E] ([B, L, E] when batch_first, [L, E] unbatched) -> the same shape.
-class TransformerEncoderLayer : public Cloneable<TransformerEncoderLayer> {
+class TransformerEncoderLayer : public WithOptions<TransformerEncoderLayer, TransformerEncoderLayerOptions> {
  public:
   explicit TransformerEncoderLayer(TransformerEncoderLayerOptions options);
   TransformerEncoderLayer(std::int64_t d_model, std::int64_t nhead)
@@ -66,7 +69,6 @@ class TransformerEncoderLayer : public Cloneable<TransformerEncoderLayer> {
   /// its key_padding_mask ([B, S], true = padding). Either may be undefined.
   Tensor forward(const Tensor& src, const Tensor& src_mask, const Tensor& src_key_padding_mask = {});
   Tensor forward(const Tensor& src) override { return forward(src, Tensor(), Tensor()); }
-  const TransformerEncoderLayerOptions& options() const { return options_; }
 
   // Registered in this order, as in PyTorch (activation is a function there, not a child).
   std::shared_ptr<MultiheadAttention> self_attn;
@@ -75,9 +77,6 @@ class TransformerEncoderLayer : public Cloneable<TransformerEncoderLayer> {
   std::shared_ptr<Linear> linear2;
   std::shared_ptr<LayerNorm> norm1, norm2;
   std::shared_ptr<Dropout> dropout1, dropout2;
-
- private:
-  TransformerEncoderLayerOptions options_;
 };
 
 /// The options of TransformerEncoder and TransformerDecoder: a prototype layer, num_layers and an
@@ -92,8 +91,7 @@ struct TransformerStackOptions : public ChainedOptions<Derived> {
   Derived& norm(std::shared_ptr<LayerNorm> n) { return this->assign(norm_, std::move(n)); }
   std::int64_t num_layers() const { return num_layers_; }
   const std::shared_ptr<LayerNorm>& norm() const { return norm_; }
-
- protected:
+  /// The prototype layer (PyTorch's encoder_layer or decoder_layer).
   const std::shared_ptr<Layer>& prototype() const { return layer_; }
 
  private:
@@ -107,27 +105,37 @@ struct TransformerEncoderOptions : public TransformerStackOptions<TransformerEnc
   const std::shared_ptr<TransformerEncoderLayer>& encoder_layer() const { return prototype(); }
 };
 
-/// num_layers encoder layers in turn (children layers.0, layers.1, ...), then the optional norm.
-/// Every layer starts with the prototype's weights, as in PyTorch.
-class TransformerEncoder : public Cloneable<TransformerEncoder> {
+/// What TransformerEncoder and TransformerDecoder share: num_layers clones of the options'
+/// prototype layer (children layers.0, layers.1, ...), each starting with the prototype's weights
+/// as in PyTorch, then the optional final norm. Derived is the stack, Layer the type of its layers.
+template <class Derived, class Layer, class Options>
+class TransformerStack : public WithOptions<Derived, Options> {
+ public:
+  void reset() override;
+  /// The i-th layer.
+  std::shared_ptr<Layer> layer(std::size_t i) const { return layers->at<Layer>(i); }
+
+  std::shared_ptr<ModuleList> layers;
+  std::shared_ptr<LayerNorm> norm;  // null without a final norm
+
+ protected:
+  /// Checks the options (layer_option names the prototype in the message), then builds the stack.
+  TransformerStack(const char* type_name, Options options, const char* layer_option);
+};
+
+/// num_layers encoder layers in turn, then the optional norm.
+class TransformerEncoder
+    : public TransformerStack<TransformerEncoder, TransformerEncoderLayer, TransformerEncoderOptions> {
  public:
   explicit TransformerEncoder(TransformerEncoderOptions options);
   TransformerEncoder(std::shared_ptr<TransformerEncoderLayer> layer, std::int64_t num_layers,
                      std::shared_ptr<LayerNorm> norm = nullptr)
       : TransformerEncoder(TransformerEncoderOptions(std::move(layer), num_layers).norm(std::move(norm))) {}
-  void reset() override;
   /// src as TransformerEncoderLayer's; mask and src_key_padding_mask go to every layer.
   Tensor forward(const Tensor& src, const Tensor& mask, const Tensor& src_key_padding_mask = {});
   Tensor forward(const Tensor& src) override { return forward(src, Tensor(), Tensor()); }
-  const TransformerEncoderOptions& options() const { return options_; }
-  /// The i-th layer.
-  std::shared_ptr<TransformerEncoderLayer> layer(std::size_t i) const;
-
-  std::shared_ptr<ModuleList> layers;
-  std::shared_ptr<LayerNorm> norm;  // null without a final norm
-
- private:
-  TransformerEncoderOptions options_;
 };
+
+extern template class TransformerStack<TransformerEncoder, TransformerEncoderLayer, TransformerEncoderOptions>;
 
 }  // namespace tg::nn

@@ -31,7 +31,7 @@ struct TransformerDecoderLayerOptions : public TransformerLayerOptions<Transform
 ///   sa = dropout1(self_attn), mha = dropout2(multihead_attn), ff = dropout3(linear2(dropout(act(linear1))))
 /// tgt [T, B, E], memory [S, B, E] ([B, T, E] / [B, S, E] when batch_first; [T, E] / [S, E]
 /// unbatched) -> tgt's shape.
-class TransformerDecoderLayer : public Cloneable<TransformerDecoderLayer> {
+class TransformerDecoderLayer : public WithOptions<TransformerDecoderLayer, TransformerDecoderLayerOptions> {
  public:
   explicit TransformerDecoderLayer(TransformerDecoderLayerOptions options);
   TransformerDecoderLayer(std::int64_t d_model, std::int64_t nhead)
@@ -45,7 +45,6 @@ class TransformerDecoderLayer : public Cloneable<TransformerDecoderLayer> {
                  const Tensor& tgt_key_padding_mask = {}, const Tensor& memory_key_padding_mask = {});
   /// The decoder layer attending to its own input as memory, forward(x, x) (for Sequential).
   Tensor forward(const Tensor& x) override { return forward(x, x); }
-  const TransformerDecoderLayerOptions& options() const { return options_; }
 
   // Registered in this order, as in PyTorch (activation is a function there, not a child).
   std::shared_ptr<MultiheadAttention> self_attn, multihead_attn;
@@ -54,9 +53,6 @@ class TransformerDecoderLayer : public Cloneable<TransformerDecoderLayer> {
   std::shared_ptr<Linear> linear2;
   std::shared_ptr<LayerNorm> norm1, norm2, norm3;
   std::shared_ptr<Dropout> dropout1, dropout2, dropout3;
-
- private:
-  TransformerDecoderLayerOptions options_;
 };
 
 struct TransformerDecoderOptions : public TransformerStackOptions<TransformerDecoderOptions, TransformerDecoderLayer> {
@@ -64,68 +60,41 @@ struct TransformerDecoderOptions : public TransformerStackOptions<TransformerDec
   const std::shared_ptr<TransformerDecoderLayer>& decoder_layer() const { return prototype(); }
 };
 
-/// num_layers decoder layers in turn (children layers.0, layers.1, ...), each attending to the
-/// same memory, then the optional norm. Every layer starts with the prototype's weights.
-class TransformerDecoder : public Cloneable<TransformerDecoder> {
+/// num_layers decoder layers in turn, each attending to the same memory, then the optional norm.
+class TransformerDecoder
+    : public TransformerStack<TransformerDecoder, TransformerDecoderLayer, TransformerDecoderOptions> {
  public:
   explicit TransformerDecoder(TransformerDecoderOptions options);
   TransformerDecoder(std::shared_ptr<TransformerDecoderLayer> layer, std::int64_t num_layers,
                      std::shared_ptr<LayerNorm> norm = nullptr)
       : TransformerDecoder(TransformerDecoderOptions(std::move(layer), num_layers).norm(std::move(norm))) {}
-  void reset() override;
   /// As TransformerDecoderLayer::forward; every mask goes to every layer.
   Tensor forward(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask = {}, const Tensor& memory_mask = {},
                  const Tensor& tgt_key_padding_mask = {}, const Tensor& memory_key_padding_mask = {});
   Tensor forward(const Tensor& x) override { return forward(x, x); }
-  const TransformerDecoderOptions& options() const { return options_; }
-  /// The i-th layer.
-  std::shared_ptr<TransformerDecoderLayer> layer(std::size_t i) const;
-
-  std::shared_ptr<ModuleList> layers;
-  std::shared_ptr<LayerNorm> norm;  // null without a final norm
-
- private:
-  TransformerDecoderOptions options_;
 };
 
-struct TransformerOptions : public ChainedOptions<TransformerOptions> {
+extern template class TransformerStack<TransformerDecoder, TransformerDecoderLayer, TransformerDecoderOptions>;
+
+/// Transformer's options: the layers' (passed on to every encoder and decoder layer), the number of
+/// layers of each stack, and an optional custom encoder or decoder.
+struct TransformerOptions : public TransformerLayerOptions<TransformerOptions> {
   /// PyTorch's defaults: d_model 512, nhead 8, 6 encoder and 6 decoder layers.
-  TransformerOptions() = default;
-  TransformerOptions(std::int64_t d_model, std::int64_t nhead) : d_model_(d_model), nhead_(nhead) {}
-  TransformerOptions& d_model(std::int64_t n) { return assign(d_model_, n); }
-  TransformerOptions& nhead(std::int64_t n) { return assign(nhead_, n); }
+  TransformerOptions() : TransformerOptions(512, 8) {}
+  TransformerOptions(std::int64_t d_model, std::int64_t nhead) : TransformerLayerOptions(d_model, nhead) {}
   TransformerOptions& num_encoder_layers(std::int64_t n) { return assign(num_encoder_layers_, n); }
   TransformerOptions& num_decoder_layers(std::int64_t n) { return assign(num_decoder_layers_, n); }
-  TransformerOptions& dim_feedforward(std::int64_t n) { return assign(dim_feedforward_, n); }
-  TransformerOptions& dropout(double p) { return assign(dropout_, p); }
-  /// "relu" or "gelu" (erf form).
-  TransformerOptions& activation(std::string name) { return assign(activation_, std::move(name)); }
-  TransformerOptions& layer_norm_eps(double eps) { return assign(layer_norm_eps_, eps); }
-  TransformerOptions& batch_first(bool on) { return assign(batch_first_, on); }
-  TransformerOptions& norm_first(bool on) { return assign(norm_first_, on); }
   /// An encoder or decoder to use instead of the ones built from the options (PyTorch's
   /// custom_encoder / custom_decoder); the Transformer holds a clone, re-initialised as the rest.
   TransformerOptions& custom_encoder(std::shared_ptr<TransformerEncoder> e) { return assign(custom_encoder_, e); }
   TransformerOptions& custom_decoder(std::shared_ptr<TransformerDecoder> d) { return assign(custom_decoder_, d); }
-  std::int64_t d_model() const { return d_model_; }
-  std::int64_t nhead() const { return nhead_; }
   std::int64_t num_encoder_layers() const { return num_encoder_layers_; }
   std::int64_t num_decoder_layers() const { return num_decoder_layers_; }
-  std::int64_t dim_feedforward() const { return dim_feedforward_; }
-  double dropout() const { return dropout_; }
-  const std::string& activation() const { return activation_; }
-  double layer_norm_eps() const { return layer_norm_eps_; }
-  bool batch_first() const { return batch_first_; }
-  bool norm_first() const { return norm_first_; }
   const std::shared_ptr<TransformerEncoder>& custom_encoder() const { return custom_encoder_; }
   const std::shared_ptr<TransformerDecoder>& custom_decoder() const { return custom_decoder_; }
 
  private:
-  std::int64_t d_model_ = 512, nhead_ = 8, num_encoder_layers_ = 6, num_decoder_layers_ = 6, dim_feedforward_ = 2048;
-  double dropout_ = 0.1;
-  std::string activation_ = "relu";
-  double layer_norm_eps_ = 1e-5;
-  bool batch_first_ = false, norm_first_ = false;
+  std::int64_t num_encoder_layers_ = 6, num_decoder_layers_ = 6;
   std::shared_ptr<TransformerEncoder> custom_encoder_;
   std::shared_ptr<TransformerDecoder> custom_decoder_;
 };
@@ -133,7 +102,7 @@ struct TransformerOptions : public ChainedOptions<TransformerOptions> {
 /// The encoder-decoder: memory = encoder(src), output = decoder(tgt, memory). The encoder and the
 /// decoder each end with a LayerNorm (encoder.norm, decoder.norm); every parameter with more than
 /// one dim starts xavier_uniform_, as PyTorch's Transformer._reset_parameters does.
-class Transformer : public Cloneable<Transformer> {
+class Transformer : public WithOptions<Transformer, TransformerOptions> {
  public:
   explicit Transformer(TransformerOptions options = {});
   void reset() override;
@@ -146,13 +115,9 @@ class Transformer : public Cloneable<Transformer> {
   /// The causal mask of size sz: a float [sz, sz] tensor, 0 on and below the diagonal and -inf
   /// above it (query i may attend keys 0..i).
   static Tensor generate_square_subsequent_mask(std::int64_t sz, DType dtype = kFloat32);
-  const TransformerOptions& options() const { return options_; }
 
   std::shared_ptr<TransformerEncoder> encoder;
   std::shared_ptr<TransformerDecoder> decoder;
-
- private:
-  TransformerOptions options_;
 };
 
 }  // namespace tg::nn

@@ -40,14 +40,10 @@ namespace functional {
 Tensor interpolate(const Tensor& input, const InterpolateOptions& options);
 }  // namespace functional
 
-class Upsample : public Cloneable<Upsample> {
+class Upsample : public WithOptions<Upsample, UpsampleOptions> {
  public:
   explicit Upsample(UpsampleOptions options);
   Tensor forward(const Tensor& input) override { return functional::interpolate(input, options_); }
-  const UpsampleOptions& options() const { return options_; }
-
- private:
-  UpsampleOptions options_;
 };
 
 }  // namespace tg::nn

@@ -55,6 +55,7 @@ class AdamOptions : public AdamOptionsBase<AdamOptions> {
  public:
   static constexpr const char* kTypeName = "AdamOptions";
   static constexpr const char* kWho = "Adam";
+  static constexpr bool kDecoupled = false;  // the weight decay is an L2 penalty on the gradient
   explicit AdamOptions(double lr = 1e-3) : AdamOptionsBase(lr, 0.0) {}
 };
 
@@ -63,27 +64,36 @@ class AdamWOptions : public AdamOptionsBase<AdamWOptions> {
  public:
   static constexpr const char* kTypeName = "AdamWOptions";
   static constexpr const char* kWho = "AdamW";
+  static constexpr bool kDecoupled = true;  // the weight decay shrinks the parameters directly
   explicit AdamWOptions(double lr = 1e-3) : AdamOptionsBase(lr, 1e-2) {}
 };
 
-/// State per parameter: "step", "exp_avg", "exp_avg_sq", and "max_exp_avg_sq" (amsgrad).
-class Adam : public OptimizerOf<AdamOptions> {
+/// What Adam and AdamW share: the update above, with Options::kDecoupled choosing the weight
+/// decay, and the state per parameter: "step", "exp_avg", "exp_avg_sq", and "max_exp_avg_sq"
+/// (amsgrad).
+template <typename Options>
+class AdamBase : public OptimizerOf<Options> {
  public:
-  using OptimizerOf::OptimizerOf;
+  using OptimizerOf<Options>::OptimizerOf;
 
  protected:
   void update(const Tensor& param, const Tensor& grad, ParamState& state, const OptimizerOptions& options) override;
   std::vector<std::string> required_state(const OptimizerOptions& options) const override;
 };
 
-/// Adam with decoupled weight decay (Loshchilov & Hutter); the same state as Adam.
-class AdamW : public OptimizerOf<AdamWOptions> {
- public:
-  using OptimizerOf::OptimizerOf;
+extern template class AdamBase<AdamOptions>;
+extern template class AdamBase<AdamWOptions>;
 
- protected:
-  void update(const Tensor& param, const Tensor& grad, ParamState& state, const OptimizerOptions& options) override;
-  std::vector<std::string> required_state(const OptimizerOptions& options) const override;
+/// Adam (Kingma & Ba).
+class Adam : public AdamBase<AdamOptions> {
+ public:
+  using AdamBase::AdamBase;
+};
+
+/// Adam with decoupled weight decay (Loshchilov & Hutter).
+class AdamW : public AdamBase<AdamWOptions> {
+ public:
+  using AdamBase::AdamBase;
 };
 
 }  // namespace tg::optim

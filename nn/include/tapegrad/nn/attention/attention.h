@@ -46,7 +46,7 @@ struct AttentionOptions : public ChainedOptions<AttentionOptions> {
 
 /// weights = masked_softmax(score(query, keys), mask), context = weights values. The score is
 /// the child "score" (so a learned one's keys are score.weight, score.W_q.weight, ...).
-class Attention : public Cloneable<Attention> {
+class Attention : public WithOptions<Attention, AttentionOptions> {
  public:
   explicit Attention(AttentionOptions options = AttentionOptions());
   Attention(ScoreSpec score, std::int64_t query_dim = 0, std::int64_t key_dim = 0)
@@ -59,12 +59,8 @@ class Attention : public Cloneable<Attention> {
                                       const Tensor& mask = {});
   /// Self-attention forward(x, x, x).output (for Sequential).
   Tensor forward(const Tensor& x) override { return forward(x, x, x).output; }
-  const AttentionOptions& options() const { return options_; }
 
   std::shared_ptr<Score> score;
-
- private:
-  AttentionOptions options_;
 };
 
 // ---- AttentionPooling -----------------------------------------------------------------------------
@@ -96,7 +92,7 @@ struct AttentionPoolingOutput {
 };
 
 /// M = tanh(h), alpha = softmax over time of M q (padding masked), context = sum_t alpha_t h_t.
-class AttentionPooling : public Cloneable<AttentionPooling> {
+class AttentionPooling : public WithOptions<AttentionPooling, AttentionPoolingOptions> {
  public:
   explicit AttentionPooling(AttentionPoolingOptions options);
   explicit AttentionPooling(std::int64_t hidden) : AttentionPooling(AttentionPoolingOptions(hidden)) {}
@@ -108,13 +104,9 @@ class AttentionPooling : public Cloneable<AttentionPooling> {
   AttentionPoolingOutput forward_with_lengths(const Tensor& h, const Tensor& lengths);
   /// The context [B, H] (for Sequential).
   Tensor forward(const Tensor& h) override { return forward(h, Tensor()).context; }
-  const AttentionPoolingOptions& options() const { return options_; }
 
   Tensor query;                           // [H], kLearned only
   std::shared_ptr<Sequential> query_mlp;  // kMean and kLast only
-
- private:
-  AttentionPoolingOptions options_;
 };
 
 // ---- SelfAttention ------------------------------------------------------------------------------
@@ -146,7 +138,7 @@ struct SelfAttentionOptions : public ChainedOptions<SelfAttentionOptions> {
 
 /// Heads: [B, T, E] -> [B, T, H, d] -> transpose -> [B, H, T, d] (d = E / H); the score (e.g.
 /// scaled_dot: 1/sqrt(d)) runs per head, the heads are joined back to [B, T, E], then out_proj.
-class SelfAttention : public Cloneable<SelfAttention> {
+class SelfAttention : public WithOptions<SelfAttention, SelfAttentionOptions> {
  public:
   explicit SelfAttention(SelfAttentionOptions options);
   SelfAttention(std::int64_t embed_dim, std::int64_t num_heads = 1)
@@ -159,13 +151,9 @@ class SelfAttention : public Cloneable<SelfAttention> {
   functional::AttentionOutput forward(const Tensor& x, const Tensor& attn_mask, const Tensor& key_padding_mask = {},
                                       bool average_attn_weights = true);
   Tensor forward(const Tensor& x) override { return forward(x, Tensor()).output; }
-  const SelfAttentionOptions& options() const { return options_; }
 
   std::shared_ptr<Linear> q_proj, k_proj, v_proj, out_proj;  // project() only
   std::shared_ptr<Score> score;
-
- private:
-  SelfAttentionOptions options_;
 };
 
 }  // namespace tg::nn

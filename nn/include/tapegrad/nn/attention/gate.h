@@ -38,7 +38,7 @@ struct FeatureGateOutput {
   Tensor gate;
 };
 
-class FeatureGate : public Cloneable<FeatureGate> {
+class FeatureGate : public WithOptions<FeatureGate, FeatureGateOptions> {
  public:
   explicit FeatureGate(FeatureGateOptions options);
   explicit FeatureGate(std::int64_t features) : FeatureGate(FeatureGateOptions(features)) {}
@@ -47,11 +47,7 @@ class FeatureGate : public Cloneable<FeatureGate> {
   Tensor forward(const Tensor& x) override { return forward_with_gate(x).output; }
   /// The output and the gate values [..., F] (to draw which features a step keeps).
   FeatureGateOutput forward_with_gate(const Tensor& x);
-  const FeatureGateOptions& options() const { return options_; }
   std::shared_ptr<Linear> gate;
-
- private:
-  FeatureGateOptions options_;
 };
 
 }  // namespace tg::nn

@@ -65,7 +65,7 @@ using MultiheadAttentionOutput = functional::AttentionOutput;
 /// xavier_uniform_ on in_proj_weight (or on q_proj_weight, k_proj_weight, v_proj_weight), zero
 /// in_proj_bias and out_proj.bias, out_proj.weight as Linear's default, xavier_normal_ on
 /// bias_k and bias_v.
-class MultiheadAttention : public Cloneable<MultiheadAttention> {
+class MultiheadAttention : public WithOptions<MultiheadAttention, MultiheadAttentionOptions> {
  public:
   explicit MultiheadAttention(MultiheadAttentionOptions options);
   MultiheadAttention(std::int64_t embed_dim, std::int64_t num_heads)
@@ -85,7 +85,6 @@ class MultiheadAttention : public Cloneable<MultiheadAttention> {
   /// Self-attention output, forward(x, x, x) without weights (for Sequential and summary()).
   Tensor forward(const Tensor& x) override { return forward(x, x, x, {}, false).output; }
 
-  const MultiheadAttentionOptions& options() const { return options_; }
   std::int64_t head_dim() const { return options_.embed_dim() / options_.num_heads(); }
   /// kdim == vdim == embed_dim: one packed in_proj_weight (PyTorch's _qkv_same_embed_dim).
   bool qkv_same_embed_dim() const {
@@ -97,9 +96,6 @@ class MultiheadAttention : public Cloneable<MultiheadAttention> {
   Tensor in_proj_weight, q_proj_weight, k_proj_weight, v_proj_weight, in_proj_bias;
   Tensor bias_k, bias_v;
   std::shared_ptr<Linear> out_proj;
-
- private:
-  MultiheadAttentionOptions options_;
 };
 
 }  // namespace tg::nn

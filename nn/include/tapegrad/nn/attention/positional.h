@@ -16,25 +16,56 @@
 
 namespace tg::nn {
 
-struct SinusoidalPositionalEncodingOptions : public ChainedOptions<SinusoidalPositionalEncodingOptions> {
-  explicit SinusoidalPositionalEncodingOptions(std::int64_t d_model, std::int64_t max_len = 5000)
-      : d_model_(d_model), max_len_(max_len) {}
+/// The options of the two additive encodings (Derived is the options type that the setters
+/// return): the table's size, max_len positions of d_model each, and what comes after the addition.
+template <class Derived>
+struct PositionalEncodingOptions : public ChainedOptions<Derived> {
   /// Dropout after the addition, in training mode; in [0, 1].
-  SinusoidalPositionalEncodingOptions& dropout(double p) { return assign(dropout_, p); }
+  Derived& dropout(double p) { return this->assign(dropout_, p); }
   /// Inputs are [B, T, d] (true, the default) or [T, B, d] (false).
-  SinusoidalPositionalEncodingOptions& batch_first(bool on) { return assign(batch_first_, on); }
-  /// The 10000 of the wavelengths 10000^(2i/d).
-  SinusoidalPositionalEncodingOptions& base(double b) { return assign(base_, b); }
+  Derived& batch_first(bool on) { return this->assign(batch_first_, on); }
   std::int64_t d_model() const { return d_model_; }
   std::int64_t max_len() const { return max_len_; }
   double dropout() const { return dropout_; }
   bool batch_first() const { return batch_first_; }
-  double base() const { return base_; }
+
+ protected:
+  PositionalEncodingOptions(std::int64_t d_model, std::int64_t max_len, double dropout)
+      : d_model_(d_model), max_len_(max_len), dropout_(dropout) {}
 
  private:
   std::int64_t d_model_, max_len_;
-  double dropout_ = 0.1, base_ = 10000.0;
+  double dropout_;
   bool batch_first_ = true;
+};
+
+/// What the two additive encodings share: their options, and forward, x + table[0:T] (or
+/// [start : start+T]) then dropout; the table [max_len, d_model] is Derived's (a buffer or a
+/// parameter).
+template <class Derived, class Options>
+class AdditivePositionalEncoding : public WithOptions<Derived, Options> {
+ public:
+  /// [B, T, d] ([T, B, d] when !batch_first; [T, d] unbatched) -> the same shape.
+  Tensor forward(const Tensor& x) override { return forward(x, 0); }
+  /// The same with positions start..start+T-1 (decoding one step at a time).
+  Tensor forward(const Tensor& x, std::int64_t start);
+
+ protected:
+  /// Checks d_model, max_len and dropout (the error names type_name).
+  AdditivePositionalEncoding(const char* type_name, Options options);
+  virtual const Tensor& table() const = 0;
+};
+
+struct SinusoidalPositionalEncodingOptions : public PositionalEncodingOptions<SinusoidalPositionalEncodingOptions> {
+  /// Dropout 0.1 by default.
+  explicit SinusoidalPositionalEncodingOptions(std::int64_t d_model, std::int64_t max_len = 5000)
+      : PositionalEncodingOptions(d_model, max_len, 0.1) {}
+  /// The 10000 of the wavelengths 10000^(2i/d).
+  SinusoidalPositionalEncodingOptions& base(double b) { return assign(base_, b); }
+  double base() const { return base_; }
+
+ private:
+  double base_ = 10000.0;
 };
 
 /// The sinusoidal table of "Attention Is All You Need", [max_len, d_model] in float64:
@@ -44,59 +75,42 @@ Tensor sinusoidal_table(std::int64_t max_len, std::int64_t d_model, double base 
 
 /// x + pe[0:T], then dropout (p = 0.1 by default, as the PyTorch tutorial's PositionalEncoding).
 /// pe [max_len, d_model] is a persistent buffer (in state_dict under `pe`), never trained.
-class SinusoidalPositionalEncoding : public Cloneable<SinusoidalPositionalEncoding> {
+class SinusoidalPositionalEncoding
+    : public AdditivePositionalEncoding<SinusoidalPositionalEncoding, SinusoidalPositionalEncodingOptions> {
  public:
   explicit SinusoidalPositionalEncoding(SinusoidalPositionalEncodingOptions options);
   explicit SinusoidalPositionalEncoding(std::int64_t d_model, std::int64_t max_len = 5000, double dropout = 0.1)
       : SinusoidalPositionalEncoding(SinusoidalPositionalEncodingOptions(d_model, max_len).dropout(dropout)) {}
   void reset() override;
-  /// [B, T, d] ([T, B, d] when !batch_first; [T, d] unbatched) -> the same shape.
-  Tensor forward(const Tensor& x) override { return forward(x, 0); }
-  /// The same with positions start..start+T-1 (decoding one step at a time).
-  Tensor forward(const Tensor& x, std::int64_t start);
-  const SinusoidalPositionalEncodingOptions& options() const { return options_; }
   Tensor pe;
 
- private:
-  SinusoidalPositionalEncodingOptions options_;
+ protected:
+  const Tensor& table() const override { return pe; }
 };
 
-struct LearnedPositionalEncodingOptions : public ChainedOptions<LearnedPositionalEncodingOptions> {
-  /// Embedding's order: the number of positions, then the size of each.
-  LearnedPositionalEncodingOptions(std::int64_t max_len, std::int64_t d_model) : max_len_(max_len), d_model_(d_model) {}
-  /// Dropout after the addition, in training mode; in [0, 1]. Default 0.
-  LearnedPositionalEncodingOptions& dropout(double p) { return assign(dropout_, p); }
-  /// Inputs are [B, T, d] (true, the default) or [T, B, d] (false).
-  LearnedPositionalEncodingOptions& batch_first(bool on) { return assign(batch_first_, on); }
-  std::int64_t max_len() const { return max_len_; }
-  std::int64_t d_model() const { return d_model_; }
-  double dropout() const { return dropout_; }
-  bool batch_first() const { return batch_first_; }
-
- private:
-  std::int64_t max_len_, d_model_;
-  double dropout_ = 0.0;
-  bool batch_first_ = true;
+struct LearnedPositionalEncodingOptions : public PositionalEncodingOptions<LearnedPositionalEncodingOptions> {
+  /// Embedding's order: the number of positions, then the size of each. Dropout 0 by default.
+  LearnedPositionalEncodingOptions(std::int64_t max_len, std::int64_t d_model)
+      : PositionalEncodingOptions(d_model, max_len, 0.0) {}
 };
 
 /// x + weight[0:T], then dropout: a position embedding trained with the model. weight
 /// [max_len, d_model] starts N(0, 1), as Embedding's.
-class LearnedPositionalEncoding : public Cloneable<LearnedPositionalEncoding> {
+class LearnedPositionalEncoding
+    : public AdditivePositionalEncoding<LearnedPositionalEncoding, LearnedPositionalEncodingOptions> {
  public:
   explicit LearnedPositionalEncoding(LearnedPositionalEncodingOptions options);
   LearnedPositionalEncoding(std::int64_t max_len, std::int64_t d_model)
       : LearnedPositionalEncoding(LearnedPositionalEncodingOptions(max_len, d_model)) {}
   void reset() override;
-  /// [B, T, d] ([T, B, d] when !batch_first; [T, d] unbatched) -> the same shape.
-  Tensor forward(const Tensor& x) override { return forward(x, 0); }
-  /// The same with positions start..start+T-1.
-  Tensor forward(const Tensor& x, std::int64_t start);
-  const LearnedPositionalEncodingOptions& options() const { return options_; }
   Tensor weight;
 
- private:
-  LearnedPositionalEncodingOptions options_;
+ protected:
+  const Tensor& table() const override { return weight; }
 };
+
+extern template class AdditivePositionalEncoding<SinusoidalPositionalEncoding, SinusoidalPositionalEncodingOptions>;
+extern template class AdditivePositionalEncoding<LearnedPositionalEncoding, LearnedPositionalEncodingOptions>;
 
 // ---- rotary position embedding (RoPE) ---------------------------------------------------------------
 //
@@ -143,7 +157,7 @@ struct RotaryEmbeddingOptions : public ChainedOptions<RotaryEmbeddingOptions> {
 /// k after the projections and the head split, before the scores. No parameters; the cos and sin
 /// caches [max_len, dim] are non-persistent (left out of state_dict, like PyTorch's buffers
 /// registered with persistent=False) and are kept in float64, cast to the input's dtype on use.
-class RotaryEmbedding : public Cloneable<RotaryEmbedding> {
+class RotaryEmbedding : public WithOptions<RotaryEmbedding, RotaryEmbeddingOptions> {
  public:
   explicit RotaryEmbedding(RotaryEmbeddingOptions options);
   explicit RotaryEmbedding(std::int64_t dim, double base = 10000.0, std::int64_t max_len = 2048)
@@ -153,13 +167,11 @@ class RotaryEmbedding : public Cloneable<RotaryEmbedding> {
   Tensor forward(const Tensor& x) override { return forward(x, 0); }
   /// x [..., T, dim] at positions offset..offset+T-1 (the keys of a cache hold the earlier ones).
   Tensor forward(const Tensor& x, std::int64_t offset);
-  const RotaryEmbeddingOptions& options() const { return options_; }
   /// The caches [max_len, dim] (float64), not in state_dict.
   const Tensor& cos_cached() const { return cos_cached_; }
   const Tensor& sin_cached() const { return sin_cached_; }
 
  private:
-  RotaryEmbeddingOptions options_;
   Tensor cos_cached_, sin_cached_;
 };
 

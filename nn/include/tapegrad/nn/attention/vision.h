@@ -55,7 +55,7 @@ struct SEBlockOptions : public ChannelReductionOptions<SEBlockOptions> {
 /// Squeeze and excitation: s = sigmoid(W2 relu(W1 mean_hw(x) + b1) + b2) [B, C], output x * s.
 /// fc = Sequential(Linear(C, C/r), ReLU, Linear(C/r, C), Sigmoid): keys fc.0.weight, fc.0.bias,
 /// fc.2.weight, fc.2.bias.
-class SEBlock : public Cloneable<SEBlock> {
+class SEBlock : public WithOptions<SEBlock, SEBlockOptions> {
  public:
   explicit SEBlock(SEBlockOptions options);
   explicit SEBlock(std::int64_t channels, std::int64_t reduction = 16)
@@ -65,11 +65,7 @@ class SEBlock : public Cloneable<SEBlock> {
   Tensor forward(const Tensor& x) override { return forward_with_attention(x).output; }
   /// The output and the channel weights [B, C, 1, 1].
   VisionAttentionOutput forward_with_attention(const Tensor& x);
-  const SEBlockOptions& options() const { return options_; }
   std::shared_ptr<Sequential> fc;
-
- private:
-  SEBlockOptions options_;
 };
 
 /// The shared MLP of ChannelAttention is its bottleneck.
@@ -80,7 +76,7 @@ struct ChannelAttentionOptions : public ChannelReductionOptions<ChannelAttention
 /// CBAM's channel attention: a = sigmoid(mlp(mean_hw(x)) + mlp(max_hw(x))) [B, C], output x * a.
 /// One MLP for both descriptors: mlp = Sequential(Linear(C, C/r), ReLU, Linear(C/r, C)), keys
 /// mlp.0.weight, mlp.0.bias, mlp.2.weight, mlp.2.bias.
-class ChannelAttention : public Cloneable<ChannelAttention> {
+class ChannelAttention : public WithOptions<ChannelAttention, ChannelAttentionOptions> {
  public:
   explicit ChannelAttention(ChannelAttentionOptions options);
   explicit ChannelAttention(std::int64_t channels, std::int64_t reduction = 16)
@@ -90,11 +86,7 @@ class ChannelAttention : public Cloneable<ChannelAttention> {
   Tensor forward(const Tensor& x) override { return forward_with_attention(x).output; }
   /// The output and the channel weights [B, C, 1, 1].
   VisionAttentionOutput forward_with_attention(const Tensor& x);
-  const ChannelAttentionOptions& options() const { return options_; }
   std::shared_ptr<Sequential> mlp;
-
- private:
-  ChannelAttentionOptions options_;
 };
 
 struct SpatialAttentionOptions : public ChainedOptions<SpatialAttentionOptions> {
@@ -113,7 +105,7 @@ struct SpatialAttentionOptions : public ChainedOptions<SpatialAttentionOptions> 
 /// CBAM's spatial attention: the channel mean and channel max maps [B, 1, H, W], concatenated in
 /// that order to [B, 2, H, W], through conv = Conv2d(2, 1, k, padding k/2) and a sigmoid: weights
 /// a [B, 1, H, W], output x * a (every channel of a position scaled alike). Key conv.weight.
-class SpatialAttention : public Cloneable<SpatialAttention> {
+class SpatialAttention : public WithOptions<SpatialAttention, SpatialAttentionOptions> {
  public:
   explicit SpatialAttention(SpatialAttentionOptions options);
   explicit SpatialAttention(std::int64_t kernel_size = 7) : SpatialAttention(SpatialAttentionOptions(kernel_size)) {}
@@ -122,11 +114,7 @@ class SpatialAttention : public Cloneable<SpatialAttention> {
   Tensor forward(const Tensor& x) override { return forward_with_attention(x).output; }
   /// The output and the position weights [B, 1, H, W].
   VisionAttentionOutput forward_with_attention(const Tensor& x);
-  const SpatialAttentionOptions& options() const { return options_; }
   std::shared_ptr<Conv2d> conv;
-
- private:
-  SpatialAttentionOptions options_;
 };
 
 struct CBAMOptions : public ChainedOptions<CBAMOptions> {
@@ -149,7 +137,7 @@ struct CBAMOutput {
 };
 
 /// Convolutional block attention: y = channel_attention(x), output = spatial_attention(y).
-class CBAM : public Cloneable<CBAM> {
+class CBAM : public WithOptions<CBAM, CBAMOptions> {
  public:
   explicit CBAM(CBAMOptions options);
   explicit CBAM(std::int64_t channels, std::int64_t reduction = 16, std::int64_t kernel_size = 7)
@@ -158,12 +146,8 @@ class CBAM : public Cloneable<CBAM> {
   /// [B, C, H, W] -> [B, C, H, W].
   Tensor forward(const Tensor& x) override { return forward_with_attention(x).output; }
   CBAMOutput forward_with_attention(const Tensor& x);
-  const CBAMOptions& options() const { return options_; }
   std::shared_ptr<ChannelAttention> channel_attention;
   std::shared_ptr<SpatialAttention> spatial_attention;
-
- private:
-  CBAMOptions options_;
 };
 
 }  // namespace tg::nn
