@@ -7,13 +7,8 @@
 #include "tapegrad/core/ops/softmax.h"
 
 #include <cmath>
-#include <cstdint>
 #include <cstring>
 #include <limits>
-#include <type_traits>
-#if defined(__AVX__)
-#include <immintrin.h>
-#endif
 
 #include "kernels/parallel.h"
 #include "kernels/vec_math.h"
@@ -60,44 +55,10 @@ T row_sum(const T* x, std::int64_t n) {
   return s;
 }
 
-/// The longest row whose exps softmax keeps on the stack to store the output with streaming
-/// stores, and the output size from which it does (well past the caches: the output is not read
-/// again soon, so writing it without first reading its lines into the cache saves a third of
-/// the memory traffic).
-constexpr std::int64_t kStreamRow = 4096;
-constexpr std::int64_t kStreamBytes = std::int64_t{8} << 20;
-
-/// y[i] = b[i] * inv, with non-temporal stores where the CPU has AVX and y is 32-byte aligned
-/// (the same multiply, so the same bits as y[i] = b[i] * inv).
 template <typename T>
-void store_scaled_streaming(const T* b, T* y, std::int64_t n, T inv) {
-  std::int64_t i = 0;
-#if defined(__AVX__)
-  if (reinterpret_cast<std::uintptr_t>(y) % 32 == 0) {
-    if constexpr (std::is_same_v<T, float>) {
-      const __m256 v = _mm256_set1_ps(inv);
-      for (; i + 8 <= n; i += 8) _mm256_stream_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(b + i), v));
-    } else {
-      const __m256d v = _mm256_set1_pd(inv);
-      for (; i + 4 <= n; i += 4) _mm256_stream_pd(y + i, _mm256_mul_pd(_mm256_loadu_pd(b + i), v));
-    }
-    _mm_sfence();  // order the streamed stores before whatever reads y next
-  }
-#endif
-  for (; i < n; ++i) y[i] = b[i] * inv;
-}
-
-template <typename T>
-void softmax_row(const T* x, T* y, std::int64_t n, bool log, bool stream = false) {
+void softmax_row(const T* x, T* y, std::int64_t n, bool log) {
   const T m = row_max(x, n);
   const T shift = std::isinf(m) ? T(0) : m;  // never compute inf - inf
-  if (stream && !log && n <= kStreamRow) {
-    // The exps stay in L1 on the stack; y is written once, streamed.
-    alignas(64) T e[kStreamRow];
-    for (std::int64_t i = 0; i < n; ++i) e[i] = kernels::exp_impl(x[i] - shift);
-    store_scaled_streaming(e, y, n, T(1) / row_sum(e, n));
-    return;
-  }
   for (std::int64_t i = 0; i < n; ++i) y[i] = kernels::exp_impl(x[i] - shift);
   const T s = row_sum(y, n);
   if (log) {
@@ -169,8 +130,7 @@ Tensor softmax_impl(const Tensor& a, std::int64_t dim, bool log) {
     using T = typename decltype(tag)::type;
     const T* xp = static_cast<const T*>(x.data_ptr());
     T* yp = static_cast<T*>(y.data_ptr());
-    const bool stream = rows * n * static_cast<std::int64_t>(sizeof(T)) >= kStreamBytes;
-    for_rows(rows, n, [&](std::int64_t r) { softmax_row(xp + r * n, yp + r * n, n, log, stream); });
+    for_rows(rows, n, [&](std::int64_t r) { softmax_row(xp + r * n, yp + r * n, n, log); });
   });
   if (autograd::needs_grad(a)) {
     autograd::record(op, y, {&a}, [so = SavedTensor::output(y), log](BackwardContext& c) {
