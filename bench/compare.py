@@ -25,9 +25,9 @@ Targets (pass/fail in the table):
   long_attention     ours / torch <= 0.4 (torch: the reference's composed formula)
   conv2d_fwd_bwd, max_pool2d_fwd_bwd, max_pool2d_fwd, lstm_layer, lstm_attention,
   lstm_attention_sgd: no fixed target; the ratio is reported and marked "faster" below 1.0
-  ("slower" otherwise). lstm_attention is tapegrad with SGD against the reference's Adam
-  step (tapegrad has no Adam yet); lstm_attention_sgd is the like-for-like pair (torch
-  with SGD too), and when both ran the driver prints torch's Adam - SGD difference.
+  ("slower" otherwise). lstm_attention is the reference's step with Adam on both sides;
+  lstm_attention_sgd is the same step with SGD on both sides, and when both ran the driver
+  prints torch's Adam - SGD difference.
 
 A third side, libtorch (PyTorch's C++ frontend, bench/libtorch_bench.cpp, built only where
 libtorch-dev is installed), runs after torch in each round when its binary is found (--libtorch,
